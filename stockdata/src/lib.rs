@@ -1,0 +1,63 @@
+/*!
+StockData: the gRPC service of the seed's demo.
+
+`stockdata.v1.Stocks/Get` answers one stock of the NASDAQ-100 by id; every
+answer (and every error) carries the serving replica's pod name in the
+`server-id` header, which is how meshsim sees where each request went. A
+replica queues requests FIFO behind a fixed number of worker slots and spends
+a service time drawn from its own seeded RNG on each.
+
+The crate also holds [`transport`], the listener/connector/resolver seam that
+lets every service in meshsim run on real sockets and on turmoil alike.
+
+```no_run
+# async fn demo() -> std::io::Result<()> {
+use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
+let replica = StockDataService::new(ReplicaConfig {
+    pod: "stockdata-0".into(),
+    service_time: ServiceTime::Constant(std::time::Duration::from_millis(2)),
+    concurrency: 8,
+    seed: 1,
+}).expect("valid config");
+let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
+stockdata::serve(listener, replica).await
+# }
+```
+*/
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod service;
+pub mod service_time;
+pub mod transport;
+
+/// Generated protobuf and gRPC code for `stockdata.v1`.
+#[allow(missing_docs, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("stockdata.v1");
+}
+
+pub use service::{ReplicaConfig, ReplicaError, SERVER_ID_HEADER, StockDataService};
+pub use service_time::ServiceTime;
+
+use tonic::service::Routes;
+
+/// The replica's gRPC routes: `stockdata.v1.Stocks` plus `grpc.health.v1`
+/// reporting the Stocks service as serving.
+pub async fn routes(replica: StockDataService) -> Routes {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<pb::stocks_server::StocksServer<StockDataService>>()
+        .await;
+    Routes::new(replica.into_server()).add_service(health)
+}
+
+/// Serves a replica (Stocks + health) on `listener` until accepting fails.
+pub async fn serve<L: transport::Listener>(
+    listener: L,
+    replica: StockDataService,
+) -> std::io::Result<()> {
+    let routes = routes(replica).await;
+    transport::serve_http2(listener, routes).await
+}

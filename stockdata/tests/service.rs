@@ -1,0 +1,137 @@
+//! StockData behaviour: status codes, the `server-id` header, FIFO queueing
+//! behind the concurrency limit, and a real round trip over tokio sockets.
+
+use std::time::Duration;
+use stockdata::pb::GetRequest;
+use stockdata::pb::stocks_client::StocksClient;
+use stockdata::pb::stocks_server::Stocks;
+use stockdata::{ReplicaConfig, SERVER_ID_HEADER, ServiceTime, StockDataService};
+use tonic::{Code, Request};
+
+fn replica(pod: &str, concurrency: usize, service_ms: u64) -> StockDataService {
+    StockDataService::new(ReplicaConfig {
+        pod: pod.into(),
+        service_time: ServiceTime::Constant(Duration::from_millis(service_ms)),
+        concurrency,
+        seed: 1,
+    })
+    .expect("valid replica")
+}
+
+fn server_id(meta: &tonic::metadata::MetadataMap) -> Option<String> {
+    meta.get(SERVER_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[tokio::test(start_paused = true)]
+async fn known_id_returns_stock_with_server_id() {
+    let svc = replica("stockdata-7", 4, 2);
+    let resp = svc
+        .get(Request::new(GetRequest { id: 2 }))
+        .await
+        .expect("id 2 exists");
+    assert_eq!(server_id(resp.metadata()).as_deref(), Some("stockdata-7"));
+    let stock = resp.into_inner().stock.expect("stock present");
+    assert_eq!((stock.id, stock.symbol.as_str()), (2, "ABNB"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_id_is_not_found_and_tagged() {
+    let svc = replica("stockdata-1", 4, 2);
+    let status = svc
+        .get(Request::new(GetRequest { id: 102 }))
+        .await
+        .expect_err("id 102 does not exist");
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(server_id(status.metadata()).as_deref(), Some("stockdata-1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn id_below_one_is_invalid_argument() {
+    let svc = replica("stockdata-1", 4, 2);
+    for id in [0, -1, i32::MIN] {
+        let status = svc
+            .get(Request::new(GetRequest { id }))
+            .await
+            .expect_err("invalid id");
+        assert_eq!(status.code(), Code::InvalidArgument, "id {id}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_limit_queues_fifo() {
+    // One worker, 10 ms per request: five requests issued in order must
+    // finish in order at 10, 20, 30, 40, 50 ms.
+    let svc = replica("stockdata-0", 1, 10);
+    let start = tokio::time::Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for id in 2..=6 {
+        let svc = svc.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let result = svc.get(Request::new(GetRequest { id })).await;
+            let _ = tx.send((id, result.is_ok(), start.elapsed()));
+        });
+        // Let the spawned task reach the semaphore before the next one.
+        tokio::task::yield_now().await;
+    }
+    drop(tx);
+    let mut finished = Vec::new();
+    while let Some(x) = rx.recv().await {
+        finished.push(x);
+    }
+    let expected: Vec<_> = (2..=6)
+        .map(|id| (id, true, Duration::from_millis(10 * (id as u64 - 1))))
+        .collect();
+    assert_eq!(finished, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_workers_serve_two_at_a_time() {
+    let svc = replica("stockdata-0", 2, 10);
+    let start = tokio::time::Instant::now();
+    let calls = (2..=5).map(|id| {
+        let svc = svc.clone();
+        async move {
+            svc.get(Request::new(GetRequest { id })).await.expect("ok");
+            start.elapsed()
+        }
+    });
+    let done = futures::future::join_all(calls).await;
+    let ms: Vec<u128> = done.iter().map(Duration::as_millis).collect();
+    assert_eq!(ms, vec![10, 10, 20, 20]);
+}
+
+#[tokio::test]
+async fn serves_grpc_and_health_over_real_sockets() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(stockdata::serve(listener, replica("stockdata-3", 4, 0)));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = StocksClient::new(channel.clone());
+    let resp = client.get(GetRequest { id: 101 }).await.expect("ok");
+    assert_eq!(server_id(resp.metadata()).as_deref(), Some("stockdata-3"));
+    assert_eq!(resp.into_inner().stock.map(|s| s.symbol), Some("ZS".into()));
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "stockdata.v1.Stocks".into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    server.abort();
+}
