@@ -1,1 +1,93 @@
+/*!
+StockWeb: the web app of the seed's demo.
+
+`GET /` renders the "NASDAQ 100" page (Symbol, Name, Server, sorted by
+symbol); `GET /api/stocks` returns the same data as JSON, with every call's
+outcome and latency. Building a page issues 100 concurrent `Get` calls
+(ids 2..=101) through ONE gRPC client, which is what makes the seed's point:
+resolved once and kept on one HTTP/2 connection, that client sends all 100
+calls to one StockData replica.
+
+```no_run
+# async fn demo() -> std::io::Result<()> {
+use std::sync::Arc;
+use stockdata::transport::{TokioConnect, TokioResolve};
+use stockweb::{ClientConfig, Outbound, StockClient, StockWeb};
+let client = StockClient::new(
+    ClientConfig {
+        outbound: Outbound::Direct { service: "stockdata".into(), port: 50051 },
+        handler_lifetime: None,
+    },
+    TokioConnect,
+    TokioResolve,
+);
+let app = Arc::new(StockWeb::new("stockweb-0", client));
+let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+stockweb::serve(listener, app).await
+# }
+```
+*/
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod page;
+
+pub use client::{ClientConfig, ClientError, Outbound, StockClient};
+pub use page::{Call, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};
+
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+use stockdata::transport::{Connect, Listener, Resolve, serve_http1};
+
+/// The canonical gRPC name of a status code (`NOT_FOUND`, …), as used in
+/// reports.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// StockWeb's HTTP routes: `/` (HTML) and `/api/stocks` (JSON).
+pub fn router<C: Connect, R: Resolve>(app: Arc<StockWeb<C, R>>) -> Router {
+    Router::new()
+        .route("/", get(html_page::<C, R>))
+        .route("/api/stocks", get(json_page::<C, R>))
+        .with_state(app)
+}
+
+async fn html_page<C: Connect, R: Resolve>(State(app): State<Arc<StockWeb<C, R>>>) -> Html<String> {
+    Html(render_html(&app.load_page().await))
+}
+
+async fn json_page<C: Connect, R: Resolve>(State(app): State<Arc<StockWeb<C, R>>>) -> Json<Page> {
+    Json(app.load_page().await)
+}
+
+/// Serves StockWeb over HTTP/1.1 on `listener` until accepting fails.
+pub async fn serve<L: Listener, C: Connect, R: Resolve>(
+    listener: L,
+    app: Arc<StockWeb<C, R>>,
+) -> std::io::Result<()> {
+    serve_http1(listener, router(app)).await
+}
