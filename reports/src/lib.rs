@@ -1,1 +1,174 @@
+/*!
+The meshsim report: what one scenario run measured, per client strategy.
+
+[`Report`] is the `report.json` contract. Later work may add fields, never
+rename these. Every map is a `BTreeMap` and floats are printed by
+`serde_json`, so the same report always serialises to the same bytes.
+
+```
+use reports::{Report, SCHEMA_VERSION};
+let report = Report::new("0.1.0", 42, "stockweb-demo", "ab12…", vec![]);
+let bytes = report.to_json_bytes().expect("serialisable");
+assert_eq!(Report::from_json_slice(&bytes).expect("parses").schema_version, SCHEMA_VERSION);
+```
+*/
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod table;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of the `report.json` schema this crate writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run: one scenario, one seed, every strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`] at the time of writing.
+    pub schema_version: u32,
+    /// The meshsim version that produced the report.
+    pub meshsim_version: String,
+    /// The seed every strategy's simulation started from.
+    pub seed: u64,
+    /// Which scenario ran.
+    pub scenario: ScenarioInfo,
+    /// One entry per strategy, in the scenario's order.
+    pub strategies: Vec<StrategyReport>,
+}
+
+/// Identifies the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// The scenario's name.
+    pub name: String,
+    /// SHA-256 (hex) of the resolved scenario, seed excluded.
+    pub hash: String,
+}
+
+/// What one client strategy saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyReport {
+    /// The strategy's canonical name, e.g. `cached-dns`.
+    pub name: String,
+    /// Call outcomes.
+    pub requests: Requests,
+    /// Successful calls per StockData pod (every pod listed, 0 included).
+    pub per_replica: BTreeMap<String, u64>,
+    /// Latency of every call, as the application measured it (simulated time).
+    pub latency_ms: Latency,
+    /// Each page load.
+    pub page_loads: Vec<PageLoad>,
+    /// Page loads whose HTTP request to StockWeb itself failed (their calls
+    /// are not in `requests`).
+    #[serde(default)]
+    pub failed_page_loads: u64,
+    /// Simulated time the run took, in milliseconds.
+    #[serde(default)]
+    pub sim_time_ms: f64,
+}
+
+/// Call counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Calls issued by the application.
+    pub sent: u64,
+    /// Calls answered `OK`.
+    pub ok: u64,
+    /// Failed calls by gRPC code name (`NOT_FOUND`, `UNAVAILABLE`, …).
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// A latency distribution in milliseconds (HdrHistogram, 3 significant
+/// digits, recorded in microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Number of samples.
+    #[serde(default)]
+    pub count: u64,
+    /// Arithmetic mean.
+    #[serde(default)]
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+/// One page load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageLoad {
+    /// 0-based index in the schedule.
+    pub index: u64,
+    /// The StockWeb pod that built the page.
+    #[serde(default)]
+    pub stockweb_pod: String,
+    /// When the browser sent the page request, ms of simulated time.
+    #[serde(default)]
+    pub start_ms: f64,
+    /// The page's whole fan-out as StockWeb measured it, ms.
+    #[serde(default)]
+    pub duration_ms: f64,
+    /// Successful calls per StockData pod (pods with none left out).
+    pub per_replica: BTreeMap<String, u64>,
+    /// Failed calls by gRPC code name.
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
+    /// Latency of this page's calls.
+    pub latency_ms: Latency,
+}
+
+// === impl Report ===
+
+impl Report {
+    /// A report for the current schema version.
+    pub fn new(
+        meshsim_version: impl Into<String>,
+        seed: u64,
+        scenario_name: impl Into<String>,
+        scenario_hash: impl Into<String>,
+        strategies: Vec<StrategyReport>,
+    ) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            meshsim_version: meshsim_version.into(),
+            seed,
+            scenario: ScenarioInfo {
+                name: scenario_name.into(),
+                hash: scenario_hash.into(),
+            },
+            strategies,
+        }
+    }
+
+    /// Pretty JSON with a trailing newline: the exact bytes of `report.json`.
+    pub fn to_json_bytes(&self) -> serde_json::Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Parses `report.json` bytes.
+    pub fn from_json_slice(bytes: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+// === impl StrategyReport ===
+
+impl StrategyReport {
+    /// Page loads whose successful calls all came from one replica.
+    pub fn pinned_page_loads(&self) -> usize {
+        self.page_loads
+            .iter()
+            .filter(|p| p.per_replica.values().filter(|&&n| n > 0).count() == 1)
+            .count()
+    }
+}

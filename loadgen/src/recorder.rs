@@ -1,0 +1,145 @@
+//! Latency recording with HdrHistogram.
+//!
+//! Samples are recorded in whole microseconds with 3 significant digits, the
+//! precision wrk2 and HdrHistogram's own tools use; percentiles come back in
+//! milliseconds as HdrHistogram reports them (the highest value equivalent
+//! to the sample within that precision).
+
+use hdrhistogram::Histogram;
+use reports::Latency;
+use std::time::Duration;
+
+/// Highest trackable latency: one hour, in microseconds. Larger samples are
+/// clamped to it (and still counted).
+pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+
+/// Significant decimal digits kept.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// A latency histogram.
+#[derive(Debug, Clone)]
+pub struct LatencyRecorder {
+    hist: Histogram<u64>,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyRecorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        let hist = Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGNIFICANT_DIGITS)
+            .expect("1 µs .. 1 h at 3 significant digits are valid constant bounds");
+        Self { hist }
+    }
+
+    /// Records one latency.
+    pub fn record(&mut self, latency: Duration) {
+        self.record_us(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Records one latency given in microseconds.
+    pub fn record_us(&mut self, us: u64) {
+        self.hist.saturating_record(us.min(MAX_TRACKABLE_US));
+    }
+
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &LatencyRecorder) {
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.hist.add(&other.hist);
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.hist.is_empty()
+    }
+
+    /// The underlying histogram.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+
+    /// Mean and percentiles in milliseconds (all zero when empty).
+    pub fn summary(&self) -> Latency {
+        if self.hist.is_empty() {
+            return Latency {
+                count: 0,
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                max: 0.0,
+            };
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            count: self.hist.len(),
+            // Rounded to whole microseconds so the JSON stays short and stable.
+            mean: self.hist.mean().round() / 1000.0,
+            p50: ms(self.hist.value_at_quantile(0.50)),
+            p90: ms(self.hist.value_at_quantile(0.90)),
+            p99: ms(self.hist.value_at_quantile(0.99)),
+            p999: ms(self.hist.value_at_quantile(0.999)),
+            max: ms(self.hist.max()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_1_to_1000_ms_has_known_percentiles() {
+        let mut rec = LatencyRecorder::new();
+        for ms in 1..=1000u64 {
+            rec.record(Duration::from_millis(ms));
+        }
+        let s = rec.summary();
+        assert_eq!(s.count, 1000);
+        // 3 significant digits: within 0.1% of the exact answer.
+        let close = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 1e-9;
+        assert!(close(s.p50, 500.0), "p50 {}", s.p50);
+        assert!(close(s.p90, 900.0), "p90 {}", s.p90);
+        assert!(close(s.p99, 990.0), "p99 {}", s.p99);
+        assert!(close(s.p999, 999.0), "p999 {}", s.p999);
+        assert!(close(s.max, 1000.0), "max {}", s.max);
+        assert!((s.mean - 500.5).abs() < 0.5, "mean {}", s.mean);
+    }
+
+    #[test]
+    fn small_values_are_exact() {
+        let mut rec = LatencyRecorder::new();
+        for us in [250, 250, 250, 900] {
+            rec.record_us(us);
+        }
+        let s = rec.summary();
+        assert_eq!((s.p50, s.max), (0.25, 0.9));
+    }
+
+    #[test]
+    fn merge_adds_samples() {
+        let mut a = LatencyRecorder::new();
+        let mut b = LatencyRecorder::new();
+        a.record_us(100);
+        b.record_us(300);
+        b.record_us(300);
+        a.merge(&b);
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.summary().p50, 0.3);
+    }
+
+    #[test]
+    fn empty_summary_is_zero() {
+        assert_eq!(LatencyRecorder::new().summary().count, 0);
+    }
+}
