@@ -8,7 +8,15 @@ use std::fmt::Write;
 /// by a single replica.
 pub fn render(report: &Report) -> String {
     let headers = [
-        "strategy", "calls", "ok", "errors", "p50 ms", "p99 ms", "max ms", "pinned pages", "per replica (ok)",
+        "strategy",
+        "calls",
+        "ok",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "pinned pages",
+        "per replica (ok)",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for s in &report.strategies {
@@ -44,7 +52,11 @@ pub fn render(report: &Report) -> String {
         "scenario {} (seed {}, hash {})",
         report.scenario.name,
         report.seed,
-        report.scenario.hash.get(..12).unwrap_or(&report.scenario.hash)
+        report
+            .scenario
+            .hash
+            .get(..12)
+            .unwrap_or(&report.scenario.hash)
     );
     let line = |cells: Vec<&str>, out: &mut String| {
         let mut text = String::new();

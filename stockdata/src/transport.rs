@@ -40,7 +40,10 @@ pub trait Connect: Clone + Send + Sync + 'static {
     /// The connection type.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// Opens a connection.
-    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static;
+    fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static;
 }
 
 /// Something that turns a service name into addresses (DNS).
@@ -69,13 +72,18 @@ pub struct TokioConnect;
 
 impl Connect for TokioConnect {
     type Io = tokio::net::TcpStream;
-    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
-        async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
+    fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
+        connect_tcp(addr)
     }
+}
+
+async fn connect_tcp(addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Resolves names with the operating system's resolver.
@@ -162,23 +170,21 @@ async fn serve_with<L: Listener>(
     }
 }
 
+/// The future of a connector made by [`connector_to`].
+pub type ConnectFuture<Io> = Pin<Box<dyn Future<Output = io::Result<TokioIo<Io>>> + Send>>;
+
 /// Adapts a [`Connect`] into the `Service<Uri>` connector tonic and
 /// hyper-util expect, always dialing `addr` whatever the URI says (the URI
 /// still supplies the `:authority` of each request).
 pub fn connector_to<C: Connect>(
     connect: C,
     addr: SocketAddr,
-) -> impl Service<
-    Uri,
-    Response = TokioIo<C::Io>,
-    Error = io::Error,
-    Future = Pin<Box<dyn Future<Output = io::Result<TokioIo<C::Io>>> + Send>>,
-> + Clone
+) -> impl Service<Uri, Response = TokioIo<C::Io>, Error = io::Error, Future = ConnectFuture<C::Io>>
++ Clone
 + Send
 + 'static {
     tower::service_fn(move |_uri: Uri| {
         let fut = connect.connect(addr);
-        Box::pin(async move { fut.await.map(TokioIo::new) })
-            as Pin<Box<dyn Future<Output = io::Result<TokioIo<C::Io>>> + Send>>
+        Box::pin(async move { fut.await.map(TokioIo::new) }) as ConnectFuture<C::Io>
     })
 }

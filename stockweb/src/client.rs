@@ -12,10 +12,10 @@
 //! the proxy balances every request on its own.
 
 use crate::code_name;
-use stockdata::pb::stocks_client::StocksClient;
-use stockdata::transport::{Connect, Resolve, connector_to};
 use std::net::SocketAddr;
 use std::time::Duration;
+use stockdata::pb::stocks_client::StocksClient;
+use stockdata::transport::{Connect, Resolve, connector_to};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
@@ -148,7 +148,8 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
         };
         let endpoint = Endpoint::from_shared(format!("http://{service}:{port}"))
             .map_err(|_| ClientError::InvalidName(service.clone()))?;
-        let channel = endpoint.connect_with_connector_lazy(connector_to(self.connect.clone(), target));
+        let channel =
+            endpoint.connect_with_connector_lazy(connector_to(self.connect.clone(), target));
         Ok(StocksClient::new(channel))
     }
 }

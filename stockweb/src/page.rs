@@ -97,7 +97,9 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
                             let server = server_id(resp.metadata());
                             ("OK", server, resp.into_inner().stock)
                         }
-                        Err(status) => (code_name(status.code()), server_id(status.metadata()), None),
+                        Err(status) => {
+                            (code_name(status.code()), server_id(status.metadata()), None)
+                        }
                     },
                 };
                 let latency_us = micros(call_start.elapsed());
@@ -161,7 +163,10 @@ pub fn render_html(page: &Page) -> String {
     html.push_str(&escape(&page.title));
     html.push_str("</h1>\n<p>Served by ");
     html.push_str(&escape(&page.stockweb_pod));
-    html.push_str(&format!(" in {:.3} ms.</p>\n", page.elapsed_us as f64 / 1000.0));
+    html.push_str(&format!(
+        " in {:.3} ms.</p>\n",
+        page.elapsed_us as f64 / 1000.0
+    ));
     if !page.errors.is_empty() {
         html.push_str("<p class=\"errors\">Errors:");
         for (code, n) in &page.errors {
@@ -169,7 +174,9 @@ pub fn render_html(page: &Page) -> String {
         }
         html.push_str("</p>\n");
     }
-    html.push_str("<table>\n<thead><tr><th>Symbol</th><th>Name</th><th>Server</th></tr></thead>\n<tbody>\n");
+    html.push_str(
+        "<table>\n<thead><tr><th>Symbol</th><th>Name</th><th>Server</th></tr></thead>\n<tbody>\n",
+    );
     for row in &page.rows {
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",

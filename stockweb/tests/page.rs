@@ -24,7 +24,9 @@ impl Resolve for Fixed {
 }
 
 async fn start_replica(pod: &str) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let replica = StockDataService::new(ReplicaConfig {
         pod: pod.into(),
@@ -66,7 +68,10 @@ async fn one_client_sends_all_calls_to_the_first_answer() {
         let mut sorted = symbols.clone();
         sorted.sort();
         assert_eq!(symbols, sorted);
-        assert!(!symbols.contains(&"AAPL".to_string()), "id 1 is not on the page");
+        assert!(
+            !symbols.contains(&"AAPL".to_string()),
+            "id 1 is not on the page"
+        );
     }
 }
 
@@ -74,7 +79,9 @@ async fn one_client_sends_all_calls_to_the_first_answer() {
 async fn unreachable_replica_is_counted_not_fatal() {
     // Bind and drop to get a port nobody listens on.
     let dead = {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         l.local_addr().expect("addr")
     };
     let page = app(vec![dead]).load_page().await;
@@ -86,7 +93,9 @@ async fn unreachable_replica_is_counted_not_fatal() {
 #[tokio::test]
 async fn http_routes_serve_html_and_json() {
     let replica = start_replica("stockdata-0").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let web = listener.local_addr().expect("addr");
     tokio::spawn(stockweb::serve(listener, app(vec![replica])));
 

@@ -1,1 +1,229 @@
-fn main() {}
+//! The `meshsim` command line.
+//!
+//! Exit codes: 0 success, 1 a run or check failed, 2 bad usage or input.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sim::scenario::{BUNDLED_DEMO, BUNDLED_DEMO_PATH};
+use sim::{Scenario, Strategy};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const ABOUT: &str = "What does a service mesh actually do to my gRPC traffic?\n\n\
+meshsim runs the real StockWeb and StockData services (tonic over HTTP/2) in a \
+deterministic network simulator (turmoil) and compares client strategies: a \
+client that resolves DNS once and keeps its connection, and a sidecar proxy that \
+balances every request. Same scenario + same seed = byte-identical report.";
+
+const EXAMPLES: &str = "\
+Examples:
+  meshsim run                                   Run the bundled StockWeb demo
+  meshsim run scenarios/stockweb-demo.toml      Run a scenario file
+  meshsim run --seed 7                          Same demo, another seed
+  meshsim run --strategies cached-dns,sidecar   Choose the strategies to compare
+  meshsim run --json > report.json              Print the report as JSON
+  MESHSIM_SEED=3 meshsim run --out /tmp/demo    Seed from the environment";
+
+#[derive(Parser)]
+#[command(name = "meshsim", version, about = ABOUT, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and compare its client strategies.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Strategies:
+  cached-dns            resolve once, one HTTP/2 connection (the seed's HttpClient)
+  sidecar               = sidecar:round-robin
+  sidecar:round-robin   outbound sidecar balancing each request round robin
+
+Output:
+  A comparison table on stdout (or the JSON report with --json), and
+  report.json in --out (default target/meshsim/<scenario name>/).
+
+Examples:
+  meshsim run
+  meshsim run scenarios/stockweb-demo.toml --seed 7 --out /tmp/demo
+  meshsim run --strategies cached-dns --json
+  meshsim run --verify-determinism";
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario file (TOML). Default: the bundled scenarios/stockweb-demo.toml.
+    scenario: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long, env = "MESHSIM_SEED")]
+    seed: Option<u64>,
+    /// Override the scenario's strategies (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    strategies: Option<Vec<Strategy>>,
+    /// Folder for report.json. Default: target/meshsim/<scenario name>/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the report JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Run everything twice and fail (exit 1) unless both reports are
+    /// byte-identical.
+    #[arg(long)]
+    verify_determinism: bool,
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse()
+}
+
+/// An error with its exit code.
+enum Failure {
+    /// Bad usage or input: exit 2.
+    Input(anyhow::Error),
+    /// A run or a check failed: exit 1.
+    Failed(anyhow::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_scenario(path: Option<&Path>) -> Result<Scenario, sim::ScenarioError> {
+    match path {
+        Some(path) => Scenario::load(path),
+        None => Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH),
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    let mut scenario =
+        load_scenario(args.scenario.as_deref()).map_err(|e| Failure::Input(e.into()))?;
+    let source = args
+        .scenario
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| format!("{BUNDLED_DEMO_PATH} (bundled)"));
+    if let Some(strategies) = args.strategies {
+        scenario.strategies = strategies;
+        scenario
+            .validate(&source)
+            .map_err(|e| Failure::Input(anyhow::anyhow!("--strategies: {e}")))?;
+    }
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let out = args.out.unwrap_or_else(|| {
+        Path::new("target")
+            .join("meshsim")
+            .join(dir_name(scenario.name()))
+    });
+
+    let runs = if args.verify_determinism { 2 } else { 1 };
+    let progress = progress_bar((scenario.strategies.len() * runs) as u64);
+    let mut reports = Vec::new();
+    for _ in 0..runs {
+        let report = sim::run(&scenario, seed, |s| {
+            progress.set_message(s.to_string());
+            progress.inc(1);
+        })
+        .map_err(|e| Failure::Failed(e.into()))?;
+        reports.push(
+            report
+                .to_json_bytes()
+                .map_err(|e| Failure::Failed(e.into()))?,
+        );
+        if runs == 1 {
+            progress.finish_and_clear();
+            write_outputs(&out, &report, &reports[0], args.json)?;
+        }
+    }
+    if args.verify_determinism {
+        progress.finish_and_clear();
+        if reports[0] != reports[1] {
+            return Err(Failure::Failed(anyhow::anyhow!(
+                "two runs of {source} with seed {seed} wrote different reports \
+                 (rerun with MESHSIM_SEED={seed})"
+            )));
+        }
+        let report =
+            reports::Report::from_json_slice(&reports[0]).map_err(|e| Failure::Failed(e.into()))?;
+        write_outputs(&out, &report, &reports[0], args.json)?;
+        eprintln!(
+            "determinism verified: two runs wrote identical reports ({} bytes)",
+            reports[0].len()
+        );
+    }
+    Ok(())
+}
+
+fn write_outputs(
+    out: &Path,
+    report: &reports::Report,
+    json: &[u8],
+    as_json: bool,
+) -> Result<(), Failure> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating {}", out.display()))
+        .map_err(Failure::Failed)?;
+    let path = out.join("report.json");
+    std::fs::write(&path, json)
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(Failure::Failed)?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = if as_json {
+        stdout.write_all(json)
+    } else {
+        writeln!(stdout, "{}", reports::table::render(report))
+    };
+    printed
+        .context("writing to stdout")
+        .map_err(Failure::Failed)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} strategies  {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A scenario name made safe as a folder name.
+fn dir_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

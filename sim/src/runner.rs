@@ -1,0 +1,155 @@
+//! Runs every strategy of a scenario and builds the report.
+//!
+//! Each strategy runs in its own simulation from the same seed, so all of
+//! them see the same page-load times and the same per-replica service-time
+//! streams; the only difference between rows is the strategy. Strategies run
+//! on worker threads (up to the number of cores) and results are put back in
+//! scenario order, so the report's bytes never depend on scheduling.
+
+use crate::scenario::Scenario;
+use crate::strategy::Strategy;
+use crate::world::{StrategyRun, run_strategy};
+use loadgen::LatencyRecorder;
+use reports::{PageLoad, Report, Requests, StrategyReport};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A strategy's simulation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("strategy {strategy}: {message} (rerun with MESHSIM_SEED={seed})")]
+pub struct RunError {
+    /// The strategy whose run failed.
+    pub strategy: Strategy,
+    /// The seed of the run.
+    pub seed: u64,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Runs every strategy in `scenario` with `seed` and returns the report.
+/// `on_done` is called as each strategy finishes (for progress display).
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    on_done: impl Fn(Strategy) + Sync,
+) -> Result<Report, RunError> {
+    let runs = run_all(scenario, seed, &on_done)?;
+    let strategies = runs.iter().map(strategy_report).collect();
+    Ok(Report::new(
+        crate::VERSION,
+        seed,
+        scenario.name(),
+        scenario.hash(),
+        strategies,
+    ))
+}
+
+/// Runs every strategy and returns the raw runs in scenario order.
+pub fn run_all(
+    scenario: &Scenario,
+    seed: u64,
+    on_done: &(impl Fn(Strategy) + Sync),
+) -> Result<Vec<StrategyRun>, RunError> {
+    let strategies = &scenario.strategies;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(strategies.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<StrategyRun, RunError>>>> =
+        Mutex::new((0..strategies.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&strategy) = strategies.get(i) else {
+                        break;
+                    };
+                    let result = run_strategy(scenario, strategy, seed).map_err(|e| RunError {
+                        strategy,
+                        seed,
+                        message: e.to_string(),
+                    });
+                    on_done(strategy);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .zip(strategies)
+        .map(|(r, &strategy)| {
+            r.unwrap_or_else(|| {
+                Err(RunError {
+                    strategy,
+                    seed,
+                    message: "worker thread panicked".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// Summarises one strategy's page loads.
+pub fn strategy_report(run: &StrategyRun) -> StrategyReport {
+    let mut per_replica: BTreeMap<String, u64> =
+        run.stockdata_pods.iter().map(|p| (p.clone(), 0)).collect();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut all = LatencyRecorder::new();
+    let (mut sent, mut ok, mut failed_page_loads) = (0u64, 0u64, 0u64);
+    let mut page_loads = Vec::with_capacity(run.pages.len());
+    for record in &run.pages {
+        let page = match &record.outcome {
+            Ok(page) => page,
+            Err(_) => {
+                failed_page_loads += 1;
+                continue;
+            }
+        };
+        let mut page_replicas = BTreeMap::new();
+        let mut page_errors = BTreeMap::new();
+        let mut latency = LatencyRecorder::new();
+        for call in &page.calls {
+            sent += 1;
+            latency.record_us(call.latency_us);
+            if call.code == "OK" {
+                ok += 1;
+                let server = call.server.clone().unwrap_or_else(|| "(unknown)".into());
+                *page_replicas.entry(server.clone()).or_insert(0) += 1;
+                *per_replica.entry(server).or_insert(0) += 1;
+            } else {
+                *page_errors.entry(call.code.clone()).or_insert(0) += 1;
+                *errors.entry(call.code.clone()).or_insert(0) += 1;
+            }
+        }
+        all.merge(&latency);
+        page_loads.push(PageLoad {
+            index: record.index,
+            stockweb_pod: page.stockweb_pod.clone(),
+            start_ms: ms(record.start.as_micros()),
+            duration_ms: ms(u128::from(page.elapsed_us)),
+            per_replica: page_replicas,
+            errors: page_errors,
+            latency_ms: latency.summary(),
+        });
+    }
+    StrategyReport {
+        name: run.strategy.to_string(),
+        requests: Requests { sent, ok, errors },
+        per_replica,
+        latency_ms: all.summary(),
+        page_loads,
+        failed_page_loads,
+        sim_time_ms: ms(run.sim_time.as_micros()),
+    }
+}
+
+fn ms(us: u128) -> f64 {
+    us as f64 / 1000.0
+}

@@ -1,0 +1,435 @@
+//! Scenario files: what to simulate and which strategies to compare.
+//!
+//! A scenario is TOML, parsed with `deny_unknown_fields` everywhere so a
+//! misspelt key is an error rather than a silently ignored setting. Every
+//! field is documented in `scenarios/README.md`; defaults are listed there
+//! and on each field below.
+//!
+//! Errors name the file, line and column and what was expected
+//! (`scenarios/x.toml:7:12: invalid value: integer `-2`, expected a nonzero u32`).
+
+mod duration;
+mod error;
+
+pub use duration::SimDuration;
+pub use error::ScenarioError;
+
+use crate::strategy::Strategy;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::time::Duration;
+
+/// The bundled demo scenario, so `meshsim run` works from any directory.
+pub const BUNDLED_DEMO: &str = include_str!("../../../scenarios/stockweb-demo.toml");
+/// The path the bundled demo is reported under.
+pub const BUNDLED_DEMO_PATH: &str = "scenarios/stockweb-demo.toml";
+
+/// Most nodes a scenario may have: a node is a turmoil host, and turmoil's
+/// per-step cost grows with the cube of the host count (measured: 100 hosts
+/// cost 1.7 ms per 100 µs tick even when idle).
+pub const MAX_NODES: u32 = 64;
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name used in reports and the default output folder. Default: the
+    /// file name without `.toml`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text shown nowhere but kept in the hash.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed of every random choice in the run. Default 1.
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    /// Simulator tick: every timer and delivery is quantised to it. Default 100us.
+    #[serde(default = "defaults::tick")]
+    pub tick: SimDuration,
+    /// Simulated time after which a run is abandoned as an error. Default 10m.
+    #[serde(default = "defaults::time_limit")]
+    pub time_limit: SimDuration,
+    /// The strategies to compare, each run in its own simulation from the
+    /// same seed. Required.
+    pub strategies: Vec<Strategy>,
+    /// Nodes and network.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    /// The StockData service.
+    #[serde(default)]
+    pub stockdata: StockDataConfig,
+    /// The StockWeb app.
+    #[serde(default)]
+    pub stockweb: StockWebConfig,
+    /// Page loads.
+    #[serde(default)]
+    pub load: LoadConfig,
+}
+
+/// Cluster nodes (turmoil hosts) and the network between them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Number of nodes. Pods are tasks with their own ports on a node.
+    /// Default 3.
+    #[serde(default = "defaults::nodes")]
+    pub nodes: NonZeroU32,
+    /// One-way latency of every segment between two nodes (fixed; loopback
+    /// within a node costs one tick). Default 500us.
+    #[serde(default = "defaults::latency")]
+    pub latency: SimDuration,
+}
+
+/// The StockData service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockDataConfig {
+    /// Replicas (pods). Default 2.
+    #[serde(default = "defaults::stockdata_replicas")]
+    pub replicas: NonZeroU32,
+    /// Worker slots per replica; more requests wait FIFO. Default 8.
+    #[serde(default = "defaults::concurrency")]
+    pub concurrency: NonZeroU32,
+    /// Service time per request. Default exponential, mean 2ms.
+    #[serde(default = "defaults::service_time")]
+    pub service_time: ServiceTimeConfig,
+}
+
+/// A service-time distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "distribution", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ServiceTimeConfig {
+    /// `{ distribution = "constant", value = "2ms" }`
+    Constant {
+        /// The service time.
+        value: SimDuration,
+    },
+    /// `{ distribution = "exponential", mean = "2ms" }`
+    Exponential {
+        /// The mean service time.
+        mean: SimDuration,
+    },
+}
+
+/// The StockWeb app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockWebConfig {
+    /// StockWeb pods; page loads go to them in turn. Each pod has its own
+    /// client (and, for sidecar strategies, its own sidecar). Default 1.
+    #[serde(default = "defaults::stockweb_replicas")]
+    pub replicas: NonZeroU32,
+    /// For `cached-dns`: re-resolve and reconnect once the client is this
+    /// old (the seed's HttpClient handler lifetime). Default: never.
+    #[serde(default)]
+    pub handler_lifetime: Option<SimDuration>,
+}
+
+/// The page loads a simulated browser makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadConfig {
+    /// Number of page loads. Default 10.
+    #[serde(default = "defaults::page_loads")]
+    pub page_loads: u64,
+    /// Time between the starts of two page loads (they may overlap).
+    /// Default 100ms.
+    #[serde(default = "defaults::interval")]
+    pub interval: SimDuration,
+    /// When the first page load starts, after every pod is up. Default 100ms.
+    #[serde(default = "defaults::start")]
+    pub start: SimDuration,
+}
+
+mod defaults {
+    use super::*;
+    fn nz(n: u32) -> NonZeroU32 {
+        NonZeroU32::MIN.saturating_add(n.saturating_sub(1))
+    }
+    pub fn seed() -> u64 {
+        1
+    }
+    pub fn tick() -> SimDuration {
+        SimDuration(Duration::from_micros(100))
+    }
+    pub fn time_limit() -> SimDuration {
+        SimDuration(Duration::from_secs(600))
+    }
+    pub fn nodes() -> NonZeroU32 {
+        nz(3)
+    }
+    pub fn latency() -> SimDuration {
+        SimDuration(Duration::from_micros(500))
+    }
+    pub fn stockdata_replicas() -> NonZeroU32 {
+        nz(2)
+    }
+    pub fn concurrency() -> NonZeroU32 {
+        nz(8)
+    }
+    pub fn service_time() -> ServiceTimeConfig {
+        ServiceTimeConfig::Exponential {
+            mean: SimDuration(Duration::from_millis(2)),
+        }
+    }
+    pub fn stockweb_replicas() -> NonZeroU32 {
+        NonZeroU32::MIN
+    }
+    pub fn page_loads() -> u64 {
+        10
+    }
+    pub fn interval() -> SimDuration {
+        SimDuration(Duration::from_millis(100))
+    }
+    pub fn start() -> SimDuration {
+        SimDuration(Duration::from_millis(100))
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nodes: defaults::nodes(),
+            latency: defaults::latency(),
+        }
+    }
+}
+
+impl Default for StockDataConfig {
+    fn default() -> Self {
+        Self {
+            replicas: defaults::stockdata_replicas(),
+            concurrency: defaults::concurrency(),
+            service_time: defaults::service_time(),
+        }
+    }
+}
+
+impl Default for StockWebConfig {
+    fn default() -> Self {
+        Self {
+            replicas: defaults::stockweb_replicas(),
+            handler_lifetime: None,
+        }
+    }
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        Self {
+            page_loads: defaults::page_loads(),
+            interval: defaults::interval(),
+            start: defaults::start(),
+        }
+    }
+}
+
+// === impl ServiceTimeConfig ===
+
+impl From<ServiceTimeConfig> for stockdata::ServiceTime {
+    fn from(c: ServiceTimeConfig) -> Self {
+        match c {
+            ServiceTimeConfig::Constant { value } => stockdata::ServiceTime::Constant(value.0),
+            ServiceTimeConfig::Exponential { mean } => {
+                stockdata::ServiceTime::Exponential { mean: mean.0 }
+            }
+        }
+    }
+}
+
+// === impl Scenario ===
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates scenario text; `path` is used in errors and for
+    /// the default name.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ScenarioError> {
+        let mut scenario: Scenario =
+            toml::from_str(text).map_err(|e| ScenarioError::from_toml(path, text, &e))?;
+        if scenario.name.is_none() {
+            let stem = Path::new(path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".to_string());
+            scenario.name = Some(stem);
+        }
+        scenario.validate(path)?;
+        Ok(scenario)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn validate(&self, path: &str) -> Result<(), ScenarioError> {
+        let invalid = |field: &str, message: String| ScenarioError::Invalid {
+            path: path.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        if self.strategies.is_empty() {
+            return Err(invalid(
+                "strategies",
+                "expected at least one strategy".into(),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for s in &self.strategies {
+            if !seen.insert(*s) {
+                return Err(invalid("strategies", format!("`{s}` is listed twice")));
+            }
+        }
+        let max_pods = crate::world::MAX_PODS_PER_SERVICE;
+        for (field, n) in [
+            ("stockdata.replicas", self.stockdata.replicas.get()),
+            ("stockweb.replicas", self.stockweb.replicas.get()),
+        ] {
+            if n > max_pods {
+                return Err(invalid(field, format!("expected at most {max_pods}, got {n}")));
+            }
+        }
+        if self.cluster.nodes.get() > MAX_NODES {
+            return Err(invalid(
+                "cluster.nodes",
+                format!(
+                    "expected at most {MAX_NODES} (each node is a turmoil host; step cost grows with the cube of the host count), got {}",
+                    self.cluster.nodes
+                ),
+            ));
+        }
+        if self.tick.0.is_zero() {
+            return Err(invalid("tick", "expected a duration above 0".into()));
+        }
+        if self.load.page_loads == 0 {
+            return Err(invalid("load.page_loads", "expected at least 1".into()));
+        }
+        if self.load.interval.0.is_zero() {
+            return Err(invalid(
+                "load.interval",
+                "expected a duration above 0".into(),
+            ));
+        }
+        if let Some(lifetime) = self.stockweb.handler_lifetime
+            && lifetime.0.is_zero()
+        {
+            return Err(invalid(
+                "stockweb.handler_lifetime",
+                "expected a duration above 0".into(),
+            ));
+        }
+        let mean = match self.stockdata.service_time {
+            ServiceTimeConfig::Constant { value } => value,
+            ServiceTimeConfig::Exponential { mean } => mean,
+        };
+        if matches!(
+            self.stockdata.service_time,
+            ServiceTimeConfig::Exponential { .. }
+        ) && mean.0.is_zero()
+        {
+            return Err(invalid(
+                "stockdata.service_time.mean",
+                "expected a duration above 0".into(),
+            ));
+        }
+        let last_start = self.schedule().last();
+        if last_start >= self.time_limit.0 {
+            return Err(invalid(
+                "time_limit",
+                format!(
+                    "the last page load starts at {}, not before the time limit {}; expected a larger time_limit",
+                    SimDuration(last_start),
+                    self.time_limit
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("scenario")
+    }
+
+    /// Page-load start times.
+    pub fn schedule(&self) -> loadgen::FixedInterval {
+        loadgen::FixedInterval {
+            start: self.load.start.0,
+            interval: self.load.interval.0,
+            count: self.load.page_loads,
+        }
+    }
+
+    /// SHA-256 (hex) of the resolved scenario with the seed left out, so a
+    /// report can say exactly what ran and `--seed` runs stay comparable.
+    pub fn hash(&self) -> String {
+        let mut canonical = self.clone();
+        canonical.seed = 0;
+        // Serialising plain data (strings, numbers, lists) cannot fail.
+        let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
+        let digest = Sha256::digest(&bytes);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_scenario_gets_documented_defaults() {
+        let s = Scenario::parse("strategies = [\"sidecar\"]", "dir/minimal.toml").expect("valid");
+        assert_eq!(s.name(), "minimal");
+        assert_eq!(s.seed, 1);
+        assert_eq!(s.tick.to_string(), "100us");
+        assert_eq!(s.time_limit.to_string(), "600s");
+        assert_eq!((s.cluster.nodes.get(), s.cluster.latency.to_string()), (3, "500us".into()));
+        assert_eq!((s.stockdata.replicas.get(), s.stockdata.concurrency.get()), (2, 8));
+        assert_eq!(
+            s.stockdata.service_time,
+            ServiceTimeConfig::Exponential { mean: SimDuration(Duration::from_millis(2)) }
+        );
+        assert_eq!((s.stockweb.replicas.get(), s.stockweb.handler_lifetime), (1, None));
+        assert_eq!(s.load, LoadConfig::default());
+        assert_eq!(s.load.page_loads, 10);
+    }
+
+    #[test]
+    fn bundled_demo_parses() {
+        let s = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("valid");
+        assert_eq!(s.name(), "stockweb-demo");
+        assert_eq!(s.strategies.len(), 2);
+    }
+
+    #[test]
+    fn hash_ignores_seed_but_not_settings() {
+        let base = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("valid");
+        let mut reseeded = base.clone();
+        reseeded.seed = 99;
+        assert_eq!(base.hash(), reseeded.hash());
+        let mut more = base.clone();
+        more.load.page_loads += 1;
+        assert_ne!(base.hash(), more.hash());
+        let mut fewer = base.clone();
+        fewer.strategies.pop();
+        assert_ne!(base.hash(), fewer.hash());
+    }
+
+    #[test]
+    fn limits_are_enforced_with_field_names() {
+        let err = |text: &str| Scenario::parse(text, "x.toml").expect_err("invalid").to_string();
+        assert!(err("strategies = []").contains("`strategies`"));
+        assert!(err("strategies = [\"sidecar\"]\n[stockdata]\nreplicas = 1001").contains("`stockdata.replicas`: expected at most 1000"));
+        assert!(err("strategies = [\"sidecar\"]\n[cluster]\nnodes = 65").contains("`cluster.nodes`"));
+        assert!(err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`"));
+        assert!(err("strategies = [\"sidecar\"]\ntick = \"0s\"").contains("`tick`"));
+        assert!(err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"").contains("`stockweb.handler_lifetime`"));
+    }
+}
