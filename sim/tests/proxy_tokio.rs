@@ -1,18 +1,20 @@
 //! One code path: the sidecar, StockData and StockWeb that run in the
 //! simulator also run on real tokio sockets, unchanged.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 use sim::cluster::Cluster;
 use sim::proxy::{Outbound, serve_outbound};
 use sim::strategy::Balancer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 use stockdata::transport::TokioConnect;
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
 use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
 
 async fn replica(cluster: &Cluster, pod: &str) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     cluster.add_endpoint("stockdata", pod, addr);
     cluster.set_ready(pod, true);
@@ -27,7 +29,9 @@ async fn replica(cluster: &Cluster, pod: &str) {
 }
 
 async fn sidecar(cluster: &Cluster) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let outbound = Outbound::new(cluster.clone(), TokioConnect, Balancer::RoundRobin);
     tokio::spawn(serve_outbound(listener, outbound));
@@ -43,7 +47,10 @@ fn app(cluster: &Cluster, proxy: SocketAddr) -> StockWeb<TokioConnect, sim::clus
         },
         handler_lifetime: None,
     };
-    StockWeb::new("stockweb-0", StockClient::new(config, TokioConnect, cluster.dns()))
+    StockWeb::new(
+        "stockweb-0",
+        StockClient::new(config, TokioConnect, cluster.dns()),
+    )
 }
 
 #[tokio::test]
@@ -56,8 +63,16 @@ async fn sidecar_balances_a_real_page_load_round_robin() {
     for _ in 0..2 {
         let page = app.load_page().await;
         assert!(page.errors.is_empty(), "{:?}", page.errors);
-        let on_0 = page.rows.iter().filter(|r| r.server == "stockdata-0").count();
-        let on_1 = page.rows.iter().filter(|r| r.server == "stockdata-1").count();
+        let on_0 = page
+            .rows
+            .iter()
+            .filter(|r| r.server == "stockdata-0")
+            .count();
+        let on_1 = page
+            .rows
+            .iter()
+            .filter(|r| r.server == "stockdata-1")
+            .count();
         assert_eq!((on_0, on_1), (50, 50));
     }
 }
@@ -67,7 +82,12 @@ async fn sidecar_answers_unavailable_when_no_endpoint_is_ready() {
     let cluster = Cluster::new();
     let proxy = sidecar(&cluster).await;
     let page = app(&cluster, proxy).load_page().await;
-    assert_eq!(page.errors.get("UNAVAILABLE"), Some(&100), "{:?}", page.errors);
+    assert_eq!(
+        page.errors.get("UNAVAILABLE"),
+        Some(&100),
+        "{:?}",
+        page.errors
+    );
 }
 
 #[tokio::test]
@@ -77,7 +97,9 @@ async fn a_dead_endpoint_fails_its_share_as_unavailable() {
     let cluster = Cluster::new();
     replica(&cluster, "stockdata-0").await;
     let dead = {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         l.local_addr().expect("addr")
     };
     cluster.add_endpoint("stockdata", "stockdata-1", dead);
@@ -85,5 +107,10 @@ async fn a_dead_endpoint_fails_its_share_as_unavailable() {
     let proxy = sidecar(&cluster).await;
     let page = app(&cluster, proxy).load_page().await;
     assert_eq!(page.rows.len(), 50);
-    assert_eq!(page.errors.get("UNAVAILABLE"), Some(&50), "{:?}", page.errors);
+    assert_eq!(
+        page.errors.get("UNAVAILABLE"),
+        Some(&50),
+        "{:?}",
+        page.errors
+    );
 }

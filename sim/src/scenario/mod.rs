@@ -293,7 +293,10 @@ impl Scenario {
             ("stockweb.replicas", self.stockweb.replicas.get()),
         ] {
             if n > max_pods {
-                return Err(invalid(field, format!("expected at most {max_pods}, got {n}")));
+                return Err(invalid(
+                    field,
+                    format!("expected at most {max_pods}, got {n}"),
+                ));
             }
         }
         if self.cluster.nodes.get() > MAX_NODES {
@@ -390,13 +393,24 @@ mod tests {
         assert_eq!(s.seed, 1);
         assert_eq!(s.tick.to_string(), "100us");
         assert_eq!(s.time_limit.to_string(), "600s");
-        assert_eq!((s.cluster.nodes.get(), s.cluster.latency.to_string()), (3, "500us".into()));
-        assert_eq!((s.stockdata.replicas.get(), s.stockdata.concurrency.get()), (2, 8));
+        assert_eq!(
+            (s.cluster.nodes.get(), s.cluster.latency.to_string()),
+            (3, "500us".into())
+        );
+        assert_eq!(
+            (s.stockdata.replicas.get(), s.stockdata.concurrency.get()),
+            (2, 8)
+        );
         assert_eq!(
             s.stockdata.service_time,
-            ServiceTimeConfig::Exponential { mean: SimDuration(Duration::from_millis(2)) }
+            ServiceTimeConfig::Exponential {
+                mean: SimDuration(Duration::from_millis(2))
+            }
         );
-        assert_eq!((s.stockweb.replicas.get(), s.stockweb.handler_lifetime), (1, None));
+        assert_eq!(
+            (s.stockweb.replicas.get(), s.stockweb.handler_lifetime),
+            (1, None)
+        );
         assert_eq!(s.load, LoadConfig::default());
         assert_eq!(s.load.page_loads, 10);
     }
@@ -424,12 +438,26 @@ mod tests {
 
     #[test]
     fn limits_are_enforced_with_field_names() {
-        let err = |text: &str| Scenario::parse(text, "x.toml").expect_err("invalid").to_string();
+        let err = |text: &str| {
+            Scenario::parse(text, "x.toml")
+                .expect_err("invalid")
+                .to_string()
+        };
         assert!(err("strategies = []").contains("`strategies`"));
-        assert!(err("strategies = [\"sidecar\"]\n[stockdata]\nreplicas = 1001").contains("`stockdata.replicas`: expected at most 1000"));
-        assert!(err("strategies = [\"sidecar\"]\n[cluster]\nnodes = 65").contains("`cluster.nodes`"));
-        assert!(err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`"));
+        assert!(
+            err("strategies = [\"sidecar\"]\n[stockdata]\nreplicas = 1001")
+                .contains("`stockdata.replicas`: expected at most 1000")
+        );
+        assert!(
+            err("strategies = [\"sidecar\"]\n[cluster]\nnodes = 65").contains("`cluster.nodes`")
+        );
+        assert!(
+            err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`")
+        );
         assert!(err("strategies = [\"sidecar\"]\ntick = \"0s\"").contains("`tick`"));
-        assert!(err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"").contains("`stockweb.handler_lifetime`"));
+        assert!(
+            err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"")
+                .contains("`stockweb.handler_lifetime`")
+        );
     }
 }
