@@ -17,6 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use stockdata::transport::Resolve;
+use tokio::sync::watch;
 
 /// One pod backing a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,17 @@ struct State {
     services: BTreeMap<String, Vec<Endpoint>>,
     /// Service name → DNS queries answered so far.
     queries: BTreeMap<String, usize>,
+    /// Service name → watchers of its endpoint set.
+    watchers: BTreeMap<String, watch::Sender<Arc<Vec<Endpoint>>>>,
+}
+
+impl State {
+    fn publish(&mut self, service: &str) {
+        if let Some(tx) = self.watchers.get(service) {
+            let endpoints = Arc::new(self.services.get(service).cloned().unwrap_or_default());
+            tx.send_replace(endpoints);
+        }
+    }
 }
 
 // === impl Cluster ===
@@ -58,7 +70,8 @@ impl Cluster {
 
     /// Registers a pod of `service` at `addr`, not yet ready.
     pub fn add_endpoint(&self, service: &str, pod: &str, addr: SocketAddr) {
-        self.state()
+        let mut state = self.state();
+        state
             .services
             .entry(service.to_string())
             .or_default()
@@ -67,15 +80,36 @@ impl Cluster {
                 addr,
                 ready: false,
             });
+        state.publish(service);
     }
 
     /// Marks a pod ready or not ready, whichever service it backs.
     pub fn set_ready(&self, pod: &str, ready: bool) {
-        for endpoint in self.state().services.values_mut().flatten() {
-            if endpoint.pod == pod {
-                endpoint.ready = ready;
+        let mut state = self.state();
+        let mut changed = Vec::new();
+        for (service, endpoints) in state.services.iter_mut() {
+            for endpoint in endpoints.iter_mut().filter(|e| e.pod == pod) {
+                if endpoint.ready != ready {
+                    endpoint.ready = ready;
+                    changed.push(service.clone());
+                }
             }
         }
+        for service in changed {
+            state.publish(&service);
+        }
+    }
+
+    /// Watches `service`'s endpoint set (every endpoint, ready or not); the
+    /// receiver sees the current set at once and every change after.
+    pub fn subscribe(&self, service: &str) -> watch::Receiver<Arc<Vec<Endpoint>>> {
+        let mut state = self.state();
+        let current = Arc::new(state.services.get(service).cloned().unwrap_or_default());
+        state
+            .watchers
+            .entry(service.to_string())
+            .or_insert_with(|| watch::channel(current).0)
+            .subscribe()
     }
 
     /// Every endpoint of `service`, ready or not, in registration order.

@@ -13,6 +13,7 @@ println!("{}", reports::table::render(&report));
 #![warn(missing_docs)]
 
 pub mod cluster;
+pub mod kube_proxy;
 pub mod net;
 pub mod proxy;
 pub mod runner;

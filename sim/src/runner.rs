@@ -6,11 +6,12 @@
 //! on worker threads (up to the number of cores) and results are put back in
 //! scenario order, so the report's bytes never depend on scheduling.
 
+use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
 use crate::strategy::Strategy;
 use crate::world::{StrategyRun, run_strategy};
 use loadgen::LatencyRecorder;
-use reports::{PageLoad, Report, Requests, StrategyReport};
+use reports::{EndpointReport, PageLoad, ProxyReport, Report, Requests, StrategyReport};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -147,6 +148,41 @@ pub fn strategy_report(run: &StrategyRun) -> StrategyReport {
         page_loads,
         failed_page_loads,
         sim_time_ms: ms(run.sim_time.as_micros()),
+        settings: run.settings.clone(),
+        proxy: run.proxy.as_ref().map(proxy_report),
+    }
+}
+
+fn proxy_report(m: &ProxyMetrics) -> ProxyReport {
+    ProxyReport {
+        requests: m.requests,
+        attempts: m.attempts,
+        retry_amplification: if m.requests == 0 {
+            0.0
+        } else {
+            // Rounded to 4 decimals: stable, readable bytes.
+            (m.attempts as f64 / m.requests as f64 * 1e4).round() / 1e4
+        },
+        retries_refused: m.retries_refused,
+        timeouts: m.timeouts,
+        no_endpoints: m.no_endpoints,
+        endpoints: m
+            .endpoints
+            .iter()
+            .map(|(pod, e)| {
+                (
+                    pod.clone(),
+                    EndpointReport {
+                        requests: e.requests,
+                        retries: e.retries,
+                        successes: e.successes,
+                        failures: e.failures.clone(),
+                        ejections: e.ejections,
+                        latency_ms: e.latency.summary(),
+                    },
+                )
+            })
+            .collect(),
     }
 }
 

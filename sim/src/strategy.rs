@@ -1,4 +1,16 @@
 //! Client strategies: how StockWeb's calls reach StockData.
+//!
+//! | name | what it models |
+//! |---|---|
+//! | `cached-dns` | resolve once, one HTTP/2 connection (the seed's HttpClient) |
+//! | `kube-proxy` | connect to the service's virtual IP; each *connection* goes to a random ready pod |
+//! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved periodically |
+//! | `sidecar:<policy>[+feature…]` | an outbound sidecar balancing each request with `<policy>` |
+//! | `linkerd`, `istio`, `consul` [`+feature…`] | the sidecar with that mesh's documented defaults |
+//!
+//! Policies: `round-robin`, `random`, `least-request`, `peak-ewma`,
+//! `weighted`. Features: `retry`, `budget`, `accrual`, `outlier`.
+//! `sidecar` alone means `sidecar:round-robin`.
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
@@ -8,44 +20,200 @@ use std::str::FromStr;
 /// One way of getting StockWeb's calls to StockData.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Strategy {
-    /// The seed's baseline: resolve the service name once, keep one HTTP/2
-    /// connection to the first address for the handler's lifetime.
+    /// Resolve once, keep one HTTP/2 connection to the first answer.
     CachedDns,
-    /// An outbound sidecar proxy in the StockWeb pod balances every request
-    /// across the service's ready endpoints.
-    Sidecar(Balancer),
+    /// Connect to a virtual IP; kube-proxy picks a random ready pod per
+    /// connection.
+    KubeProxy,
+    /// Client-side round robin over all resolved addresses.
+    ClientRr,
+    /// An outbound sidecar.
+    Sidecar(SidecarSpec),
 }
 
-/// The per-request balancing policy of a sidecar.
+/// A sidecar: a base configuration and optional features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Balancer {
-    /// Each request to the next endpoint in turn.
-    RoundRobin,
+pub struct SidecarSpec {
+    /// The balancing policy or mesh profile.
+    pub base: SidecarBase,
+    /// Features turned on beyond the base's defaults.
+    pub features: Features,
 }
 
-/// Every accepted spelling, for error messages and `--help`.
-pub const NAMES: &[&str] = &["cached-dns", "sidecar", "sidecar:round-robin"];
+/// What a sidecar starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SidecarBase {
+    /// A bare balancing policy, everything else off.
+    Policy(PolicyName),
+    /// A mesh's documented defaults.
+    Mesh(Mesh),
+}
+
+/// Balancing policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PolicyName {
+    /// Each request to the next endpoint.
+    RoundRobin,
+    /// Uniformly random endpoint.
+    Random,
+    /// P2C on requests in flight (Envoy least-request).
+    LeastRequest,
+    /// P2C on peak-EWMA cost (Linkerd).
+    PeakEwma,
+    /// Random by pod weight.
+    Weighted,
+}
+
+/// Meshes with a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mesh {
+    /// Linkerd 2.
+    Linkerd,
+    /// Istio (Envoy sidecars).
+    Istio,
+    /// Consul service mesh (Envoy sidecars).
+    Consul,
+}
+
+/// Optional sidecar features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Features {
+    /// Retries (Envoy-style; Linkerd-style on `linkerd`).
+    pub retry: bool,
+    /// A Linkerd retry budget (implies retries).
+    pub budget: bool,
+    /// Linkerd failure accrual.
+    pub accrual: bool,
+    /// Envoy outlier detection.
+    pub outlier: bool,
+}
+
+/// Every accepted base name, for error messages and `--help`.
+pub const NAMES: &[&str] = &[
+    "cached-dns",
+    "kube-proxy",
+    "client-rr",
+    "sidecar",
+    "sidecar:round-robin",
+    "sidecar:random",
+    "sidecar:least-request",
+    "sidecar:peak-ewma",
+    "sidecar:weighted",
+    "linkerd",
+    "istio",
+    "consul",
+];
+
+/// Feature suffixes.
+pub const FEATURES: &[&str] = &["retry", "budget", "accrual", "outlier"];
+
+fn policy_name(p: PolicyName) -> &'static str {
+    match p {
+        PolicyName::RoundRobin => "round-robin",
+        PolicyName::Random => "random",
+        PolicyName::LeastRequest => "least-request",
+        PolicyName::PeakEwma => "peak-ewma",
+        PolicyName::Weighted => "weighted",
+    }
+}
+
+fn mesh_name(m: Mesh) -> &'static str {
+    match m {
+        Mesh::Linkerd => "linkerd",
+        Mesh::Istio => "istio",
+        Mesh::Consul => "consul",
+    }
+}
 
 impl FromStr for Strategy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "cached-dns" => Ok(Strategy::CachedDns),
-            "sidecar" | "sidecar:round-robin" => Ok(Strategy::Sidecar(Balancer::RoundRobin)),
-            other => Err(format!(
-                "unknown strategy `{other}`; expected one of {}",
-                NAMES.join(", ")
-            )),
+        let s = s.trim();
+        let mut parts = s.split('+');
+        let base = parts.next().unwrap_or_default();
+        let unknown = || {
+            format!(
+                "unknown strategy `{s}`; expected one of {}, optionally with +{}",
+                NAMES.join(", "),
+                FEATURES.join(", +")
+            )
+        };
+        let sidecar_base = match base {
+            "cached-dns" | "kube-proxy" | "client-rr" => {
+                if parts.next().is_some() {
+                    return Err(format!(
+                        "`{base}` takes no +features (they configure a sidecar)"
+                    ));
+                }
+                return Ok(match base {
+                    "cached-dns" => Strategy::CachedDns,
+                    "kube-proxy" => Strategy::KubeProxy,
+                    _ => Strategy::ClientRr,
+                });
+            }
+            "sidecar" | "sidecar:round-robin" => SidecarBase::Policy(PolicyName::RoundRobin),
+            "sidecar:random" => SidecarBase::Policy(PolicyName::Random),
+            "sidecar:least-request" => SidecarBase::Policy(PolicyName::LeastRequest),
+            "sidecar:peak-ewma" => SidecarBase::Policy(PolicyName::PeakEwma),
+            "sidecar:weighted" => SidecarBase::Policy(PolicyName::Weighted),
+            "linkerd" => SidecarBase::Mesh(Mesh::Linkerd),
+            "istio" => SidecarBase::Mesh(Mesh::Istio),
+            "consul" => SidecarBase::Mesh(Mesh::Consul),
+            _ => return Err(unknown()),
+        };
+        let mut features = Features::default();
+        for f in parts {
+            let flag = match f {
+                "retry" => &mut features.retry,
+                "budget" => &mut features.budget,
+                "accrual" => &mut features.accrual,
+                "outlier" => &mut features.outlier,
+                other => {
+                    return Err(format!(
+                        "unknown feature `+{other}` in `{s}`; expected +{}",
+                        FEATURES.join(", +")
+                    ));
+                }
+            };
+            *flag = true;
         }
+        Ok(Strategy::Sidecar(SidecarSpec {
+            base: sidecar_base,
+            features,
+        }))
     }
 }
 
 impl fmt::Display for Strategy {
-    /// The canonical name used in reports.
+    /// The canonical name used in reports (features in a fixed order).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Strategy::CachedDns => f.write_str("cached-dns"),
-            Strategy::Sidecar(Balancer::RoundRobin) => f.write_str("sidecar:round-robin"),
+            Strategy::KubeProxy => f.write_str("kube-proxy"),
+            Strategy::ClientRr => f.write_str("client-rr"),
+            Strategy::Sidecar(spec) => {
+                match spec.base {
+                    SidecarBase::Policy(p) => write!(f, "sidecar:{}", policy_name(p))?,
+                    SidecarBase::Mesh(m) => f.write_str(mesh_name(m))?,
+                }
+                let Features {
+                    retry,
+                    budget,
+                    accrual,
+                    outlier,
+                } = spec.features;
+                for (on, name) in [
+                    (retry, "retry"),
+                    (budget, "budget"),
+                    (accrual, "accrual"),
+                    (outlier, "outlier"),
+                ] {
+                    if on {
+                        write!(f, "+{name}")?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -80,5 +248,18 @@ mod tests {
         );
         let err = "mesh".parse::<Strategy>().expect_err("unknown");
         assert!(err.contains("cached-dns"), "{err}");
+    }
+
+    #[test]
+    fn features_are_canonicalised() {
+        let s: Strategy = "istio+outlier+retry".parse().expect("valid");
+        assert_eq!(s.to_string(), "istio+retry+outlier");
+        assert!(
+            "linkerd+turbo"
+                .parse::<Strategy>()
+                .expect_err("bad")
+                .contains("+retry")
+        );
+        assert!("cached-dns+retry".parse::<Strategy>().is_err());
     }
 }

@@ -12,18 +12,21 @@
 //! in turn, and keeps what each page reports.
 
 use crate::cluster::Cluster;
+use crate::kube_proxy::{KubeProxyConnect, VipDns};
 use crate::net::{SimConnect, SimListener};
-use crate::proxy::{Outbound, serve_outbound};
+use crate::proxy::metrics::ProxyMetrics;
+use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
 use crate::scenario::Scenario;
-use crate::strategy::{Balancer, Strategy};
+use crate::strategy::Strategy;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
-use stockdata::transport::Connect;
+use stockdata::transport::{Connect, Resolve};
 use stockdata::{ReplicaConfig, StockDataService};
 use stockweb::{ClientConfig, Outbound as AppOutbound, Page, StockClient, StockWeb};
 use tokio::task::JoinSet;
@@ -62,7 +65,7 @@ pub struct PageRecord {
 }
 
 /// Everything one strategy's run produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StrategyRun {
     /// The strategy.
     pub strategy: Strategy,
@@ -72,6 +75,10 @@ pub struct StrategyRun {
     pub stockdata_pods: Vec<String>,
     /// Simulated time when the browser finished.
     pub sim_time: Duration,
+    /// Every sidecar's metrics, merged (sidecar strategies only).
+    pub proxy: Option<ProxyMetrics>,
+    /// The sidecar's resolved settings (sidecar strategies only).
+    pub settings: BTreeMap<String, String>,
 }
 
 /// The simulation itself failed (not a request in it).
@@ -103,9 +110,21 @@ struct PodSpec {
 #[derive(Debug, Clone)]
 enum PodKind {
     StockData(ReplicaConfig),
-    StockWeb {
-        client: ClientConfig,
-        sidecar: Option<(u16, Balancer)>,
+    StockWeb { client: ClientConfig, mode: WebMode },
+}
+
+#[derive(Debug, Clone)]
+enum WebMode {
+    /// The app resolves through the cluster DNS and dials directly.
+    Dns,
+    /// The app dials the service VIP through kube-proxy.
+    KubeProxy { seed: u64 },
+    /// The app dials its sidecar.
+    Sidecar {
+        port: u16,
+        config: Box<SidecarConfig>,
+        seed: u64,
+        metrics: Arc<Mutex<ProxyMetrics>>,
     },
 }
 
@@ -116,28 +135,49 @@ fn node_name(n: usize) -> String {
 fn pods(scenario: &Scenario, strategy: Strategy, seed: u64) -> Vec<PodSpec> {
     let nodes = scenario.cluster.nodes.get() as usize;
     let mut pods = Vec::new();
+    let direct = AppOutbound::Direct {
+        service: STOCKDATA.into(),
+        port: STOCKDATA_SERVICE_PORT,
+    };
     for j in 0..scenario.stockweb.replicas.get() {
         let j16 = j as u16; // bounded by MAX_PODS_PER_SERVICE
+        let name = format!("{STOCKWEB}-{j}");
         let sidecar_port = SIDECAR_OUTBOUND_PORT_BASE + j16;
-        let (outbound, sidecar) = match strategy {
-            Strategy::CachedDns => (
-                AppOutbound::Direct {
+        let (outbound, mode) = match strategy {
+            Strategy::CachedDns => (direct.clone(), WebMode::Dns),
+            Strategy::KubeProxy => (
+                direct.clone(),
+                WebMode::KubeProxy {
+                    seed: derive_seed(seed, &format!("kube-proxy/{name}")),
+                },
+            ),
+            Strategy::ClientRr => (
+                AppOutbound::ClientRoundRobin {
                     service: STOCKDATA.into(),
                     port: STOCKDATA_SERVICE_PORT,
+                    refresh: scenario.stockweb.dns_refresh.0,
                 },
-                None,
+                WebMode::Dns,
             ),
-            Strategy::Sidecar(balancer) => (
+            Strategy::Sidecar(spec) => (
                 AppOutbound::Sidecar {
                     service: STOCKDATA.into(),
                     port: STOCKDATA_SERVICE_PORT,
                     proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
                 },
-                Some((sidecar_port, balancer)),
+                WebMode::Sidecar {
+                    port: sidecar_port,
+                    config: Box::new(SidecarConfig::resolve(
+                        spec,
+                        scenario.stockdata.weights.clone(),
+                    )),
+                    seed: derive_seed(seed, &format!("sidecar/{name}")),
+                    metrics: Arc::default(),
+                },
             ),
         };
         pods.push(PodSpec {
-            name: format!("{STOCKWEB}-{j}"),
+            name,
             node: j as usize % nodes,
             port: STOCKWEB_POD_PORT_BASE + j16,
             kind: PodKind::StockWeb {
@@ -145,7 +185,7 @@ fn pods(scenario: &Scenario, strategy: Strategy, seed: u64) -> Vec<PodSpec> {
                     outbound,
                     handler_lifetime: scenario.stockweb.handler_lifetime.map(|d| d.0),
                 },
-                sidecar,
+                mode,
             },
         });
     }
@@ -159,6 +199,12 @@ fn pods(scenario: &Scenario, strategy: Strategy, seed: u64) -> Vec<PodSpec> {
                 service_time: scenario.stockdata.service_time.into(),
                 concurrency: scenario.stockdata.concurrency.get() as usize,
                 seed: derive_seed(seed, &name),
+                slowdown: scenario
+                    .stockdata
+                    .slowdown
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(1.0),
             }),
             name,
         });
@@ -177,22 +223,47 @@ async fn run_pod(pod: PodSpec, cluster: Cluster) -> Result<(), BoxError> {
             cluster.set_ready(&pod.name, true);
             stockdata::serve(listener, replica).await?;
         }
-        PodKind::StockWeb { client, sidecar } => {
-            let mut sidecar_task = JoinSet::new();
-            if let Some((port, balancer)) = sidecar {
-                // The sidecar listens on the pod's loopback only.
+        PodKind::StockWeb { client, mode } => match mode {
+            WebMode::Dns => {
+                serve_web(&pod.name, any, client, SimConnect, cluster.dns(), &cluster).await?
+            }
+            WebMode::KubeProxy { seed } => {
+                let connect = KubeProxyConnect::new(cluster.clone(), STOCKDATA, seed);
+                serve_web(&pod.name, any, client, connect, VipDns, &cluster).await?
+            }
+            WebMode::Sidecar {
+                port,
+                config,
+                seed,
+                metrics,
+            } => {
+                // The sidecar listens on the pod's loopback only, and lives
+                // as long as the pod.
                 let listener =
                     SimListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
-                let outbound = Outbound::new(cluster.clone(), SimConnect, balancer);
-                sidecar_task.spawn(serve_outbound(listener, outbound));
+                let outbound = Outbound::new(cluster.clone(), SimConnect, *config, seed, metrics);
+                let mut sidecar = JoinSet::new();
+                sidecar.spawn(serve_outbound(listener, outbound));
+                serve_web(&pod.name, any, client, SimConnect, cluster.dns(), &cluster).await?
             }
-            let client = StockClient::new(client, SimConnect, cluster.dns());
-            let app = Arc::new(StockWeb::new(pod.name.clone(), client));
-            let listener = SimListener::bind(any).await?;
-            cluster.set_ready(&pod.name, true);
-            stockweb::serve(listener, app).await?;
-        }
+        },
     }
+    Ok(())
+}
+
+async fn serve_web<C: Connect, R: Resolve>(
+    pod: &str,
+    addr: SocketAddr,
+    client: ClientConfig,
+    connect: C,
+    resolve: R,
+    cluster: &Cluster,
+) -> Result<(), BoxError> {
+    let client = StockClient::new(client, connect, resolve);
+    let app = Arc::new(StockWeb::new(pod, client));
+    let listener = SimListener::bind(addr).await?;
+    cluster.set_ready(pod, true);
+    stockweb::serve(listener, app).await?;
     Ok(())
 }
 
@@ -289,6 +360,22 @@ pub fn run_strategy(
     let sim_time = sim.elapsed();
     let mut pages = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
     pages.sort_by_key(|p| p.index);
+    let mut proxy: Option<ProxyMetrics> = None;
+    let mut settings = BTreeMap::new();
+    for pod in &pods {
+        if let PodKind::StockWeb {
+            mode: WebMode::Sidecar {
+                metrics, config, ..
+            },
+            ..
+        } = &pod.kind
+        {
+            proxy
+                .get_or_insert_with(ProxyMetrics::default)
+                .merge(&metrics.lock().unwrap_or_else(|p| p.into_inner()));
+            settings = config.settings();
+        }
+    }
     Ok(StrategyRun {
         strategy,
         pages,
@@ -298,6 +385,8 @@ pub fn run_strategy(
             .map(|p| p.name.clone())
             .collect(),
         sim_time,
+        proxy,
+        settings,
     })
 }
 

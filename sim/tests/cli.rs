@@ -109,12 +109,12 @@ fn unknown_strategy_and_bad_duration_point_at_the_value() {
     let path = write(
         &dir,
         "strategy.toml",
-        "strategies = [\"cached-dns\", \"istio\"]\n",
+        "strategies = [\"cached-dns\", \"nginx\"]\n",
     );
     assert_input_error(
         &meshsim(&["run", &path]),
         &format!("{path}:1:"),
-        &["unknown strategy `istio`", "cached-dns"],
+        &["unknown strategy `nginx`", "cached-dns"],
     );
     let path = write(
         &dir,

@@ -2,8 +2,9 @@
 //! simulator also run on real tokio sockets, unchanged.
 
 use sim::cluster::Cluster;
+use sim::proxy::SidecarConfig;
 use sim::proxy::{Outbound, serve_outbound};
-use sim::strategy::Balancer;
+use sim::strategy::Strategy;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ async fn replica(cluster: &Cluster, pod: &str) {
         service_time: ServiceTime::Constant(Duration::from_millis(1)),
         concurrency: 4,
         seed: 1,
+        slowdown: 1.0,
     })
     .expect("replica");
     tokio::spawn(stockdata::serve(listener, service));
@@ -33,7 +35,11 @@ async fn sidecar(cluster: &Cluster) -> SocketAddr {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let outbound = Outbound::new(cluster.clone(), TokioConnect, Balancer::RoundRobin);
+    let Ok(Strategy::Sidecar(spec)) = "sidecar:round-robin".parse() else {
+        panic!("a sidecar strategy")
+    };
+    let config = SidecarConfig::resolve(spec, Default::default());
+    let outbound = Outbound::new(cluster.clone(), TokioConnect, config, 7, Default::default());
     tokio::spawn(serve_outbound(listener, outbound));
     addr
 }

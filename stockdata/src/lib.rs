@@ -18,6 +18,7 @@ let replica = StockDataService::new(ReplicaConfig {
     service_time: ServiceTime::Constant(std::time::Duration::from_millis(2)),
     concurrency: 8,
     seed: 1,
+    slowdown: 1.0,
 }).expect("valid config");
 let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
 stockdata::serve(listener, replica).await

@@ -30,6 +30,10 @@ pub struct ReplicaConfig {
     pub concurrency: usize,
     /// Seed of the replica's own RNG (service-time draws).
     pub seed: u64,
+    /// Multiplier on every service time (1.0 = normal; 10.0 models a gray
+    /// failure: a replica that still answers, ten times slower). Draws are
+    /// the same either way, so a slow replica sees the same random stream.
+    pub slowdown: f64,
 }
 
 /// Errors building a replica.
@@ -53,6 +57,7 @@ pub struct StockDataService {
 struct Inner {
     server_id: MetadataValue<Ascii>,
     service_time: ServiceTime,
+    slowdown: f64,
     slots: Semaphore,
     rng: Mutex<ChaCha8Rng>,
 }
@@ -71,6 +76,11 @@ impl StockDataService {
             inner: Arc::new(Inner {
                 server_id,
                 service_time: config.service_time,
+                slowdown: if config.slowdown.is_finite() && config.slowdown > 0.0 {
+                    config.slowdown
+                } else {
+                    1.0
+                },
                 // tokio's semaphore is fair: waiters are served in FIFO order.
                 slots: Semaphore::new(config.concurrency),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
@@ -90,7 +100,10 @@ impl StockDataService {
             // half-written in a way that matters here: keep serving.
             Err(poisoned) => poisoned.into_inner(),
         };
-        self.inner.service_time.sample(&mut *rng)
+        self.inner
+            .service_time
+            .sample(&mut *rng)
+            .mul_f64(self.inner.slowdown)
     }
 
     fn tag<T>(&self, mut response: Response<T>) -> Response<T> {

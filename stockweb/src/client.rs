@@ -12,7 +12,10 @@
 //! the proxy balances every request on its own.
 
 use crate::code_name;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use stockdata::pb::stocks_client::StocksClient;
 use stockdata::transport::{Connect, Resolve, connector_to};
@@ -29,6 +32,17 @@ pub enum Outbound {
         service: String,
         /// The service port.
         port: u16,
+    },
+    /// gRPC client-side round robin: resolve `service` (a headless service:
+    /// every ready pod), keep one connection per address, and send each call
+    /// to the next one. Re-resolve once the answer is `refresh` old.
+    ClientRoundRobin {
+        /// The service's DNS name.
+        service: String,
+        /// The service port.
+        port: u16,
+        /// Re-resolution period.
+        refresh: Duration,
     },
     /// Connect to the pod's outbound sidecar; requests still name `service`.
     Sidecar {
@@ -47,7 +61,8 @@ pub struct ClientConfig {
     /// Where calls go.
     pub outbound: Outbound,
     /// Re-resolve and reconnect once the cached client is this old
-    /// (`HttpClientFactory`'s handler lifetime). `None`: never.
+    /// (`HttpClientFactory`'s handler lifetime). `None`: never. (Client-side
+    /// round robin uses its own `refresh` instead.)
     pub handler_lifetime: Option<Duration>,
 }
 
@@ -77,8 +92,42 @@ impl ClientError {
     }
 }
 
+/// The client(s) to use for one page: one client, or one per address for
+/// client-side round robin. Cheap to clone.
+#[derive(Clone)]
+pub struct ClientSet {
+    clients: Arc<Vec<StocksClient<Channel>>>,
+    cursor: Arc<AtomicUsize>,
+}
+
+impl ClientSet {
+    fn one(client: StocksClient<Channel>) -> Self {
+        Self {
+            clients: Arc::new(vec![client]),
+            cursor: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The client for the next call (round robin over the set).
+    pub fn next(&self) -> StocksClient<Channel> {
+        let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        self.clients[i].clone()
+    }
+
+    /// Number of clients (connections) in the set.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Whether the set is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+}
+
 struct Cached {
-    client: StocksClient<Channel>,
+    set: ClientSet,
+    by_addr: BTreeMap<SocketAddr, StocksClient<Channel>>,
     created: Instant,
 }
 
@@ -105,51 +154,99 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
 
     /// The client to use now: the cached one, or a new one (one DNS query,
     /// one connection) if there is none or it outlived the handler lifetime.
-    pub async fn client(&self) -> Result<StocksClient<Channel>, ClientError> {
+    pub async fn client(&self) -> Result<ClientSet, ClientError> {
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            let fresh = self
-                .config
-                .handler_lifetime
-                .is_none_or(|lifetime| c.created.elapsed() < lifetime);
-            if fresh {
-                return Ok(c.client.clone());
-            }
+        let lifetime = match &self.config.outbound {
+            Outbound::ClientRoundRobin { refresh, .. } => Some(*refresh),
+            _ => self.config.handler_lifetime,
+        };
+        if let Some(c) = cached.as_ref()
+            && lifetime.is_none_or(|lifetime| c.created.elapsed() < lifetime)
+        {
+            return Ok(c.set.clone());
         }
-        let client = self.make_client().await?;
-        *cached = Some(Cached {
-            client: client.clone(),
-            created: Instant::now(),
-        });
-        Ok(client)
+        let previous = cached.take().map(|c| c.by_addr).unwrap_or_default();
+        let fresh = self.make_clients(previous).await?;
+        let set = fresh.set.clone();
+        *cached = Some(fresh);
+        Ok(set)
     }
 
-    async fn make_client(&self) -> Result<StocksClient<Channel>, ClientError> {
-        let (service, port, target) = match &self.config.outbound {
+    async fn resolve(&self, service: &str, port: u16) -> Result<Vec<SocketAddr>, ClientError> {
+        let answers = self
+            .resolve
+            .resolve(service, port)
+            .await
+            .map_err(|source| ClientError::Resolve {
+                name: service.to_string(),
+                source,
+            })?;
+        if answers.is_empty() {
+            return Err(ClientError::NoEndpoints(service.to_string()));
+        }
+        Ok(answers)
+    }
+
+    fn channel(
+        &self,
+        service: &str,
+        port: u16,
+        target: SocketAddr,
+    ) -> Result<StocksClient<Channel>, ClientError> {
+        let endpoint = Endpoint::from_shared(format!("http://{service}:{port}"))
+            .map_err(|_| ClientError::InvalidName(service.to_string()))?;
+        let channel =
+            endpoint.connect_with_connector_lazy(connector_to(self.connect.clone(), target));
+        Ok(StocksClient::new(channel))
+    }
+
+    /// New clients; for round robin, connections to addresses still in the
+    /// answer are kept (as gRPC keeps its subchannels).
+    async fn make_clients(
+        &self,
+        mut previous: BTreeMap<SocketAddr, StocksClient<Channel>>,
+    ) -> Result<Cached, ClientError> {
+        let created = Instant::now();
+        let single = |client: StocksClient<Channel>| Cached {
+            set: ClientSet::one(client),
+            by_addr: BTreeMap::new(),
+            created,
+        };
+        match &self.config.outbound {
             Outbound::Direct { service, port } => {
-                let answers = self
-                    .resolve
-                    .resolve(service, *port)
-                    .await
-                    .map_err(|source| ClientError::Resolve {
-                        name: service.clone(),
-                        source,
-                    })?;
-                let first = *answers
-                    .first()
-                    .ok_or_else(|| ClientError::NoEndpoints(service.clone()))?;
-                (service, *port, first)
+                let first = self.resolve(service, *port).await?[0];
+                Ok(single(self.channel(service, *port, first)?))
             }
             Outbound::Sidecar {
                 service,
                 port,
                 proxy,
-            } => (service, *port, *proxy),
-        };
-        let endpoint = Endpoint::from_shared(format!("http://{service}:{port}"))
-            .map_err(|_| ClientError::InvalidName(service.clone()))?;
-        let channel =
-            endpoint.connect_with_connector_lazy(connector_to(self.connect.clone(), target));
-        Ok(StocksClient::new(channel))
+            } => Ok(single(self.channel(service, *port, *proxy)?)),
+            Outbound::ClientRoundRobin { service, port, .. } => {
+                let answers = self.resolve(service, *port).await?;
+                let mut by_addr = BTreeMap::new();
+                let mut clients = Vec::with_capacity(answers.len());
+                // Keep the resolver's order (deduplicated), as grpc does.
+                for addr in answers {
+                    if by_addr.contains_key(&addr) {
+                        continue;
+                    }
+                    let client = match previous.remove(&addr) {
+                        Some(client) => client,
+                        None => self.channel(service, *port, addr)?,
+                    };
+                    clients.push(client.clone());
+                    by_addr.insert(addr, client);
+                }
+                Ok(Cached {
+                    set: ClientSet {
+                        clients: Arc::new(clients),
+                        cursor: Arc::new(AtomicUsize::new(0)),
+                    },
+                    by_addr,
+                    created,
+                })
+            }
+        }
     }
 }

@@ -33,7 +33,7 @@ stockweb::serve(listener, app).await
 pub mod client;
 pub mod page;
 
-pub use client::{ClientConfig, ClientError, Outbound, StockClient};
+pub use client::{ClientConfig, ClientError, ClientSet, Outbound, StockClient};
 pub use page::{Call, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};
 
 use axum::extract::State;

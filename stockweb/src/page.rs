@@ -87,7 +87,7 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
         let start = Instant::now();
         let client = self.client.client().await;
         let calls = PAGE_IDS.map(|id| {
-            let client = client.as_ref().map(Clone::clone);
+            let client = client.as_ref().map(|set| set.next());
             async move {
                 let call_start = Instant::now();
                 let (code, server, stock) = match client {

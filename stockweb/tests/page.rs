@@ -33,6 +33,7 @@ async fn start_replica(pod: &str) -> SocketAddr {
         service_time: ServiceTime::Constant(Duration::ZERO),
         concurrency: 16,
         seed: 3,
+        slowdown: 1.0,
     })
     .expect("replica");
     tokio::spawn(stockdata::serve(listener, replica));

@@ -1,26 +1,70 @@
-//! One HTTP/2 connection to one endpoint.
+//! One HTTP/2 connection to one endpoint, with reconnect backoff.
 //!
-//! Proxies keep a small number of long-lived HTTP/2 connections per endpoint
-//! and multiplex requests over them, so a request costs a stream, not a
-//! handshake. This service opens its connection on first use and reopens it
-//! when it has closed (peer gone, GOAWAY); concurrent callers during a
-//! (re)connect wait in FIFO order for the one attempt in progress.
+//! Proxies keep a long-lived HTTP/2 connection per endpoint and multiplex
+//! requests over it, so a request costs a stream, not a handshake. The
+//! connection is opened on first use and reopened when it has closed (peer
+//! gone, GOAWAY). A failed connect starts an exponential backoff: until it
+//! ends the endpoint reports itself unavailable and requests to it fail at
+//! once as `ConnectFailed` (which the balancer avoids and failure accrual
+//! counts), rather than each one paying for a doomed handshake.
+//!
+//! Defaults (linkerd2-proxy `linkerd/app/src/env.rs`,
+//! `DEFAULT_OUTBOUND_CONNECT_BACKOFF` and `DEFAULT_OUTBOUND_CONNECT_TIMEOUT`):
+//! backoff 100 ms doubling to 500 ms with 10 % jitter; connect timeout 1 s.
 
-use super::ProxyError;
+use super::body::Buffered;
+use super::classify::Outcome;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use stockdata::transport::Connect;
-use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tower::Service;
 
-/// A tower service sending each request on the endpoint's HTTP/2 connection.
+/// linkerd2-proxy's minimum connect backoff.
+pub const LINKERD_CONNECT_BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// linkerd2-proxy's maximum connect backoff.
+pub const LINKERD_CONNECT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// linkerd2-proxy's connect-backoff jitter ratio.
+pub const LINKERD_CONNECT_BACKOFF_JITTER: f64 = 0.1;
+/// linkerd2-proxy's outbound connect timeout.
+pub const LINKERD_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Connection settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectConfig {
+    /// Give up a connect attempt after this long.
+    pub timeout: Duration,
+    /// First backoff after a failed connect.
+    pub backoff_min: Duration,
+    /// Longest backoff.
+    pub backoff_max: Duration,
+    /// Extra random share of each backoff, 0..=jitter.
+    pub backoff_jitter: f64,
+}
+
+impl Default for ConnectConfig {
+    /// linkerd2-proxy's defaults.
+    fn default() -> Self {
+        Self {
+            timeout: LINKERD_CONNECT_TIMEOUT,
+            backoff_min: LINKERD_CONNECT_BACKOFF_MIN,
+            backoff_max: LINKERD_CONNECT_BACKOFF_MAX,
+            backoff_jitter: LINKERD_CONNECT_BACKOFF_JITTER,
+        }
+    }
+}
+
+/// A tower service sending each request on the endpoint's HTTP/2 connection
+/// and buffering the response.
 pub struct Http2Endpoint<C> {
     inner: Arc<Inner<C>>,
 }
@@ -28,7 +72,17 @@ pub struct Http2Endpoint<C> {
 struct Inner<C> {
     addr: SocketAddr,
     connect: C,
-    sender: Mutex<Option<SendRequest<Incoming>>>,
+    config: ConnectConfig,
+    /// The live sender, or an in-progress connect others wait for.
+    sender: tokio::sync::Mutex<Option<SendRequest<Buffered>>>,
+    backoff: Mutex<Backoff>,
+}
+
+#[derive(Debug)]
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+    rng: ChaCha8Rng,
 }
 
 impl<C> Clone for Http2Endpoint<C> {
@@ -43,12 +97,19 @@ impl<C> Clone for Http2Endpoint<C> {
 
 impl<C: Connect> Http2Endpoint<C> {
     /// An endpoint at `addr`; nothing is dialed until the first request.
-    pub fn new(addr: SocketAddr, connect: C) -> Self {
+    /// `seed` drives the backoff jitter.
+    pub fn new(addr: SocketAddr, connect: C, config: ConnectConfig, seed: u64) -> Self {
         Self {
             inner: Arc::new(Inner {
                 addr,
                 connect,
-                sender: Mutex::new(None),
+                config,
+                sender: tokio::sync::Mutex::new(None),
+                backoff: Mutex::new(Backoff {
+                    failures: 0,
+                    until: None,
+                    rng: ChaCha8Rng::seed_from_u64(seed),
+                }),
             }),
         }
     }
@@ -57,32 +118,75 @@ impl<C: Connect> Http2Endpoint<C> {
     pub fn addr(&self) -> SocketAddr {
         self.inner.addr
     }
+
+    /// Whether the endpoint is outside a connect backoff.
+    pub fn is_available(&self, now: Instant) -> bool {
+        self.inner.backoff().until.is_none_or(|until| now >= until)
+    }
 }
 
 impl<C: Connect> Inner<C> {
+    fn backoff(&self) -> std::sync::MutexGuard<'_, Backoff> {
+        self.backoff.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn connect_failed(&self, now: Instant) {
+        let mut b = self.backoff();
+        let doubling = 1u32.checked_shl(b.failures.min(31)).unwrap_or(u32::MAX);
+        let base = self
+            .config
+            .backoff_min
+            .saturating_mul(doubling)
+            .min(self.config.backoff_max);
+        let jitter = self.config.backoff_jitter;
+        let extra = if jitter > 0.0 {
+            base.mul_f64(b.rng.random_range(0.0..=jitter))
+        } else {
+            Duration::ZERO
+        };
+        b.failures = b.failures.saturating_add(1);
+        b.until = Some(now + base + extra);
+    }
+
     /// The live connection's sender, connecting first if there is none.
-    async fn sender(&self) -> Result<SendRequest<Incoming>, ProxyError> {
+    async fn sender(&self) -> Result<SendRequest<Buffered>, Outcome> {
         let mut slot = self.sender.lock().await;
-        if let Some(sender) = slot.as_ref()
-            && !sender.is_closed()
-        {
+        if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
             return Ok(sender.clone());
         }
         *slot = None;
-        let addr = self.addr;
-        let io = self
-            .connect
-            .connect(addr)
-            .await
-            .map_err(|source| ProxyError::Connect { addr, source })?;
-        let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        let now = Instant::now();
+        if self.backoff().until.is_some_and(|until| now < until) {
+            return Err(Outcome::ConnectFailed);
+        }
+        let connected =
+            tokio::time::timeout(self.config.timeout, self.connect.connect(self.addr)).await;
+        let io = match connected {
+            Ok(Ok(io)) => io,
+            Ok(Err(_)) | Err(_) => {
+                self.connect_failed(Instant::now());
+                return Err(Outcome::ConnectFailed);
+            }
+        };
+        let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .handshake(TokioIo::new(io))
-            .await
-            .map_err(|source| ProxyError::Http { addr, source })?;
+            .await;
+        let (sender, connection) = match handshake {
+            Ok(parts) => parts,
+            Err(_) => {
+                self.connect_failed(Instant::now());
+                return Err(Outcome::ConnectFailed);
+            }
+        };
+        {
+            let mut b = self.backoff();
+            b.failures = 0;
+            b.until = None;
+        }
         tokio::spawn(async move {
-            // The connection ends when the peer goes away; the next request
-            // sees `is_closed()` and reconnects.
+            // Ends when the peer goes away; the next request sees
+            // `is_closed()` and reconnects.
             let _ = connection.await;
         });
         *slot = Some(sender.clone());
@@ -90,29 +194,36 @@ impl<C: Connect> Inner<C> {
     }
 }
 
-impl<C: Connect> Service<Request<Incoming>> for Http2Endpoint<C> {
-    type Response = Response<Incoming>;
-    type Error = ProxyError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+impl<C: Connect> Service<Request<Buffered>> for Http2Endpoint<C> {
+    type Response = Response<Buffered>;
+    type Error = Outcome;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Outcome>> + Send>>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Connecting happens per call; an HTTP/2 connection multiplexes.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let addr = inner.addr;
             let mut sender = inner.sender().await?;
-            sender
-                .ready()
-                .await
-                .map_err(|source| ProxyError::Http { addr, source })?;
-            sender
-                .send_request(request)
-                .await
-                .map_err(|source| ProxyError::Http { addr, source })
+            if sender.ready().await.is_err() {
+                return Err(Outcome::NotSent);
+            }
+            let response = match sender.try_send_request(request).await {
+                Ok(response) => response,
+                // hyper hands the request back when it was never written.
+                Err(mut e) => {
+                    return Err(if e.take_message().is_some() {
+                        Outcome::NotSent
+                    } else {
+                        Outcome::Reset
+                    });
+                }
+            };
+            let (parts, body) = response.into_parts();
+            let body = Buffered::collect(body).await.map_err(|_| Outcome::Reset)?;
+            Ok(Response::from_parts(parts, body))
         })
     }
 }

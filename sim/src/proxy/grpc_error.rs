@@ -5,20 +5,16 @@
 //! (HTTP 200, `content-type: application/grpc`, `grpc-status` and
 //! `grpc-message` in the headers), as Linkerd and Envoy send.
 
+use super::body::Buffered;
 use super::outbound::ProxyBody;
-use bytes::Bytes;
 use http::{HeaderValue, Response};
-use http_body_util::{BodyExt, Empty};
 
 /// The header naming why the proxy answered on the server's behalf.
 pub const PROXY_ERROR_HEADER: &str = "meshsim-proxy-error";
 
 /// A trailers-only gRPC response with `code` (numeric gRPC status).
 pub fn response(code: tonic::Code, message: &str) -> Response<ProxyBody> {
-    let body = Empty::<Bytes>::new()
-        .map_err(|never| match never {})
-        .boxed();
-    let mut response = Response::new(body);
+    let mut response = Response::new(Buffered::empty());
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,

@@ -1,28 +1,38 @@
-//! The outbound sidecar's request path: route by `:authority`, balance,
-//! forward, and answer proxy-side failures in gRPC terms.
+//! The outbound sidecar's request path, assembled.
+//!
+//! ```text
+//! app ──HTTP/2──▶ Outbound ─▶ request timeout ─▶ Retry ─▶ Balance ─▶ Http2Endpoint ──▶ pod
+//!                 (route by :authority, buffer)   (budget) (policy, health, metrics)
+//! ```
+//!
+//! Proxy-side failures reach the application as well-formed gRPC errors
+//! ([`grpc_error`](super::grpc_error)).
 
-use super::grpc_error;
-use super::round_robin::RoundRobin;
-use super::{Http2Endpoint, ProxyError};
+use super::balance::{Balance, MakeEndpoint, SharedBalance, send};
+use super::body::Buffered;
+use super::discovery::watch_delayed;
+use super::metrics::ProxyMetrics;
+use super::profile::SidecarConfig;
+use super::retry::Retry;
+use super::{Http2Endpoint, ProxyError, grpc_error};
 use crate::cluster::Cluster;
-use crate::strategy::Balancer;
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::BodyExt;
-use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use stockdata::transport::Connect;
-use tokio::sync::Mutex;
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 /// The body of every response the proxy returns.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = Buffered;
+
+type Route<C> = Retry<SharedBalance<Http2Endpoint<C>>>;
 
 /// The outbound proxy service; cheap to clone (state is shared by every
 /// connection the application opens to its sidecar).
@@ -33,9 +43,11 @@ pub struct Outbound<C> {
 struct Inner<C> {
     connect: C,
     cluster: Cluster,
-    balancer: Balancer,
-    /// Service name → its balancer, created on the first request for it.
-    routes: Mutex<BTreeMap<String, RoundRobin<Http2Endpoint<C>>>>,
+    config: SidecarConfig,
+    rng: Mutex<ChaCha8Rng>,
+    /// Service name → its route, created on the first request for it.
+    routes: Mutex<BTreeMap<String, Route<C>>>,
+    metrics: Arc<Mutex<ProxyMetrics>>,
 }
 
 impl<C> Clone for Outbound<C> {
@@ -46,50 +58,109 @@ impl<C> Clone for Outbound<C> {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 // === impl Outbound ===
 
 impl<C: Connect> Outbound<C> {
-    /// A sidecar that finds endpoints in `cluster` and balances with `balancer`.
-    pub fn new(cluster: Cluster, connect: C, balancer: Balancer) -> Self {
+    /// A sidecar finding endpoints in `cluster`, configured by `config`,
+    /// seeded by `seed`, recording into `metrics`.
+    pub fn new(
+        cluster: Cluster,
+        connect: C,
+        config: SidecarConfig,
+        seed: u64,
+        metrics: Arc<Mutex<ProxyMetrics>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 connect,
                 cluster,
-                balancer,
+                config,
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
                 routes: Mutex::new(BTreeMap::new()),
+                metrics,
             }),
         }
+    }
+
+    /// The metrics recorded so far.
+    pub fn metrics(&self) -> ProxyMetrics {
+        lock(&self.inner.metrics).clone()
     }
 }
 
 impl<C: Connect> Inner<C> {
-    async fn forward(&self, request: Request<Incoming>) -> Result<Response<Incoming>, ProxyError> {
-        let service = authority_service(&request).ok_or(ProxyError::NoAuthority)?;
-        let response = {
-            let mut routes = self.routes.lock().await;
-            if !routes.contains_key(&service) {
-                let endpoints: Vec<_> = self
-                    .cluster
-                    .ready_endpoints(&service)
-                    .into_iter()
-                    .map(|e| Http2Endpoint::new(e.addr, self.connect.clone()))
-                    .collect();
-                if endpoints.is_empty() {
-                    return Err(ProxyError::NoEndpoints(service));
-                }
-                let balancer = match self.balancer {
-                    Balancer::RoundRobin => RoundRobin::new(endpoints),
-                };
-                routes.insert(service.clone(), balancer);
-            }
-            let Some(balancer) = routes.get_mut(&service) else {
-                return Err(ProxyError::NoEndpoints(service));
-            };
-            // Endpoints are always ready (HTTP/2 multiplexes), so this
-            // resolves at once and the lock is held only to pick.
-            balancer.ready().await?.call(request)
+    fn route(&self, service: &str) -> Route<C> {
+        let mut routes = lock(&self.routes);
+        if let Some(route) = routes.get(service) {
+            return route.clone();
+        }
+        let mut rng = lock(&self.rng);
+        let discovery = watch_delayed(&self.cluster, service, self.config.discovery_delay);
+        let connect = self.connect.clone();
+        let connect_config = self.config.connect;
+        let make: MakeEndpoint<Http2Endpoint<C>> = Box::new(move |e, seed| {
+            Http2Endpoint::new(e.addr, connect.clone(), connect_config, seed)
+        });
+        let balance = Balance::from_rng(
+            self.config.balance.clone(),
+            discovery,
+            make,
+            self.metrics.clone(),
+            &mut *rng,
+        );
+        let route = Retry::new(
+            SharedBalance::new(balance),
+            self.config.retry,
+            rng.random(),
+            self.metrics.clone(),
+        );
+        routes.insert(service.to_string(), route.clone());
+        route
+    }
+
+    async fn forward(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+        let Some(service) = authority_service(&request) else {
+            return grpc_error::response(
+                tonic::Code::Unavailable,
+                &ProxyError::NoAuthority.to_string(),
+            );
         };
-        response.await
+        let (parts, body) = request.into_parts();
+        let body = match Buffered::collect(body).await {
+            Ok(body) => body,
+            Err(e) => {
+                return grpc_error::response(
+                    tonic::Code::Unavailable,
+                    &format!("reading request: {e}"),
+                );
+            }
+        };
+        let request = Request::from_parts(parts, body);
+        let mut route = self.route(&service);
+        let attempt = match self.config.request_timeout {
+            Some(limit) => match tokio::time::timeout(limit, send(&mut route, request)).await {
+                Ok(attempt) => attempt,
+                Err(_) => {
+                    lock(&self.metrics).timeouts += 1;
+                    return grpc_error::response(tonic::Code::DeadlineExceeded, "request timeout");
+                }
+            },
+            None => send(&mut route, request).await,
+        };
+        match attempt.response {
+            Some(response) => response,
+            None => {
+                let message = match &attempt.endpoint {
+                    Some(e) => format!("{} from {e}", attempt.outcome.name()),
+                    None => ProxyError::NoEndpoints(service).to_string(),
+                };
+                grpc_error::response(attempt.outcome.code(), &message)
+            }
+        }
     }
 }
 
@@ -120,12 +191,7 @@ impl<C: Connect> Service<Request<Incoming>> for Outbound<C> {
 
     fn call(&mut self, request: Request<Incoming>) -> Self::Future {
         let inner = self.inner.clone();
-        Box::pin(async move {
-            Ok(match inner.forward(request).await {
-                Ok(response) => response.map(BodyExt::boxed),
-                Err(e) => grpc_error::response(tonic::Code::Unavailable, &e.to_string()),
-            })
-        })
+        Box::pin(async move { Ok(inner.forward(request).await) })
     }
 }
 

@@ -17,7 +17,7 @@ pub use error::ScenarioError;
 use crate::strategy::Strategy;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +26,10 @@ use std::time::Duration;
 pub const BUNDLED_DEMO: &str = include_str!("../../../scenarios/stockweb-demo.toml");
 /// The path the bundled demo is reported under.
 pub const BUNDLED_DEMO_PATH: &str = "scenarios/stockweb-demo.toml";
+
+/// grpc's minimum interval between DNS re-resolutions (grpc-go
+/// `internal/resolver/dns/dns_resolver.go`, `MinResolutionInterval`, 30 s).
+pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Most nodes a scenario may have: a node is a turmoil host, and turmoil's
 /// per-step cost grows with the cube of the host count (measured: 100 hosts
@@ -96,6 +100,13 @@ pub struct StockDataConfig {
     /// Service time per request. Default exponential, mean 2ms.
     #[serde(default = "defaults::service_time")]
     pub service_time: ServiceTimeConfig,
+    /// Per-pod service-time multipliers, e.g. `{ stockdata-2 = 10.0 }` for
+    /// a replica ten times slower (a gray failure). Default: none.
+    #[serde(default)]
+    pub slowdown: BTreeMap<String, f64>,
+    /// Per-pod weights for `sidecar:weighted` (default 1 each).
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
 }
 
 /// A service-time distribution.
@@ -126,6 +137,10 @@ pub struct StockWebConfig {
     /// old (the seed's HttpClient handler lifetime). Default: never.
     #[serde(default)]
     pub handler_lifetime: Option<SimDuration>,
+    /// For `client-rr`: how often the client re-resolves the headless
+    /// service. Default 30s (grpc's minimum DNS re-resolution interval).
+    #[serde(default = "defaults::dns_refresh")]
+    pub dns_refresh: SimDuration,
 }
 
 /// The page loads a simulated browser makes.
@@ -178,6 +193,9 @@ mod defaults {
     pub fn stockweb_replicas() -> NonZeroU32 {
         NonZeroU32::MIN
     }
+    pub fn dns_refresh() -> SimDuration {
+        SimDuration(GRPC_MIN_DNS_RESOLUTION_INTERVAL)
+    }
     pub fn page_loads() -> u64 {
         10
     }
@@ -204,6 +222,8 @@ impl Default for StockDataConfig {
             replicas: defaults::stockdata_replicas(),
             concurrency: defaults::concurrency(),
             service_time: defaults::service_time(),
+            slowdown: BTreeMap::new(),
+            weights: BTreeMap::new(),
         }
     }
 }
@@ -213,6 +233,7 @@ impl Default for StockWebConfig {
         Self {
             replicas: defaults::stockweb_replicas(),
             handler_lifetime: None,
+            dns_refresh: defaults::dns_refresh(),
         }
     }
 }
@@ -339,6 +360,35 @@ impl Scenario {
         {
             return Err(invalid(
                 "stockdata.service_time.mean",
+                "expected a duration above 0".into(),
+            ));
+        }
+        let pods: Vec<String> = (0..self.stockdata.replicas.get())
+            .map(|i| format!("stockdata-{i}"))
+            .collect();
+        for (pod, factor) in &self.stockdata.slowdown {
+            if !pods.contains(pod) {
+                return Err(invalid(
+                    "stockdata.slowdown",
+                    format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
+                ));
+            }
+            if !(factor.is_finite() && *factor > 0.0) {
+                return Err(invalid(
+                    "stockdata.slowdown",
+                    format!("`{pod}` = {factor}; expected a number above 0"),
+                ));
+            }
+        }
+        if let Some(pod) = self.stockdata.weights.keys().find(|p| !pods.contains(p)) {
+            return Err(invalid(
+                "stockdata.weights",
+                format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
+            ));
+        }
+        if self.stockweb.dns_refresh.0.is_zero() {
+            return Err(invalid(
+                "stockweb.dns_refresh",
                 "expected a duration above 0".into(),
             ));
         }

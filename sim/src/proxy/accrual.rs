@@ -1,0 +1,235 @@
+//! Failure accrual: Linkerd's per-endpoint circuit breaker.
+//!
+//! Why: a replica that fails every request (crashed handler, bad config)
+//! still accepts connections, so the balancer keeps choosing it. After
+//! `max_failures` consecutive failures the endpoint is marked unavailable for
+//! a penalty; when the penalty ends it is on probation and receives exactly
+//! one request. A success closes the breaker; a failure reopens it with the
+//! next, longer penalty (exponential between `min_penalty` and
+//! `max_penalty`, plus up to `jitter` × the penalty, so breakers across
+//! proxies do not probe in lock-step).
+//!
+//! Defaults, from Linkerd's policy controller
+//! (`policy-controller/k8s/index/src/outbound/index.rs`,
+//! `parse_accrual_config`) and <https://linkerd.io/2.15/reference/circuit-breaking/>:
+//! consecutive failures 7, minimum penalty 1 s, maximum penalty 60 s, jitter
+//! ratio 0.5. Failure accrual is off unless the Service is annotated
+//! `balancer.linkerd.io/failure-accrual: consecutive`.
+
+use rand::Rng;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// `failure-accrual-consecutive-max-failures` default.
+pub const LINKERD_MAX_FAILURES: u32 = 7;
+/// `failure-accrual-consecutive-min-penalty` default.
+pub const LINKERD_MIN_PENALTY: Duration = Duration::from_secs(1);
+/// `failure-accrual-consecutive-max-penalty` default.
+pub const LINKERD_MAX_PENALTY: Duration = Duration::from_secs(60);
+/// `failure-accrual-consecutive-jitter-ratio` default.
+pub const LINKERD_JITTER: f64 = 0.5;
+
+/// Failure-accrual settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccrualConfig {
+    /// Consecutive failures that open the breaker.
+    pub max_failures: u32,
+    /// First penalty.
+    pub min_penalty: Duration,
+    /// Longest penalty.
+    pub max_penalty: Duration,
+    /// Extra random share of each penalty, 0..=jitter.
+    pub jitter: f64,
+}
+
+impl Default for AccrualConfig {
+    /// Linkerd's defaults.
+    fn default() -> Self {
+        Self {
+            max_failures: LINKERD_MAX_FAILURES,
+            min_penalty: LINKERD_MIN_PENALTY,
+            max_penalty: LINKERD_MAX_PENALTY,
+            jitter: LINKERD_JITTER,
+        }
+    }
+}
+
+/// Where the breaker is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Serving; counting consecutive failures.
+    Closed,
+    /// Unavailable until the instant.
+    Open(Instant),
+    /// One probe allowed; `true` once it has been sent.
+    Probation(bool),
+}
+
+/// One endpoint's breaker.
+#[derive(Debug, Clone)]
+pub struct FailureAccrual {
+    config: AccrualConfig,
+    consecutive: u32,
+    /// Penalties served since the breaker last closed.
+    trips: u32,
+    state: BreakerState,
+    /// Total times the breaker opened.
+    pub openings: u64,
+}
+
+impl FailureAccrual {
+    /// A closed breaker.
+    pub fn new(config: AccrualConfig) -> Self {
+        Self {
+            config,
+            consecutive: 0,
+            trips: 0,
+            state: BreakerState::Closed,
+            openings: 0,
+        }
+    }
+
+    /// The state at `now` (an elapsed penalty becomes probation).
+    pub fn state(&mut self, now: Instant) -> BreakerState {
+        if let BreakerState::Open(until) = self.state
+            && now >= until
+        {
+            self.state = BreakerState::Probation(false);
+        }
+        self.state
+    }
+
+    /// Whether a request may be sent now.
+    pub fn is_available(&mut self, now: Instant) -> bool {
+        matches!(
+            self.state(now),
+            BreakerState::Closed | BreakerState::Probation(false)
+        )
+    }
+
+    /// A request is being sent (on probation, it is the probe).
+    pub fn on_dispatch(&mut self, now: Instant) {
+        if self.state(now) == BreakerState::Probation(false) {
+            self.state = BreakerState::Probation(true);
+        }
+    }
+
+    /// Records an outcome.
+    pub fn record<R: Rng + ?Sized>(&mut self, failure: bool, now: Instant, rng: &mut R) {
+        let state = self.state(now);
+        if !failure {
+            self.consecutive = 0;
+            if matches!(state, BreakerState::Probation(_)) {
+                self.state = BreakerState::Closed;
+                self.trips = 0;
+            }
+            return;
+        }
+        self.consecutive = self.consecutive.saturating_add(1);
+        let trip = match state {
+            BreakerState::Closed => self.consecutive >= self.config.max_failures,
+            BreakerState::Probation(_) => true,
+            BreakerState::Open(_) => false,
+        };
+        if trip {
+            let penalty = self.penalty(rng);
+            self.trips = self.trips.saturating_add(1);
+            self.openings += 1;
+            self.state = BreakerState::Open(now + penalty);
+        }
+    }
+
+    fn penalty<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
+        let base = self
+            .config
+            .min_penalty
+            .saturating_mul(1u32.checked_shl(self.trips.min(31)).unwrap_or(u32::MAX))
+            .min(self.config.max_penalty);
+        let jitter = if self.config.jitter > 0.0 {
+            base.mul_f64(rng.random_range(0.0..=self.config.jitter))
+        } else {
+            Duration::ZERO
+        };
+        (base + jitter).min(self.config.max_penalty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn config() -> AccrualConfig {
+        AccrualConfig {
+            jitter: 0.0,
+            ..AccrualConfig::default()
+        }
+    }
+
+    #[test]
+    fn opens_after_max_failures_probes_and_backs_off() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let t0 = Instant::now();
+        let mut b = FailureAccrual::new(config());
+        for i in 1..7 {
+            b.record(true, t0, &mut rng);
+            assert!(b.is_available(t0), "still closed after {i} failures");
+        }
+        b.record(true, t0, &mut rng);
+        assert_eq!(b.state(t0), BreakerState::Open(t0 + Duration::from_secs(1)));
+        assert!(!b.is_available(t0 + Duration::from_millis(999)));
+        // Penalty over: exactly one probe.
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(b.is_available(t1));
+        b.on_dispatch(t1);
+        assert!(!b.is_available(t1), "only one probe at a time");
+        // The probe fails: the next penalty doubles.
+        b.record(true, t1, &mut rng);
+        assert_eq!(b.state(t1), BreakerState::Open(t1 + Duration::from_secs(2)));
+        // A successful probe closes it and resets the backoff.
+        let t2 = t1 + Duration::from_secs(2);
+        b.on_dispatch(t2);
+        b.record(false, t2, &mut rng);
+        assert_eq!(b.state(t2), BreakerState::Closed);
+        assert_eq!(b.openings, 2);
+    }
+
+    #[test]
+    fn penalty_is_capped_and_jitter_bounded() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut b = FailureAccrual::new(AccrualConfig::default());
+        let mut now = Instant::now();
+        for _ in 0..7 {
+            b.record(true, now, &mut rng);
+        }
+        for trip in 0..12u32 {
+            let BreakerState::Open(until) = b.state(now) else {
+                panic!("open")
+            };
+            let penalty = until - now;
+            let base = Duration::from_secs(1 << trip.min(6)).min(LINKERD_MAX_PENALTY);
+            assert!(
+                penalty >= base && penalty <= (base.mul_f64(1.5)).min(LINKERD_MAX_PENALTY),
+                "trip {trip}: {penalty:?}"
+            );
+            now = until;
+            b.on_dispatch(now);
+            b.record(true, now, &mut rng);
+        }
+    }
+
+    #[test]
+    fn successes_reset_the_count() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let t = Instant::now();
+        let mut b = FailureAccrual::new(config());
+        for _ in 0..20 {
+            for _ in 0..6 {
+                b.record(true, t, &mut rng);
+            }
+            b.record(false, t, &mut rng);
+        }
+        assert_eq!(b.state(t), BreakerState::Closed);
+    }
+}

@@ -1,0 +1,157 @@
+//! What happened to one attempt, in the terms policies need.
+//!
+//! gRPC answers almost everything with HTTP 200 and puts the real status in
+//! `grpc-status` (in the trailers, or in the headers of a "trailers-only"
+//! response). Retries, failure accrual and outlier detection all key off this
+//! classification, so it lives in one place.
+
+use http::{HeaderMap, Response};
+use tonic::Code;
+
+/// The outcome of one attempt to one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered with this gRPC status.
+    Grpc(Code),
+    /// No connection could be opened: the request never left the proxy.
+    ConnectFailed,
+    /// The request was refused before the server saw it (HTTP/2
+    /// REFUSED_STREAM, a connection that closed before sending).
+    NotSent,
+    /// The stream or connection failed after the request was sent: the
+    /// server may have acted on it.
+    Reset,
+    /// The attempt exceeded its per-try timeout.
+    Timeout,
+}
+
+impl Outcome {
+    /// Classifies a buffered response by its gRPC status.
+    pub fn of_response<B>(response: &Response<B>, trailers: Option<&HeaderMap>) -> Outcome {
+        let status = grpc_status(response.headers()).or_else(|| trailers.and_then(grpc_status));
+        match status {
+            Some(code) => Outcome::Grpc(code),
+            None if response.status().is_success() => Outcome::Grpc(Code::Unknown),
+            None => Outcome::Grpc(http_to_grpc(response.status())),
+        }
+    }
+
+    /// Whether this counts against the endpoint's health: connection
+    /// failures, resets, timeouts and the server-error gRPC codes (those
+    /// Envoy maps to HTTP 5xx). `NOT_FOUND` or `INVALID_ARGUMENT` are the
+    /// caller's problem, not the endpoint's.
+    pub fn is_failure(&self) -> bool {
+        match self {
+            Outcome::Grpc(code) => matches!(
+                code,
+                Code::Unknown
+                    | Code::DeadlineExceeded
+                    | Code::Unimplemented
+                    | Code::Internal
+                    | Code::Unavailable
+                    | Code::DataLoss
+            ),
+            _ => true,
+        }
+    }
+
+    /// Whether the request may be sent again without risk of doing its work
+    /// twice: it never reached the server (`ConnectFailed`, `NotSent`), or
+    /// the server said `UNAVAILABLE` (gRPC's "safe to retry" status).
+    /// Anything else is retried only on routes marked idempotent.
+    pub fn is_safe_to_retry(&self) -> bool {
+        matches!(
+            self,
+            Outcome::ConnectFailed | Outcome::NotSent | Outcome::Grpc(Code::Unavailable)
+        )
+    }
+
+    /// The gRPC code the application sees if this is the final outcome.
+    pub fn code(&self) -> Code {
+        match self {
+            Outcome::Grpc(code) => *code,
+            Outcome::ConnectFailed | Outcome::NotSent | Outcome::Reset => Code::Unavailable,
+            Outcome::Timeout => Code::DeadlineExceeded,
+        }
+    }
+
+    /// A stable name for metrics: the gRPC code name, or the proxy-side
+    /// failure.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Grpc(code) => stockweb::code_name(*code),
+            Outcome::ConnectFailed => "CONNECT_FAILED",
+            Outcome::NotSent => "NOT_SENT",
+            Outcome::Reset => "RESET",
+            Outcome::Timeout => "TIMEOUT",
+        }
+    }
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    value.trim().parse::<i32>().ok().map(Code::from)
+}
+
+/// gRPC's HTTP-to-gRPC status mapping for responses without `grpc-status`.
+fn http_to_grpc(status: http::StatusCode) -> Code {
+    match status.as_u16() {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502 | 503 | 504 => Code::Unavailable,
+        _ => Code::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(headers: &[(&'static str, &'static str)], status: u16) -> Response<()> {
+        let mut r = Response::builder().status(status);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.body(()).expect("response")
+    }
+
+    #[test]
+    fn reads_status_from_headers_or_trailers() {
+        let trailers_only = response(&[("grpc-status", "14")], 200);
+        assert_eq!(
+            Outcome::of_response(&trailers_only, None),
+            Outcome::Grpc(Code::Unavailable)
+        );
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("5"));
+        let normal = response(&[], 200);
+        assert_eq!(
+            Outcome::of_response(&normal, Some(&trailers)),
+            Outcome::Grpc(Code::NotFound)
+        );
+        assert_eq!(
+            Outcome::of_response(&normal, None),
+            Outcome::Grpc(Code::Unknown)
+        );
+        assert_eq!(
+            Outcome::of_response(&response(&[], 503), None),
+            Outcome::Grpc(Code::Unavailable)
+        );
+    }
+
+    #[test]
+    fn failures_and_retry_safety() {
+        assert!(!Outcome::Grpc(Code::Ok).is_failure());
+        assert!(!Outcome::Grpc(Code::NotFound).is_failure());
+        assert!(Outcome::Grpc(Code::Unavailable).is_failure());
+        assert!(Outcome::Reset.is_failure());
+        assert!(Outcome::ConnectFailed.is_safe_to_retry());
+        assert!(Outcome::Grpc(Code::Unavailable).is_safe_to_retry());
+        assert!(!Outcome::Reset.is_safe_to_retry());
+        assert!(!Outcome::Timeout.is_safe_to_retry());
+        assert!(!Outcome::Grpc(Code::Internal).is_safe_to_retry());
+        assert_eq!(Outcome::Timeout.code(), Code::DeadlineExceeded);
+    }
+}

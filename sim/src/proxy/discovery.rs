@@ -1,0 +1,89 @@
+//! Discovery: the proxy's view of a service's endpoints, as the control
+//! plane delivers it.
+//!
+//! Why a delay: a real proxy learns about a new or vanished pod only after
+//! the control plane has seen the change and pushed it (Kubernetes
+//! EndpointSlice → destination controller or istiod → proxy). In that
+//! window a proxy still sends to a pod that is gone, or ignores one that is
+//! ready. [`watch_delayed`] mirrors the cluster's endpoint set and applies
+//! each change `delay` after it happened; a change overtaken by a newer one
+//! is never applied.
+//!
+//! Default delay: 100 ms, istiod's `PILOT_DEBOUNCE_AFTER` (istio/istio
+//! `pilot/pkg/features/tuning.go`: "The delay added to config/registry
+//! events for debouncing"). Linkerd's destination controller and Consul
+//! stream endpoint changes without a documented debounce; their profiles
+//! model the delay as 0.
+
+use crate::cluster::{Cluster, Endpoint};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// istiod's `PILOT_DEBOUNCE_AFTER` default.
+pub const ISTIO_DEBOUNCE_AFTER: Duration = Duration::from_millis(100);
+
+/// The proxy-side endpoint watch of `service`, lagging the cluster by
+/// `delay`. Spawns a task on the current runtime (the proxy's host).
+pub fn watch_delayed(
+    cluster: &Cluster,
+    service: &str,
+    delay: Duration,
+) -> watch::Receiver<Arc<Vec<Endpoint>>> {
+    let mut source = cluster.subscribe(service);
+    let initial = source.borrow_and_update().clone();
+    if delay.is_zero() {
+        return source;
+    }
+    let (tx, rx) = watch::channel(initial);
+    let tx = Arc::new(tx);
+    let latest = Arc::new(AtomicU64::new(0));
+    tokio::spawn(async move {
+        let mut version = 0u64;
+        while source.changed().await.is_ok() {
+            version += 1;
+            latest.store(version, Ordering::Relaxed);
+            let snapshot = source.borrow_and_update().clone();
+            let (tx, latest) = (tx.clone(), latest.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                // Apply only if no newer change has been seen since.
+                if latest.load(Ordering::Relaxed) == version {
+                    tx.send_replace(snapshot);
+                }
+            });
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_arrive_after_the_delay() {
+        let cluster = Cluster::new();
+        cluster.add_endpoint("svc", "a", SocketAddr::from(([10, 0, 0, 1], 1)));
+        let mut rx = watch_delayed(&cluster, "svc", Duration::from_millis(100));
+        assert_eq!(rx.borrow_and_update().len(), 1);
+        assert!(!rx.borrow()[0].ready);
+        let t0 = tokio::time::Instant::now();
+        cluster.set_ready("a", true);
+        rx.changed().await.expect("change delivered");
+        assert_eq!(t0.elapsed(), Duration::from_millis(100));
+        assert!(rx.borrow()[0].ready);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_delay_is_immediate() {
+        let cluster = Cluster::new();
+        cluster.add_endpoint("svc", "a", SocketAddr::from(([10, 0, 0, 1], 1)));
+        let mut rx = watch_delayed(&cluster, "svc", Duration::ZERO);
+        cluster.set_ready("a", true);
+        assert!(rx.has_changed().expect("open"));
+        assert!(rx.borrow_and_update()[0].ready);
+    }
+}

@@ -1,0 +1,248 @@
+//! Retries: send a failed request again, within limits.
+//!
+//! Why: a request that failed because its endpoint just died, or refused it
+//! before doing any work, will very likely succeed on another endpoint;
+//! retrying hides the failure from the application. But retries add load
+//! exactly when the system is struggling, so they are bounded three ways:
+//! per request (`max_retries`), by a [`RetryBudget`] (Linkerd: a share of
+//! recent traffic) and by a concurrent-retry circuit breaker (Envoy
+//! `max_retries`, default 3). Between tries there is a fully jittered
+//! exponential backoff (Envoy: random in `[0, (2^n − 1) × base]`, capped at
+//! `max`; base 25 ms, max 10 × base).
+//!
+//! Only outcomes the server cannot have acted on are retried (connect
+//! failure, refused stream, `UNAVAILABLE`), unless the route is marked
+//! idempotent, in which case any server-error outcome (including a per-try
+//! timeout) is retried. Retries prefer endpoints not tried before (Envoy's
+//! `previous_hosts` predicate, which Istio installs by default).
+
+use super::balance::{Attempt, IsRetry, PerTryTimeout, PreviousHosts, send};
+use super::body::Buffered;
+use super::budget::{BudgetConfig, RetryBudget};
+use super::metrics::ProxyMetrics;
+use http::Request;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+use tower::Service;
+
+/// Envoy's default retry back-off base interval (router filter docs).
+pub const ENVOY_BACKOFF_BASE: Duration = Duration::from_millis(25);
+/// Envoy's default retry back-off max interval: 10 × the base.
+pub const ENVOY_BACKOFF_MAX: Duration = Duration::from_millis(250);
+/// Envoy's default `max_retries` circuit-breaker threshold (concurrent
+/// retries per cluster).
+pub const ENVOY_MAX_CONCURRENT_RETRIES: u32 = 3;
+
+/// Retry settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryConfig {
+    /// Retries per request after the first try (0 = retries off).
+    pub max_retries: u32,
+    /// The route is idempotent: retry any server-error outcome.
+    pub idempotent: bool,
+    /// Linkerd-style budget, if any.
+    pub budget: Option<BudgetConfig>,
+    /// Envoy-style limit on retries in flight at once, if any.
+    pub max_concurrent_retries: Option<u32>,
+    /// Backoff `(base, max)` between tries; `None` retries at once.
+    pub backoff: Option<(Duration, Duration)>,
+    /// Per-try timeout, if any.
+    pub per_try_timeout: Option<Duration>,
+    /// Prefer endpoints not tried before.
+    pub avoid_previous_hosts: bool,
+}
+
+impl RetryConfig {
+    /// No retries.
+    pub const OFF: RetryConfig = RetryConfig {
+        max_retries: 0,
+        idempotent: false,
+        budget: None,
+        max_concurrent_retries: None,
+        backoff: None,
+        per_try_timeout: None,
+        avoid_previous_hosts: false,
+    };
+}
+
+/// The retry service around a (shared, cloneable) balancer.
+pub struct Retry<S> {
+    inner: S,
+    config: RetryConfig,
+    budget: Option<Arc<Mutex<RetryBudget>>>,
+    in_flight_retries: Arc<AtomicU32>,
+    rng: Arc<Mutex<ChaCha8Rng>>,
+    metrics: Arc<Mutex<ProxyMetrics>>,
+}
+
+impl<S: Clone> Clone for Retry<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config,
+            budget: self.budget.clone(),
+            in_flight_retries: self.in_flight_retries.clone(),
+            rng: self.rng.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<S> Retry<S> {
+    /// Wraps `inner`; backoff jitter comes from `seed`.
+    pub fn new(
+        inner: S,
+        config: RetryConfig,
+        seed: u64,
+        metrics: Arc<Mutex<ProxyMetrics>>,
+    ) -> Self {
+        Self {
+            inner,
+            config,
+            budget: config
+                .budget
+                .map(|b| Arc::new(Mutex::new(RetryBudget::new(b)))),
+            in_flight_retries: Arc::new(AtomicU32::new(0)),
+            rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
+            metrics,
+        }
+    }
+}
+
+/// Envoy's fully jittered backoff before retry number `n` (1-based).
+pub fn backoff_delay<R: Rng + ?Sized>(
+    n: u32,
+    base: Duration,
+    max: Duration,
+    rng: &mut R,
+) -> Duration {
+    let factor = (1u64 << n.min(32)).saturating_sub(1);
+    let ceiling = base
+        .saturating_mul(u32::try_from(factor).unwrap_or(u32::MAX))
+        .min(max);
+    if ceiling.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(
+        rng.random_range(0..=u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX)),
+    )
+}
+
+fn copy_request(request: &Request<Buffered>) -> Request<Buffered> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+impl<S> Service<Request<Buffered>> for Retry<S>
+where
+    S: Service<Request<Buffered>, Response = Attempt, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Attempt;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Attempt, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let config = this.config;
+            if let Some(budget) = &this.budget {
+                lock(budget).deposit(Instant::now());
+            }
+            lock(&this.metrics).requests += 1;
+            let mut inner = this.inner.clone();
+            let mut tried: Vec<String> = Vec::new();
+            let mut retries = 0u32;
+            loop {
+                let mut attempt_request = copy_request(&request);
+                if let Some(limit) = config.per_try_timeout {
+                    attempt_request
+                        .extensions_mut()
+                        .insert(PerTryTimeout(limit));
+                }
+                if retries > 0 {
+                    attempt_request.extensions_mut().insert(IsRetry);
+                    if config.avoid_previous_hosts {
+                        attempt_request
+                            .extensions_mut()
+                            .insert(PreviousHosts(tried.clone()));
+                    }
+                }
+                lock(&this.metrics).attempts += 1;
+                let attempt = send(&mut inner, attempt_request).await;
+                if retries > 0 {
+                    this.in_flight_retries.fetch_sub(1, Ordering::Relaxed);
+                }
+                let outcome = attempt.outcome;
+                let retryable =
+                    outcome.is_failure() && (outcome.is_safe_to_retry() || config.idempotent);
+                if !retryable || retries >= config.max_retries {
+                    return Ok(attempt);
+                }
+                // The concurrent-retry breaker, then the budget.
+                if let Some(max) = config.max_concurrent_retries
+                    && this.in_flight_retries.load(Ordering::Relaxed) >= max
+                {
+                    lock(&this.metrics).retries_refused += 1;
+                    return Ok(attempt);
+                }
+                if let Some(budget) = &this.budget
+                    && !lock(budget).try_withdraw(Instant::now())
+                {
+                    lock(&this.metrics).retries_refused += 1;
+                    return Ok(attempt);
+                }
+                this.in_flight_retries.fetch_add(1, Ordering::Relaxed);
+                retries += 1;
+                if let Some(endpoint) = attempt.endpoint {
+                    tried.push(endpoint);
+                }
+                if let Some((base, max)) = config.backoff {
+                    let delay = backoff_delay(retries, base, max, &mut *lock(&this.rng));
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_fully_jittered_and_capped() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for n in 1..8u32 {
+            let ceiling = (ENVOY_BACKOFF_BASE * ((1 << n) - 1)).min(ENVOY_BACKOFF_MAX);
+            let mut max_seen = Duration::ZERO;
+            for _ in 0..500 {
+                let d = backoff_delay(n, ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, &mut rng);
+                assert!(d <= ceiling, "retry {n}: {d:?} > {ceiling:?}");
+                max_seen = max_seen.max(d);
+            }
+            // Uniform over [0, ceiling]: 500 draws come close to the top.
+            assert!(max_seen >= ceiling.mul_f64(0.95), "retry {n}: {max_seen:?}");
+        }
+    }
+}
