@@ -12,7 +12,15 @@ use stockdata::transport::TokioConnect;
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
 use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
 
-async fn replica(cluster: &Cluster, pod: &str) {
+async fn replica(cluster: &Cluster, pod: &str) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    replica_with(cluster, pod, Duration::from_millis(1)).await
+}
+
+async fn replica_with(
+    cluster: &Cluster,
+    pod: &str,
+    service_time: Duration,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -21,24 +29,33 @@ async fn replica(cluster: &Cluster, pod: &str) {
     cluster.set_ready(pod, true);
     let service = StockDataService::new(ReplicaConfig {
         pod: pod.into(),
-        service_time: ServiceTime::Constant(Duration::from_millis(1)),
-        concurrency: 4,
+        service_time: ServiceTime::Constant(service_time),
+        concurrency: 100,
         seed: 1,
         slowdown: 1.0,
     })
     .expect("replica");
-    tokio::spawn(stockdata::serve(listener, service));
+    tokio::spawn(stockdata::serve(listener, service))
 }
 
 async fn sidecar(cluster: &Cluster) -> SocketAddr {
+    sidecar_with(cluster, "sidecar:round-robin", |_| {}).await
+}
+
+async fn sidecar_with(
+    cluster: &Cluster,
+    strategy: &str,
+    tweak: impl FnOnce(&mut SidecarConfig),
+) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let Ok(Strategy::Sidecar(spec)) = "sidecar:round-robin".parse() else {
+    let Ok(Strategy::Sidecar(spec)) = strategy.parse() else {
         panic!("a sidecar strategy")
     };
-    let config = SidecarConfig::resolve(spec, Default::default());
+    let mut config = SidecarConfig::resolve(spec, Default::default());
+    tweak(&mut config);
     let outbound = Outbound::new(cluster.clone(), TokioConnect, config, 7, Default::default());
     tokio::spawn(serve_outbound(listener, outbound));
     addr
@@ -119,4 +136,100 @@ async fn a_dead_endpoint_fails_its_share_as_unavailable() {
         "{:?}",
         page.errors
     );
+}
+
+async fn dead_endpoint(cluster: &Cluster, pod: &str) {
+    let dead = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        l.local_addr().expect("addr")
+    };
+    cluster.add_endpoint("stockdata", pod, dead);
+    cluster.set_ready(pod, true);
+}
+
+#[tokio::test]
+async fn retries_move_connect_failures_to_a_live_endpoint() {
+    let cluster = Cluster::new();
+    replica(&cluster, "stockdata-0").await;
+    dead_endpoint(&cluster, "stockdata-1").await;
+    // Istio: retries on by default, and no concurrent-retry limit (Envoy's
+    // own default of 3 would let only 3 of the 50 failures retry at once).
+    let proxy = sidecar_with(&cluster, "istio", |_| {}).await;
+    let page = app(&cluster, proxy).load_page().await;
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    assert!(page.rows.iter().all(|r| r.server == "stockdata-0"));
+}
+
+#[tokio::test]
+async fn connect_failures_trip_failure_accrual() {
+    let cluster = Cluster::new();
+    replica(&cluster, "stockdata-0").await;
+    dead_endpoint(&cluster, "stockdata-1").await;
+    let metrics: Arc<std::sync::Mutex<sim::proxy::metrics::ProxyMetrics>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let proxy = listener.local_addr().expect("addr");
+    let Ok(Strategy::Sidecar(spec)) = "linkerd+accrual".parse() else {
+        panic!("a sidecar strategy")
+    };
+    let mut config = SidecarConfig::resolve(spec, Default::default());
+    // No connect backoff, so every failure reaches the breaker.
+    config.connect.backoff_min = Duration::ZERO;
+    config.connect.backoff_max = Duration::ZERO;
+    let outbound = Outbound::new(cluster.clone(), TokioConnect, config, 7, metrics.clone());
+    tokio::spawn(serve_outbound(listener, outbound));
+    let app = app(&cluster, proxy);
+    let first = app.load_page().await;
+    assert!(
+        first.errors.get("UNAVAILABLE").is_some_and(|n| *n >= 7),
+        "{:?}",
+        first.errors
+    );
+    let m = metrics.lock().expect("lock").clone();
+    assert!(
+        m.endpoints["stockdata-1"].ejections >= 1,
+        "{:?}",
+        m.endpoints["stockdata-1"]
+    );
+    // The breaker is open for ≥ 1 s: the next page avoids the dead pod.
+    let second = app.load_page().await;
+    assert!(second.errors.is_empty(), "{:?}", second.errors);
+}
+
+#[tokio::test]
+async fn in_flight_requests_on_a_dying_connection_fail_unavailable_or_are_retried_if_idempotent() {
+    for idempotent in [false, true] {
+        let cluster = Cluster::new();
+        replica_with(&cluster, "stockdata-0", Duration::from_millis(300)).await;
+        let doomed = replica_with(&cluster, "stockdata-1", Duration::from_millis(300)).await;
+        let proxy = sidecar_with(&cluster, "istio", |c| {
+            c.balance.policy = sim::proxy::balance::Policy::RoundRobin;
+            c.retry.idempotent = idempotent;
+        })
+        .await;
+        let app = Arc::new(app(&cluster, proxy));
+        let page = tokio::spawn({
+            let app = app.clone();
+            async move { app.load_page().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The replica dies with 50 requests in flight on its connection.
+        doomed.abort();
+        let page = page.await.expect("page task");
+        if idempotent {
+            assert!(page.errors.is_empty(), "{:?}", page.errors);
+            assert_eq!(page.rows.len(), 100);
+        } else {
+            // A reset after sending may have done work: not retried.
+            assert_eq!(
+                page.errors.get("UNAVAILABLE"),
+                Some(&50),
+                "{:?}",
+                page.errors
+            );
+        }
+    }
 }

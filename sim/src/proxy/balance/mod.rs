@@ -156,7 +156,7 @@ pub struct EndpointState {
 }
 
 impl EndpointState {
-    fn load(&self, metric: LoadMetric, now: Instant) -> f64 {
+    fn current_load(&mut self, metric: LoadMetric, now: Instant) -> f64 {
         match metric {
             LoadMetric::PendingRequests => self.pending as f64,
             LoadMetric::PeakEwma => self.ewma.cost(self.pending, now),
@@ -330,7 +330,7 @@ where
                 let slot = &self.endpoints[i];
                 Candidate {
                     index: i,
-                    load: lock(&slot.state).load(metric, now),
+                    load: lock(&slot.state).current_load(metric, now),
                     weight: slot.weight,
                 }
             })
@@ -422,6 +422,16 @@ where
         let slot = &mut self.endpoints[index];
         let name = slot.name.clone();
         let state = slot.state.clone();
+        // tower's contract: `call` only after `poll_ready` said ready. HTTP/2
+        // endpoints always are; anything else is treated as not sent.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if !matches!(slot.service.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+            return Box::pin(std::future::ready(Ok(Attempt {
+                endpoint: Some(name),
+                outcome: Outcome::NotSent,
+                response: None,
+            })));
+        }
         let start = Instant::now();
         {
             let mut s = lock(&state);

@@ -60,8 +60,14 @@ impl PeakEwma {
     }
 
     /// The balancer cost: decayed estimate × (pending + 1), in nanoseconds.
-    pub fn cost(&self, pending: usize, now: Instant) -> f64 {
-        self.estimate_ns * self.weight(now) * (pending as f64 + 1.0)
+    ///
+    /// Reading the cost persists the decay (as `tower::load::PeakEwma`
+    /// does), so the next sample is compared with the decayed estimate: an
+    /// endpoint that was slow long ago and is fast now is judged by now.
+    pub fn cost(&mut self, pending: usize, now: Instant) -> f64 {
+        self.estimate_ns *= self.weight(now);
+        self.updated = now;
+        self.estimate_ns * (pending as f64 + 1.0)
     }
 
     fn weight(&self, now: Instant) -> f64 {
@@ -95,12 +101,16 @@ mod tests {
     #[test]
     fn idle_estimate_decays_toward_zero_and_cost_counts_pending() {
         let t0 = Instant::now();
-        let e = PeakEwma::new(ms(30), ms(10_000), t0);
+        let mut e = PeakEwma::new(ms(30), ms(10_000), t0);
         assert_eq!(e.cost(0, t0), 30e6);
         assert_eq!(e.cost(3, t0), 120e6);
         let later = t0 + Duration::from_secs(10);
         let decayed = e.estimate(later).as_secs_f64() * 1e3;
         // 30 ms · e^-1 ≈ 11.04 ms.
         assert!((decayed - 11.04).abs() < 0.01, "{decayed}");
+        // Once read, a sample above the decayed value is a new peak.
+        e.cost(0, later);
+        e.observe(ms(20), later);
+        assert_eq!(e.estimate(later), ms(20));
     }
 }

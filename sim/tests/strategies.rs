@@ -1,0 +1,200 @@
+//! Every client strategy end to end in the simulator.
+
+use sim::Scenario;
+use sim::scenario::{BUNDLED_DEMO, BUNDLED_DEMO_PATH};
+use std::collections::BTreeMap;
+
+fn seed(default: u64) -> u64 {
+    std::env::var("MESHSIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn scenario(path: &str, strategies: &[&str]) -> Scenario {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
+    let mut s = Scenario::load(&file).expect("bundled scenario parses");
+    s.strategies = strategies
+        .iter()
+        .map(|n| n.parse().expect("strategy"))
+        .collect();
+    s
+}
+
+fn run(s: &Scenario, seed: u64) -> reports::Report {
+    sim::run(s, seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pinned_everywhere(r: &reports::StrategyReport) -> bool {
+    r.page_loads
+        .iter()
+        .all(|p| p.per_replica.values().filter(|&&n| n > 0).count() == 1)
+}
+
+#[test]
+fn peak_ewma_beats_round_robin_p99_with_a_10x_slower_replica() {
+    let seed = seed(7);
+    let s = scenario(
+        "scenarios/slow-replica.toml",
+        &["sidecar:round-robin", "sidecar:peak-ewma"],
+    );
+    assert_eq!(s.stockdata.slowdown.get("stockdata-2"), Some(&10.0));
+    let report = run(&s, seed);
+    let (rr, ewma) = (&report.strategies[0], &report.strategies[1]);
+    assert!(
+        ewma.latency_ms.p99 < rr.latency_ms.p99,
+        "seed {seed}: peak-ewma p99 {} ≥ round-robin p99 {} (rerun with MESHSIM_SEED={seed})",
+        ewma.latency_ms.p99,
+        rr.latency_ms.p99
+    );
+    // Round robin gives the slow replica its third; peak-EWMA much less.
+    let share =
+        |r: &reports::StrategyReport| r.per_replica["stockdata-2"] as f64 / r.requests.ok as f64;
+    assert!(
+        (share(rr) - 1.0 / 3.0).abs() < 0.01,
+        "rr share {}",
+        share(rr)
+    );
+    assert!(share(ewma) < 0.2, "peak-ewma share {}", share(ewma));
+}
+
+#[test]
+fn cached_dns_and_kube_proxy_pin_client_rr_spreads() {
+    let seed = seed(3);
+    let mut s = scenario(
+        "scenarios/slow-replica.toml",
+        &["cached-dns", "kube-proxy", "client-rr"],
+    );
+    s.stockdata.slowdown.clear();
+    s.load.page_loads = 10;
+    let report = run(&s, seed);
+    for r in &report.strategies[..2] {
+        assert!(pinned_everywhere(r), "{} did not pin (seed {seed})", r.name);
+        assert_eq!(r.requests.ok, 1000);
+    }
+    let rr = &report.strategies[2];
+    assert_eq!(rr.name, "client-rr");
+    for page in &rr.page_loads {
+        assert_eq!(
+            page.per_replica.len(),
+            3,
+            "page {} used {:?}",
+            page.index,
+            page.per_replica
+        );
+        for n in page.per_replica.values() {
+            assert!(
+                (33..=34).contains(n),
+                "page {}: {:?}",
+                page.index,
+                page.per_replica
+            );
+        }
+    }
+}
+
+#[test]
+fn kube_proxy_balances_connections_not_requests() {
+    // Eight StockWeb pods, one connection each: kube-proxy spreads the
+    // connections over both replicas, yet every page stays on one.
+    let seed = seed(11);
+    let mut s = scenario("scenarios/slow-replica.toml", &["kube-proxy"]);
+    s.stockdata.slowdown.clear();
+    s.stockdata.replicas = std::num::NonZeroU32::new(2).expect("2");
+    s.stockweb.replicas = std::num::NonZeroU32::new(8).expect("8");
+    s.load.page_loads = 16;
+    let report = run(&s, seed);
+    let r = &report.strategies[0];
+    assert!(pinned_everywhere(r), "seed {seed}");
+    let used: Vec<_> = r.per_replica.iter().filter(|(_, n)| **n > 0).collect();
+    assert_eq!(
+        used.len(),
+        2,
+        "8 connections all landed on one replica: {:?} (seed {seed})",
+        r.per_replica
+    );
+}
+
+#[test]
+fn every_mesh_profile_runs_the_demo_and_reports_its_settings() {
+    let mut s = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("demo");
+    s.strategies = ["linkerd", "istio", "consul", "linkerd+retry+accrual"]
+        .iter()
+        .map(|n| n.parse().expect("strategy"))
+        .collect();
+    let report = run(&s, seed(42));
+    let by_name: BTreeMap<_, _> = report
+        .strategies
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
+    for (name, balancer, retries, outlier) in [
+        (
+            "linkerd",
+            "peak-ewma (default_rtt 30ms, decay 10s)",
+            "off",
+            "off",
+        ),
+        (
+            "istio",
+            "least-request (choice_count 2)",
+            "max 2 per request",
+            "off",
+        ),
+        ("consul", "round-robin", "off", "consecutive_5xx 5"),
+        (
+            "linkerd+retry+accrual",
+            "peak-ewma",
+            "max 1 per request",
+            "off",
+        ),
+    ] {
+        let r = by_name[name];
+        assert_eq!(r.requests.ok, 1000, "{name}");
+        for page in &r.page_loads {
+            for n in page.per_replica.values() {
+                assert!(
+                    (45..=55).contains(n),
+                    "{name} page {}: {:?}",
+                    page.index,
+                    page.per_replica
+                );
+            }
+        }
+        assert!(
+            r.settings["balancer"].starts_with(balancer),
+            "{name}: {}",
+            r.settings["balancer"]
+        );
+        assert!(
+            r.settings["retries"].starts_with(retries),
+            "{name}: {}",
+            r.settings["retries"]
+        );
+        assert!(
+            r.settings["outlier_detection"].starts_with(outlier),
+            "{name}: {}",
+            r.settings["outlier_detection"]
+        );
+        let proxy = r.proxy.as_ref().expect("sidecar metrics");
+        assert_eq!(proxy.requests, 1000, "{name}");
+        assert_eq!(
+            proxy.attempts, 1000,
+            "{name}: nothing failed, nothing retried"
+        );
+        assert_eq!(
+            proxy.endpoints.values().map(|e| e.successes).sum::<u64>(),
+            1000
+        );
+    }
+    assert!(
+        by_name["linkerd+retry+accrual"].settings["failure_accrual"].starts_with("consecutive 7")
+    );
+    assert!(
+        by_name["linkerd+retry+accrual"].settings["retry_budget"]
+            .starts_with("ratio 0.2, min 10/s, ttl 10s")
+    );
+    assert_eq!(by_name["istio"].settings["discovery_delay"], "100ms");
+}
