@@ -167,10 +167,10 @@ fn pods(scenario: &Scenario, strategy: Strategy, seed: u64) -> Vec<PodSpec> {
                 },
                 WebMode::Sidecar {
                     port: sidecar_port,
-                    config: Box::new(SidecarConfig::resolve(
-                        spec,
-                        scenario.stockdata.weights.clone(),
-                    )),
+                    config: Box::new(
+                        SidecarConfig::resolve(spec, scenario.stockdata.weights.clone())
+                            .with_overrides(&scenario.sidecar),
+                    ),
                     seed: derive_seed(seed, &format!("sidecar/{name}")),
                     metrics: Arc::default(),
                 },

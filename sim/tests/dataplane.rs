@@ -530,3 +530,68 @@ async fn discovery_changes_the_endpoint_set() {
     assert_eq!(balance.endpoint_names(), ["ep-1", "ep-2"]);
     assert_eq!(served, ["ep-1", "ep-2", "ep-1", "ep-2"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn weighted_split_follows_the_weights() {
+    let make: MakeEndpoint<Flaky> = Box::new(|_, _| Flaky(false));
+    let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut cfg = config(Policy::Weighted);
+    cfg.weights = BTreeMap::from([("ep-0".to_string(), 1), ("ep-1".to_string(), 3)]);
+    let mut balance = Balance::from_rng(cfg, rx, make, Arc::default(), &mut rng);
+    let mut to_one = 0u32;
+    for _ in 0..4000 {
+        to_one +=
+            u32::from(send(&mut balance, request()).await.endpoint.as_deref() == Some("ep-1"));
+    }
+    // Binomial(4000, 0.75): sd ≈ 27; allow 4 sd.
+    assert!(
+        (to_one as i64 - 3000).abs() < 110,
+        "{to_one}/4000 to weight 3"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
+    // Every endpoint fails, so outlier detection wants them all out; it may
+    // eject only 10 % (at least one). With panic mode, traffic still goes
+    // everywhere; without it, when nothing is healthy, requests fail fast.
+    let make = || -> MakeEndpoint<Flaky> { Box::new(|_, _| Flaky(true)) };
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut cfg = config(Policy::RoundRobin);
+    cfg.outlier = Some(OutlierConfig {
+        max_ejection_percent: 100,
+        ..OutlierConfig::default()
+    });
+    cfg.panic_threshold = Some(50.0);
+    let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
+    let mut panicky = Balance::from_rng(cfg.clone(), rx, make(), Arc::default(), &mut rng);
+    for _ in 0..20 {
+        send(&mut panicky, request()).await;
+    }
+    // Both ejected (100 % allowed), yet in panic mode both still serve.
+    let served: Vec<_> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(
+                send(&mut panicky, request())
+                    .await
+                    .endpoint
+                    .expect("panic mode picks"),
+            );
+        }
+        v
+    };
+    assert_eq!(served, ["ep-0", "ep-1", "ep-0", "ep-1"]);
+    cfg.panic_threshold = None;
+    let (_tx2, rx2) = watch::channel(Arc::new(endpoints(2)));
+    let metrics: Arc<Mutex<ProxyMetrics>> = Arc::default();
+    let mut strict = Balance::from_rng(cfg, rx2, make(), metrics.clone(), &mut rng);
+    for _ in 0..20 {
+        send(&mut strict, request()).await;
+    }
+    let attempt = send(&mut strict, request()).await;
+    assert_eq!(attempt.endpoint, None);
+    assert_eq!(attempt.outcome, Outcome::NotSent);
+    assert!(metrics.lock().expect("lock").no_endpoints >= 1);
+}

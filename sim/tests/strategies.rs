@@ -198,3 +198,67 @@ fn every_mesh_profile_runs_the_demo_and_reports_its_settings() {
     );
     assert_eq!(by_name["istio"].settings["discovery_delay"], "100ms");
 }
+
+#[test]
+fn per_try_timeouts_and_idempotent_retries_route_around_a_slow_replica() {
+    use sim::scenario::SimDuration;
+    use std::time::Duration;
+    let seed = seed(7);
+    // Istio: no concurrent-retry limit (Envoy's default of 3 would refuse
+    // most of a page's simultaneous retries).
+    let plain = scenario("scenarios/slow-replica.toml", &["istio"]);
+    let mut hedged = plain.clone();
+    hedged.sidecar.per_try_timeout = Some(SimDuration(Duration::from_millis(40)));
+    hedged.sidecar.max_retries = Some(2);
+    hedged.sidecar.idempotent = Some(true);
+    let before = run(&plain, seed);
+    let after = run(&hedged, seed);
+    let (b, a) = (&before.strategies[0], &after.strategies[0]);
+    assert_eq!(a.settings["per_try_timeout"], "40ms");
+    assert_eq!(a.requests.ok, 4000, "{:?}", a.requests.errors);
+    let proxy = a.proxy.as_ref().expect("metrics");
+    let timeouts = proxy.endpoints["stockdata-2"]
+        .failures
+        .get("TIMEOUT")
+        .copied()
+        .unwrap_or(0);
+    assert!(timeouts > 0, "the slow replica's tries never timed out");
+    assert!(proxy.attempts > proxy.requests, "nothing was retried");
+    assert!(
+        a.latency_ms.max < b.latency_ms.max,
+        "seed {seed}: max {} with per-try timeouts vs {} without",
+        a.latency_ms.max,
+        b.latency_ms.max
+    );
+    // The same settings under Envoy's default retry circuit breaker (3
+    // concurrent retries): most of a page's simultaneous retries are refused.
+    let mut breaker = hedged.clone();
+    breaker.strategies = vec!["sidecar:round-robin+retry".parse().expect("strategy")];
+    let c = &run(&breaker, seed).strategies[0];
+    let refused = c.proxy.as_ref().expect("metrics").retries_refused;
+    assert!(refused > 0, "seed {seed}: the retry breaker never refused");
+    assert!(c.requests.ok < 4000, "seed {seed}: {:?}", c.requests.errors);
+}
+
+#[test]
+fn a_request_timeout_fails_slow_calls_with_deadline_exceeded() {
+    use sim::scenario::SimDuration;
+    use std::time::Duration;
+    let seed = seed(7);
+    let mut s = scenario("scenarios/slow-replica.toml", &["sidecar:round-robin"]);
+    s.sidecar.request_timeout = Some(SimDuration(Duration::from_millis(50)));
+    s.load.page_loads = 10;
+    let report = run(&s, seed);
+    let r = &report.strategies[0];
+    let deadline = r
+        .requests
+        .errors
+        .get("DEADLINE_EXCEEDED")
+        .copied()
+        .unwrap_or(0);
+    assert!(deadline > 0, "{:?}", r.requests.errors);
+    assert_eq!(r.requests.ok + deadline, 1000);
+    assert_eq!(r.proxy.as_ref().expect("metrics").timeouts, deadline);
+    // No call the app saw took much longer than the timeout.
+    assert!(r.latency_ms.max < 60.0, "max {}", r.latency_ms.max);
+}

@@ -42,9 +42,16 @@ enum Command {
 
 const RUN_EXAMPLES: &str = "\
 Strategies:
-  cached-dns            resolve once, one HTTP/2 connection (the seed's HttpClient)
-  sidecar               = sidecar:round-robin
-  sidecar:round-robin   outbound sidecar balancing each request round robin
+  cached-dns              resolve once, one HTTP/2 connection (the seed's HttpClient)
+  kube-proxy              service VIP; each connection to a random ready pod
+  client-rr               gRPC client-side round robin over a headless service
+  sidecar:<policy>        outbound sidecar balancing each request; <policy> is
+                          round-robin, random, least-request, peak-ewma, weighted
+                          (sidecar = sidecar:round-robin)
+  linkerd, istio, consul  the sidecar with that mesh's documented defaults
+  +retry +budget +accrual +outlier
+                          turn on retries, a retry budget, failure accrual or
+                          outlier detection, e.g. linkerd+retry+accrual
 
 Output:
   A comparison table on stdout (or the JSON report with --json), and
@@ -52,8 +59,9 @@ Output:
 
 Examples:
   meshsim run
+  meshsim run scenarios/slow-replica.toml
   meshsim run scenarios/stockweb-demo.toml --seed 7 --out /tmp/demo
-  meshsim run --strategies cached-dns --json
+  meshsim run --strategies cached-dns,kube-proxy,linkerd,istio --json
   meshsim run --verify-determinism";
 
 #[derive(Args)]

@@ -183,8 +183,43 @@ impl SidecarConfig {
         }
     }
 
+    /// Applies a scenario's `[sidecar]` overrides.
+    pub fn with_overrides(mut self, o: &crate::scenario::SidecarOverrides) -> Self {
+        if let Some(t) = o.request_timeout {
+            self.request_timeout = Some(t.0);
+        }
+        if let Some(n) = o.max_retries {
+            if n > 0 && self.retry.max_retries == 0 {
+                // Turning retries on: Envoy-style unless the profile is
+                // Linkerd's (budget set).
+                self.retry = envoy_retry(ENVOY_MAX_CONCURRENT_RETRIES);
+            }
+            self.retry.max_retries = n;
+        }
+        if let Some(t) = o.per_try_timeout {
+            self.retry.per_try_timeout = Some(t.0);
+        }
+        if let Some(i) = o.idempotent {
+            self.retry.idempotent = i;
+        }
+        if let Some(d) = o.discovery_delay {
+            self.discovery_delay = d.0;
+        }
+        if let (Some(k), Policy::LeastRequest { choice_count }) =
+            (o.choice_count, &mut self.balance.policy)
+        {
+            *choice_count = k;
+        }
+        self
+    }
+
     /// The resolved settings as `name → value` text, for reports.
     pub fn settings(&self) -> BTreeMap<String, String> {
+        let per_try = self
+            .retry
+            .per_try_timeout
+            .map(|t| format!("{t:?}"))
+            .unwrap_or_else(|| "none".into());
         let mut s = BTreeMap::new();
         let mut put = |k: &str, v: String| {
             s.insert(k.to_string(), v);
@@ -284,6 +319,7 @@ impl SidecarConfig {
                 .map(|p| format!("{p}%"))
                 .unwrap_or_else(|| "none (fail fast)".into()),
         );
+        put("per_try_timeout", per_try);
         put(
             "request_timeout",
             self.request_timeout

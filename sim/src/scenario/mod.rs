@@ -71,6 +71,37 @@ pub struct Scenario {
     /// Page loads.
     #[serde(default)]
     pub load: LoadConfig,
+    /// Overrides applied to every sidecar strategy (`sidecar:*`, `linkerd`,
+    /// `istio`, `consul`) on top of its profile. Default: none.
+    #[serde(default)]
+    pub sidecar: SidecarOverrides,
+}
+
+/// Settings that override a sidecar profile; unset keys keep the profile's
+/// value.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarOverrides {
+    /// Whole-request timeout, all tries included; on expiry the app gets
+    /// `DEADLINE_EXCEEDED`.
+    #[serde(default)]
+    pub request_timeout: Option<SimDuration>,
+    /// Per-try timeout; an expired try counts as a failure of its endpoint.
+    #[serde(default)]
+    pub per_try_timeout: Option<SimDuration>,
+    /// Retries per request (0 turns retries off).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Whether StockData's `Get` is idempotent (it is: a read), so any
+    /// server-error outcome, timeouts included, may be retried.
+    #[serde(default)]
+    pub idempotent: Option<bool>,
+    /// Endpoint-change propagation delay.
+    #[serde(default)]
+    pub discovery_delay: Option<SimDuration>,
+    /// Random endpoints compared per pick by `least-request`.
+    #[serde(default)]
+    pub choice_count: Option<u32>,
 }
 
 /// Cluster nodes (turmoil hosts) and the network between them.
@@ -384,6 +415,24 @@ impl Scenario {
             return Err(invalid(
                 "stockdata.weights",
                 format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
+            ));
+        }
+        if self.sidecar.choice_count == Some(0) {
+            return Err(invalid(
+                "sidecar.choice_count",
+                "expected at least 1".into(),
+            ));
+        }
+        if self.sidecar.request_timeout.is_some_and(|t| t.0.is_zero()) {
+            return Err(invalid(
+                "sidecar.request_timeout",
+                "expected a duration above 0".into(),
+            ));
+        }
+        if self.sidecar.per_try_timeout.is_some_and(|t| t.0.is_zero()) {
+            return Err(invalid(
+                "sidecar.per_try_timeout",
+                "expected a duration above 0".into(),
             ));
         }
         if self.stockweb.dns_refresh.0.is_zero() {
