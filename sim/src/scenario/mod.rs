@@ -50,7 +50,10 @@ pub struct Scenario {
     /// Seed of every random choice in the run. Default 1.
     #[serde(default = "defaults::seed")]
     pub seed: u64,
-    /// Simulator tick: every timer and delivery is quantised to it. Default 100us.
+    /// Simulator tick: every timer and delivery is quantised to it. A whole
+    /// number of milliseconds (tokio's timers have 1 ms resolution; a
+    /// shorter tick would let tokio's clock run ahead of turmoil's).
+    /// Default 1ms.
     #[serde(default = "defaults::tick")]
     pub tick: SimDuration,
     /// Simulated time after which a run is abandoned as an error. Default 10m.
@@ -113,7 +116,8 @@ pub struct ClusterConfig {
     #[serde(default = "defaults::nodes")]
     pub nodes: NonZeroU32,
     /// One-way latency of every segment between two nodes (fixed; loopback
-    /// within a node costs one tick). Default 500us.
+    /// within a node costs one tick). Delivery happens on tick boundaries,
+    /// so latency is effectively rounded up to whole ticks. Default 1ms.
     #[serde(default = "defaults::latency")]
     pub latency: SimDuration,
 }
@@ -199,7 +203,7 @@ mod defaults {
         1
     }
     pub fn tick() -> SimDuration {
-        SimDuration(Duration::from_micros(100))
+        SimDuration(Duration::from_millis(1))
     }
     pub fn time_limit() -> SimDuration {
         SimDuration(Duration::from_secs(600))
@@ -208,7 +212,7 @@ mod defaults {
         nz(3)
     }
     pub fn latency() -> SimDuration {
-        SimDuration(Duration::from_micros(500))
+        SimDuration(Duration::from_millis(1))
     }
     pub fn stockdata_replicas() -> NonZeroU32 {
         nz(2)
@@ -360,8 +364,16 @@ impl Scenario {
                 ),
             ));
         }
-        if self.tick.0.is_zero() {
-            return Err(invalid("tick", "expected a duration above 0".into()));
+        if self.tick.0.is_zero() || self.tick.0.as_nanos() % 1_000_000 != 0 {
+            return Err(invalid(
+                "tick",
+                format!(
+                    "{} is not a whole number of milliseconds; expected 1ms, 2ms, … (tokio timers \
+                     have 1 ms resolution, so a shorter tick makes tokio's clock run ahead of the \
+                     network's)",
+                    self.tick
+                ),
+            ));
         }
         if self.load.page_loads == 0 {
             return Err(invalid("load.page_loads", "expected at least 1".into()));
@@ -490,11 +502,11 @@ mod tests {
         let s = Scenario::parse("strategies = [\"sidecar\"]", "dir/minimal.toml").expect("valid");
         assert_eq!(s.name(), "minimal");
         assert_eq!(s.seed, 1);
-        assert_eq!(s.tick.to_string(), "100us");
+        assert_eq!(s.tick.to_string(), "1ms");
         assert_eq!(s.time_limit.to_string(), "600s");
         assert_eq!(
             (s.cluster.nodes.get(), s.cluster.latency.to_string()),
-            (3, "500us".into())
+            (3, "1ms".into())
         );
         assert_eq!(
             (s.stockdata.replicas.get(), s.stockdata.concurrency.get()),
@@ -554,6 +566,7 @@ mod tests {
             err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`")
         );
         assert!(err("strategies = [\"sidecar\"]\ntick = \"0s\"").contains("`tick`"));
+        assert!(err("strategies = [\"sidecar\"]\ntick = \"100us\"").contains("whole number of milliseconds"));
         assert!(
             err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"")
                 .contains("`stockweb.handler_lifetime`")
