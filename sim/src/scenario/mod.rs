@@ -364,7 +364,7 @@ impl Scenario {
                 ),
             ));
         }
-        if self.tick.0.is_zero() || self.tick.0.as_nanos() % 1_000_000 != 0 {
+        if self.tick.0.is_zero() || !self.tick.0.as_nanos().is_multiple_of(1_000_000) {
             return Err(invalid(
                 "tick",
                 format!(
@@ -566,7 +566,10 @@ mod tests {
             err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`")
         );
         assert!(err("strategies = [\"sidecar\"]\ntick = \"0s\"").contains("`tick`"));
-        assert!(err("strategies = [\"sidecar\"]\ntick = \"100us\"").contains("whole number of milliseconds"));
+        assert!(
+            err("strategies = [\"sidecar\"]\ntick = \"100us\"")
+                .contains("whole number of milliseconds")
+        );
         assert!(
             err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"")
                 .contains("`stockweb.handler_lifetime`")
