@@ -199,6 +199,7 @@ fn pods(scenario: &Scenario, strategy: Strategy, seed: u64) -> Vec<PodSpec> {
                 service_time: scenario.stockdata.service_time.into(),
                 concurrency: scenario.stockdata.concurrency.get() as usize,
                 seed: derive_seed(seed, &name),
+                demand_seed: derive_seed(seed, "stockdata/demand"),
                 slowdown: scenario
                     .stockdata
                     .slowdown
@@ -338,7 +339,7 @@ pub fn run_strategy(
                 {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                let outcome = fetch_page(web.addr).await.map_err(|e| e.to_string());
+                let outcome = fetch_page(web.addr, &format!("page-{k}")).await.map_err(|e| e.to_string());
                 let record = PageRecord {
                     index: k as u64,
                     start: at,
@@ -391,12 +392,13 @@ pub fn run_strategy(
 }
 
 /// `GET /api/stocks` over a fresh HTTP/1.1 connection, as a browser would.
-async fn fetch_page(addr: SocketAddr) -> Result<Page, BoxError> {
+async fn fetch_page(addr: SocketAddr, request_id: &str) -> Result<Page, BoxError> {
     let io = SimConnect.connect(addr).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
     tokio::spawn(connection);
     let request = http::Request::get("/api/stocks")
         .header(http::header::HOST, STOCKWEB)
+        .header(stockdata::REQUEST_ID_HEADER, request_id)
         .body(Empty::<Bytes>::new())?;
     let response = sender.send_request(request).await?;
     if !response.status().is_success() {

@@ -32,6 +32,7 @@ async fn replica_with(
         service_time: ServiceTime::Constant(service_time),
         concurrency: 100,
         seed: 1,
+        demand_seed: 0,
         slowdown: 1.0,
     })
     .expect("replica");
@@ -84,7 +85,7 @@ async fn sidecar_balances_a_real_page_load_round_robin() {
     let proxy = sidecar(&cluster).await;
     let app = Arc::new(app(&cluster, proxy));
     for _ in 0..2 {
-        let page = app.load_page().await;
+        let page = app.load_page(None).await;
         assert!(page.errors.is_empty(), "{:?}", page.errors);
         let on_0 = page
             .rows
@@ -104,7 +105,7 @@ async fn sidecar_balances_a_real_page_load_round_robin() {
 async fn sidecar_answers_unavailable_when_no_endpoint_is_ready() {
     let cluster = Cluster::new();
     let proxy = sidecar(&cluster).await;
-    let page = app(&cluster, proxy).load_page().await;
+    let page = app(&cluster, proxy).load_page(None).await;
     assert_eq!(
         page.errors.get("UNAVAILABLE"),
         Some(&100),
@@ -128,7 +129,7 @@ async fn a_dead_endpoint_fails_its_share_as_unavailable() {
     cluster.add_endpoint("stockdata", "stockdata-1", dead);
     cluster.set_ready("stockdata-1", true);
     let proxy = sidecar(&cluster).await;
-    let page = app(&cluster, proxy).load_page().await;
+    let page = app(&cluster, proxy).load_page(None).await;
     assert_eq!(page.rows.len(), 50);
     assert_eq!(
         page.errors.get("UNAVAILABLE"),
@@ -157,7 +158,7 @@ async fn retries_move_connect_failures_to_a_live_endpoint() {
     // Istio: retries on by default, and no concurrent-retry limit (Envoy's
     // own default of 3 would let only 3 of the 50 failures retry at once).
     let proxy = sidecar_with(&cluster, "istio", |_| {}).await;
-    let page = app(&cluster, proxy).load_page().await;
+    let page = app(&cluster, proxy).load_page(None).await;
     assert!(page.errors.is_empty(), "{:?}", page.errors);
     assert!(page.rows.iter().all(|r| r.server == "stockdata-0"));
 }
@@ -182,7 +183,7 @@ async fn connect_failures_trip_failure_accrual() {
     let outbound = Outbound::new(cluster.clone(), TokioConnect, config, 7, metrics.clone());
     tokio::spawn(serve_outbound(listener, outbound));
     let app = app(&cluster, proxy);
-    let first = app.load_page().await;
+    let first = app.load_page(None).await;
     assert!(
         first.errors.get("UNAVAILABLE").is_some_and(|n| *n >= 7),
         "{:?}",
@@ -195,7 +196,7 @@ async fn connect_failures_trip_failure_accrual() {
         m.endpoints["stockdata-1"]
     );
     // The breaker is open for ≥ 1 s: the next page avoids the dead pod.
-    let second = app.load_page().await;
+    let second = app.load_page(None).await;
     assert!(second.errors.is_empty(), "{:?}", second.errors);
 }
 
@@ -213,7 +214,7 @@ async fn in_flight_requests_on_a_dying_connection_fail_unavailable_or_are_retrie
         let app = Arc::new(app(&cluster, proxy));
         let page = tokio::spawn({
             let app = app.clone();
-            async move { app.load_page().await }
+            async move { app.load_page(None).await }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         // The replica dies with 50 requests in flight on its connection.

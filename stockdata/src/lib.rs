@@ -18,6 +18,7 @@ let replica = StockDataService::new(ReplicaConfig {
     service_time: ServiceTime::Constant(std::time::Duration::from_millis(2)),
     concurrency: 8,
     seed: 1,
+    demand_seed: 0,
     slowdown: 1.0,
 }).expect("valid config");
 let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
@@ -39,7 +40,7 @@ pub mod pb {
     tonic::include_proto!("stockdata.v1");
 }
 
-pub use service::{ReplicaConfig, ReplicaError, SERVER_ID_HEADER, StockDataService};
+pub use service::{REQUEST_ID_HEADER, ReplicaConfig, ReplicaControl, ReplicaError, SERVER_ID_HEADER, StockDataService};
 pub use service_time::ServiceTime;
 
 use tonic::service::Routes;

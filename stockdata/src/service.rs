@@ -19,6 +19,54 @@ use tonic::{Request, Response, Status};
 /// The response header (and error trailer) naming the serving replica.
 pub const SERVER_ID_HEADER: &str = "server-id";
 
+/// The request header carrying a request's id (as tracing systems do).
+/// When present, the request's service demand is drawn from an RNG keyed by
+/// it, so the same request costs the same work on any replica and in every
+/// run: the "common random numbers" that make strategy comparisons fair.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Live fault controls of a replica (what a chaos tool would do to the
+/// process): a service-time multiplier and a pause (SIGSTOP-like stall).
+/// Shared by every incarnation of a pod, so a restarted pod keeps them.
+#[derive(Debug, Clone)]
+pub struct ReplicaControl {
+    slowdown: Arc<Mutex<f64>>,
+    paused: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for ReplicaControl {
+    fn default() -> Self {
+        Self {
+            slowdown: Arc::new(Mutex::new(1.0)),
+            paused: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+}
+
+impl ReplicaControl {
+    /// Sets the service-time multiplier (1.0 = normal).
+    pub fn set_slowdown(&self, factor: f64) {
+        *self.slowdown.lock().unwrap_or_else(|p| p.into_inner()) = factor;
+    }
+
+    /// The service-time multiplier.
+    pub fn slowdown(&self) -> f64 {
+        *self.slowdown.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Pauses or resumes request processing. While paused, requests that
+    /// hold a worker slot stop before doing their work.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    async fn wait_unpaused(&self) {
+        let mut rx = self.paused.subscribe();
+        // An error means the sender is gone: nothing can pause us any more.
+        let _ = rx.wait_for(|paused| !*paused).await;
+    }
+}
+
 /// How a replica is set up.
 #[derive(Debug, Clone)]
 pub struct ReplicaConfig {
@@ -28,12 +76,29 @@ pub struct ReplicaConfig {
     pub service_time: ServiceTime,
     /// Worker slots; requests beyond this wait FIFO.
     pub concurrency: usize,
-    /// Seed of the replica's own RNG (service-time draws).
+    /// Seed of the replica's own RNG (draws for requests without an id).
     pub seed: u64,
+    /// Seed of the request-keyed draws; give every replica of a service the
+    /// same one, so a request's demand does not depend on who serves it.
+    pub demand_seed: u64,
     /// Multiplier on every service time (1.0 = normal; 10.0 models a gray
     /// failure: a replica that still answers, ten times slower). Draws are
     /// the same either way, so a slow replica sees the same random stream.
     pub slowdown: f64,
+}
+
+impl ReplicaConfig {
+    /// A replica with a constant service time and a seed of 0.
+    pub fn constant(pod: &str, service_time: std::time::Duration, concurrency: usize) -> Self {
+        Self {
+            pod: pod.to_string(),
+            service_time: ServiceTime::Constant(service_time),
+            concurrency,
+            seed: 0,
+            demand_seed: 0,
+            slowdown: 1.0,
+        }
+    }
 }
 
 /// Errors building a replica.
@@ -58,6 +123,8 @@ struct Inner {
     server_id: MetadataValue<Ascii>,
     service_time: ServiceTime,
     slowdown: f64,
+    seed: u64,
+    control: ReplicaControl,
     slots: Semaphore,
     rng: Mutex<ChaCha8Rng>,
 }
@@ -67,6 +134,11 @@ struct Inner {
 impl StockDataService {
     /// Builds a replica.
     pub fn new(config: ReplicaConfig) -> Result<Self, ReplicaError> {
+        Self::with_control(config, ReplicaControl::default())
+    }
+
+    /// Builds a replica whose faults `control` drives.
+    pub fn with_control(config: ReplicaConfig, control: ReplicaControl) -> Result<Self, ReplicaError> {
         if config.concurrency == 0 {
             return Err(ReplicaError::ZeroConcurrency);
         }
@@ -81,6 +153,8 @@ impl StockDataService {
                 } else {
                     1.0
                 },
+                seed: config.demand_seed,
+                control,
                 // tokio's semaphore is fair: waiters are served in FIFO order.
                 slots: Semaphore::new(config.concurrency),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
@@ -93,17 +167,29 @@ impl StockDataService {
         StocksServer::new(self)
     }
 
-    fn draw_service_time(&self) -> std::time::Duration {
-        let mut rng = match self.inner.rng.lock() {
-            Ok(rng) => rng,
-            // A panic while holding the lock cannot leave a ChaCha state
-            // half-written in a way that matters here: keep serving.
-            Err(poisoned) => poisoned.into_inner(),
+    /// The replica's fault controls.
+    pub fn control(&self) -> &ReplicaControl {
+        &self.inner.control
+    }
+
+    fn draw_service_time(&self, request_id: Option<&str>) -> std::time::Duration {
+        let demand = match request_id {
+            // Keyed by the request: the same request, the same demand.
+            Some(id) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(fnv1a(self.inner.seed, id.as_bytes()));
+                self.inner.service_time.sample(&mut rng)
+            }
+            None => {
+                let mut rng = match self.inner.rng.lock() {
+                    Ok(rng) => rng,
+                    // A panic while holding the lock cannot leave a ChaCha
+                    // state half-written in a way that matters: keep serving.
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                self.inner.service_time.sample(&mut *rng)
+            }
         };
-        self.inner
-            .service_time
-            .sample(&mut *rng)
-            .mul_f64(self.inner.slowdown)
+        demand.mul_f64(self.inner.slowdown * self.inner.control.slowdown())
     }
 
     fn tag<T>(&self, mut response: Response<T>) -> Response<T> {
@@ -124,6 +210,11 @@ impl StockDataService {
 #[tonic::async_trait]
 impl Stocks for StockDataService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let request_id = request
+            .metadata()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let id = request.into_inner().id;
         if id < 1 {
             // Validation is cheap and needs no worker.
@@ -137,10 +228,21 @@ impl Stocks for StockDataService {
             .acquire()
             .await
             .map_err(|_| self.tag_status(Status::unavailable("replica shutting down")))?;
-        tokio::time::sleep(self.draw_service_time()).await;
+        self.inner.control.wait_unpaused().await;
+        tokio::time::sleep(self.draw_service_time(request_id.as_deref())).await;
         match data::lookup(id) {
             Some(stock) => Ok(self.tag(Response::new(GetResponse { stock: Some(stock) }))),
             None => Err(self.tag_status(Status::not_found(format!("no stock with id {id}")))),
         }
     }
+}
+
+/// FNV-1a over `seed` then `bytes`: a stable, platform-independent hash.
+fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.to_le_bytes().iter().chain(bytes) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }

@@ -14,6 +14,7 @@ fn replica(pod: &str, concurrency: usize, service_ms: u64) -> StockDataService {
         service_time: ServiceTime::Constant(Duration::from_millis(service_ms)),
         concurrency,
         seed: 1,
+        demand_seed: 0,
         slowdown: 1.0,
     })
     .expect("valid replica")

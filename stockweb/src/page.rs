@@ -5,7 +5,7 @@ use crate::code_name;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use stockdata::SERVER_ID_HEADER;
+use stockdata::{REQUEST_ID_HEADER, SERVER_ID_HEADER};
 use stockdata::pb::GetRequest;
 use stockdata::transport::{Connect, Resolve};
 use tokio::time::Instant;
@@ -82,37 +82,15 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
     }
 
     /// Loads the page: every id in [`PAGE_IDS`] concurrently through the one
-    /// client. Failures are counted, never fatal.
-    pub async fn load_page(&self) -> Page {
+    /// client. Failures are counted, never fatal. With a `request_id` (the
+    /// page request's `x-request-id`), call `i` carries `{request_id}/{i}`.
+    pub async fn load_page(&self, request_id: Option<&str>) -> Page {
         let start = Instant::now();
         let client = self.client.client().await;
         let calls = PAGE_IDS.map(|id| {
             let client = client.as_ref().map(|set| set.next());
-            async move {
-                let call_start = Instant::now();
-                let (code, server, stock) = match client {
-                    Err(e) => (e.code_name(), None, None),
-                    Ok(mut client) => match client.get(GetRequest { id }).await {
-                        Ok(resp) => {
-                            let server = server_id(resp.metadata());
-                            ("OK", server, resp.into_inner().stock)
-                        }
-                        Err(status) => {
-                            (code_name(status.code()), server_id(status.metadata()), None)
-                        }
-                    },
-                };
-                let latency_us = micros(call_start.elapsed());
-                (
-                    Call {
-                        id,
-                        code: code.to_string(),
-                        server,
-                        latency_us,
-                    },
-                    stock,
-                )
-            }
+            let call_id = request_id.map(|r| format!("{r}/{id}"));
+            async move { call(client, id, call_id).await }
         });
         let results = futures::future::join_all(calls).await;
         let elapsed_us = micros(start.elapsed());
@@ -142,6 +120,50 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
             elapsed_us,
         }
     }
+}
+
+impl<C: Connect, R: Resolve> StockWeb<C, R> {
+    /// One `Get` through the client (`GET /api/stock/{id}`).
+    pub async fn get_one(&self, id: i32, request_id: Option<&str>) -> Call {
+        let client = self.client.client().await;
+        call(client.as_ref().map(|set| set.next()), id, request_id.map(str::to_string))
+            .await
+            .0
+    }
+}
+
+async fn call(
+    client: Result<stockdata::pb::stocks_client::StocksClient<tonic::transport::Channel>, &crate::ClientError>,
+    id: i32,
+    request_id: Option<String>,
+) -> (Call, Option<stockdata::pb::Stock>) {
+    let call_start = Instant::now();
+    let (code, server, stock) = match client {
+        Err(e) => (e.code_name(), None, None),
+        Ok(mut client) => {
+            let mut request = tonic::Request::new(GetRequest { id });
+            if let Some(value) = request_id.and_then(|r| r.parse().ok()) {
+                request.metadata_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            match client.get(request).await {
+                Ok(resp) => {
+                    let server = server_id(resp.metadata());
+                    ("OK", server, resp.into_inner().stock)
+                }
+                Err(status) => (code_name(status.code()), server_id(status.metadata()), None),
+            }
+        }
+    };
+    let latency_us = micros(call_start.elapsed());
+    (
+        Call {
+            id,
+            code: code.to_string(),
+            server,
+            latency_us,
+        },
+        stock,
+    )
 }
 
 fn server_id(meta: &tonic::metadata::MetadataMap) -> Option<String> {

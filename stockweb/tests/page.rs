@@ -33,6 +33,7 @@ async fn start_replica(pod: &str) -> SocketAddr {
         service_time: ServiceTime::Constant(Duration::ZERO),
         concurrency: 16,
         seed: 3,
+        demand_seed: 0,
         slowdown: 1.0,
     })
     .expect("replica");
@@ -61,7 +62,7 @@ async fn one_client_sends_all_calls_to_the_first_answer() {
     let b = start_replica("stockdata-1").await;
     let app = app(vec![b, a]);
     for _ in 0..2 {
-        let page = app.load_page().await;
+        let page = app.load_page(None).await;
         assert_eq!(page.rows.len(), 100);
         assert!(page.errors.is_empty(), "{:?}", page.errors);
         assert!(page.rows.iter().all(|r| r.server == "stockdata-1"));
@@ -85,7 +86,7 @@ async fn unreachable_replica_is_counted_not_fatal() {
             .expect("bind");
         l.local_addr().expect("addr")
     };
-    let page = app(vec![dead]).load_page().await;
+    let page = app(vec![dead]).load_page(None).await;
     assert!(page.rows.is_empty());
     assert_eq!(page.errors.get("UNAVAILABLE"), Some(&100));
     assert_eq!(page.calls.len(), 100);
