@@ -36,6 +36,19 @@ pub struct Report {
     pub scenario: ScenarioInfo,
     /// One entry per strategy, in the scenario's order.
     pub strategies: Vec<StrategyReport>,
+    /// Timeline events as the simulation applied them (the same in every
+    /// strategy's run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One applied timeline event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// When, in ms of simulated time.
+    pub at_ms: f64,
+    /// What, e.g. `kill-pod pod=stockdata-0`.
+    pub event: String,
 }
 
 /// Identifies the scenario.
@@ -187,6 +200,7 @@ impl Report {
                 hash: scenario_hash.into(),
             },
             strategies,
+            timeline: Vec::new(),
         }
     }
 

@@ -37,13 +37,26 @@ pub fn run(
 ) -> Result<Report, RunError> {
     let runs = run_all(scenario, seed, &on_done)?;
     let strategies = runs.iter().map(strategy_report).collect();
-    Ok(Report::new(
+    let mut report = Report::new(
         crate::VERSION,
         seed,
         scenario.name(),
         scenario.hash(),
         strategies,
-    ))
+    );
+    report.timeline = runs
+        .first()
+        .map(|r| {
+            r.events
+                .iter()
+                .map(|(at, event)| reports::TimelineEntry {
+                    at_ms: ms(at.as_micros()),
+                    event: event.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(report)
 }
 
 /// Runs every strategy and returns the raw runs in scenario order.

@@ -40,7 +40,10 @@ pub mod pb {
     tonic::include_proto!("stockdata.v1");
 }
 
-pub use service::{REQUEST_ID_HEADER, ReplicaConfig, ReplicaControl, ReplicaError, SERVER_ID_HEADER, StockDataService};
+pub use service::{
+    REQUEST_ID_HEADER, ReplicaConfig, ReplicaControl, ReplicaError, SERVER_ID_HEADER,
+    StockDataService,
+};
 pub use service_time::ServiceTime;
 
 use tonic::service::Routes;

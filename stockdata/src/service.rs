@@ -138,7 +138,10 @@ impl StockDataService {
     }
 
     /// Builds a replica whose faults `control` drives.
-    pub fn with_control(config: ReplicaConfig, control: ReplicaControl) -> Result<Self, ReplicaError> {
+    pub fn with_control(
+        config: ReplicaConfig,
+        control: ReplicaControl,
+    ) -> Result<Self, ReplicaError> {
         if config.concurrency == 0 {
             return Err(ReplicaError::ZeroConcurrency);
         }

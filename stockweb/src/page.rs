@@ -5,9 +5,9 @@ use crate::code_name;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use stockdata::{REQUEST_ID_HEADER, SERVER_ID_HEADER};
 use stockdata::pb::GetRequest;
 use stockdata::transport::{Connect, Resolve};
+use stockdata::{REQUEST_ID_HEADER, SERVER_ID_HEADER};
 use tokio::time::Instant;
 
 /// The ids the seed's page asks for.
@@ -126,14 +126,21 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
     /// One `Get` through the client (`GET /api/stock/{id}`).
     pub async fn get_one(&self, id: i32, request_id: Option<&str>) -> Call {
         let client = self.client.client().await;
-        call(client.as_ref().map(|set| set.next()), id, request_id.map(str::to_string))
-            .await
-            .0
+        call(
+            client.as_ref().map(|set| set.next()),
+            id,
+            request_id.map(str::to_string),
+        )
+        .await
+        .0
     }
 }
 
 async fn call(
-    client: Result<stockdata::pb::stocks_client::StocksClient<tonic::transport::Channel>, &crate::ClientError>,
+    client: Result<
+        stockdata::pb::stocks_client::StocksClient<tonic::transport::Channel>,
+        &crate::ClientError,
+    >,
     id: i32,
     request_id: Option<String>,
 ) -> (Call, Option<stockdata::pb::Stock>) {

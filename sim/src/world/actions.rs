@@ -1,0 +1,354 @@
+//! The timeline, turned into actions on the simulation.
+//!
+//! Each scenario event expands into primitive actions at simulated times
+//! (a `slow` is "set factor" then "reset factor"; a rolling restart is a
+//! sequence of pod starts and stops computed when it begins). The driver
+//! applies due actions between simulation steps, so every action happens
+//! exactly on a tick boundary, in a deterministic order.
+
+use super::pods::{PodFactory, PodKind, PodTable};
+use super::{STOCKDATA, node_name};
+use crate::cluster::Cluster;
+use crate::scenario::timeline::{DEFAULT_GRACE, DEFAULT_READY_AFTER, NODE_MONITOR_GRACE_PERIOD};
+use crate::scenario::{EventKind, Scenario, TimelineEvent};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A primitive change to the running world.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    KillPod(String),
+    StartPod(String, Duration),
+    /// Removes the pod from its endpoints (graceful termination begins).
+    Unready(String),
+    SetSlowdown(String, f64),
+    SetPaused(String, bool),
+    CrashNode(usize),
+    NodePodsUnready(usize),
+    RestartNode(usize),
+    Partition(Vec<String>, Vec<String>),
+    Heal(Vec<String>, Vec<String>),
+    SetLatency(Vec<String>, Duration),
+    Scale(u32, Duration),
+    AddPod(Duration),
+    RollingRestart {
+        surge: bool,
+        ready_after: Duration,
+        grace: Duration,
+    },
+}
+
+/// Actions by due time; ties in insertion order.
+#[derive(Default)]
+pub(crate) struct ActionQueue {
+    queue: BTreeMap<(Duration, u64), (Action, Option<String>)>,
+    seq: u64,
+}
+
+impl ActionQueue {
+    pub fn push(&mut self, at: Duration, action: Action, label: Option<String>) {
+        self.queue.insert((at, self.seq), (action, label));
+        self.seq += 1;
+    }
+
+    /// Removes and returns the next action due at or before `now`.
+    pub fn pop_due(&mut self, now: Duration) -> Option<(Duration, Action, Option<String>)> {
+        let (&(at, seq), _) = self.queue.first_key_value()?;
+        if at > now {
+            return None;
+        }
+        self.queue.remove(&(at, seq)).map(|(a, l)| (at, a, l))
+    }
+}
+
+/// Expands the scenario's timeline.
+pub(crate) fn expand(scenario: &Scenario, queue: &mut ActionQueue) {
+    for event in &scenario.timeline {
+        for t in event.occurrences() {
+            expand_one(scenario, event, t, queue);
+        }
+    }
+}
+
+fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut ActionQueue) {
+    let label = Some(e.describe());
+    let ready_after = e.ready_after.map(|d| d.0).unwrap_or(DEFAULT_READY_AFTER);
+    let node_index = |n: &str| {
+        n.strip_prefix("node-")
+            .and_then(|i| i.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    let pod = e.pod.clone().unwrap_or_default();
+    match e.kind {
+        EventKind::KillPod => {
+            q.push(t, Action::KillPod(pod.clone()), label);
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::StartPod(pod, ready_after), None);
+            }
+        }
+        EventKind::Restart => match (&e.pod, &e.node) {
+            (Some(p), _) => q.push(t, Action::StartPod(p.clone(), ready_after), label),
+            (None, Some(n)) => q.push(t, Action::RestartNode(node_index(n)), label),
+            (None, None) => {}
+        },
+        EventKind::CrashNode => {
+            let n = node_index(e.node.as_deref().unwrap_or_default());
+            q.push(t, Action::CrashNode(n), label);
+            let detect = e
+                .detect_after
+                .map(|d| d.0)
+                .unwrap_or(NODE_MONITOR_GRACE_PERIOD);
+            q.push(t + detect, Action::NodePodsUnready(n), None);
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::RestartNode(n), None);
+            }
+        }
+        EventKind::Slow => {
+            q.push(
+                t,
+                Action::SetSlowdown(pod.clone(), e.factor.unwrap_or(1.0)),
+                label,
+            );
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::SetSlowdown(pod, 1.0), None);
+            }
+        }
+        EventKind::Pause => {
+            q.push(t, Action::SetPaused(pod.clone(), true), label);
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::SetPaused(pod, false), None);
+            }
+        }
+        EventKind::Latency => {
+            let nodes = e.nodes.clone().unwrap_or_default();
+            let base = scenario.cluster.latency.0;
+            let add = e.add.map(|a| a.0).unwrap_or_default();
+            q.push(t, Action::SetLatency(nodes.clone(), base + add), label);
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::SetLatency(nodes, base), None);
+            }
+        }
+        EventKind::Partition => {
+            let (a, b) = sides(scenario, e);
+            q.push(t, Action::Partition(a.clone(), b.clone()), label);
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::Heal(a, b), None);
+            }
+        }
+        EventKind::Heal => {
+            let (a, b) = sides(scenario, e);
+            q.push(t, Action::Heal(a, b), label);
+        }
+        EventKind::Scale => q.push(
+            t,
+            Action::Scale(e.replicas.unwrap_or(1), ready_after),
+            label,
+        ),
+        EventKind::RollingRestart => q.push(
+            t,
+            Action::RollingRestart {
+                surge: e.max_surge.unwrap_or(1) == 1,
+                ready_after,
+                grace: e.grace.map(|g| g.0).unwrap_or(DEFAULT_GRACE),
+            },
+            label,
+        ),
+    }
+}
+
+/// Both sides of a partition: `nodes`, and `from` or every other host.
+fn sides(scenario: &Scenario, e: &TimelineEvent) -> (Vec<String>, Vec<String>) {
+    let a = e.nodes.clone().unwrap_or_default();
+    let b = e.from.clone().unwrap_or_else(|| {
+        scenario
+            .known_hosts()
+            .into_iter()
+            .filter(|h| !a.contains(h))
+            .collect()
+    });
+    (a, b)
+}
+
+/// What applying an action needs.
+pub(crate) struct World<'a, 'b> {
+    pub sim: &'a mut turmoil::Sim<'b>,
+    pub table: &'a PodTable,
+    pub cluster: &'a Cluster,
+    pub factory: &'a PodFactory,
+    pub scenario: &'a Scenario,
+}
+
+impl World<'_, '_> {
+    /// Applies `action` at `now`; may queue follow-up actions.
+    pub fn apply(
+        &mut self,
+        now: Duration,
+        action: Action,
+        queue: &mut ActionQueue,
+    ) -> Result<(), String> {
+        match action {
+            Action::KillPod(pod) => self.table.stop(&pod),
+            Action::StartPod(pod, ready_after) => self.table.start(&pod, ready_after),
+            Action::Unready(pod) => self.cluster.set_ready(&pod, false),
+            Action::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
+            Action::SetPaused(pod, p) => self.control(&pod)?.set_paused(p),
+            Action::CrashNode(n) => self.sim.crash(node_name(n).as_str()),
+            Action::NodePodsUnready(n) => {
+                if !self.sim.is_host_running(node_name(n).as_str()) {
+                    for p in self.table.all().iter().filter(|p| p.spec.node == n) {
+                        self.cluster.set_ready(&p.spec.name, false);
+                    }
+                }
+            }
+            Action::RestartNode(n) => self.sim.bounce(node_name(n).as_str()),
+            Action::Partition(a, b) => {
+                for x in &a {
+                    for y in &b {
+                        self.sim.partition(x.as_str(), y.as_str());
+                    }
+                }
+            }
+            Action::Heal(a, b) => {
+                for x in &a {
+                    for y in &b {
+                        self.sim.repair(x.as_str(), y.as_str());
+                    }
+                }
+            }
+            Action::SetLatency(nodes, latency) => {
+                let pairs: Vec<(String, String)> = match nodes.as_slice() {
+                    [a, b] => vec![(a.clone(), b.clone())],
+                    [a] => self
+                        .scenario
+                        .known_hosts()
+                        .into_iter()
+                        .filter(|h| h != a)
+                        .map(|h| (a.clone(), h))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for (a, b) in pairs {
+                    self.sim.set_link_latency(a.as_str(), b.as_str(), latency);
+                }
+            }
+            Action::Scale(replicas, ready_after) => self.scale(replicas, ready_after)?,
+            Action::AddPod(ready_after) => {
+                self.add_stockdata_pod(ready_after)?;
+            }
+            Action::RollingRestart {
+                surge,
+                ready_after,
+                grace,
+            } => self.rolling_restart(now, surge, ready_after, grace, queue)?,
+        }
+        Ok(())
+    }
+
+    fn control(&self, pod: &str) -> Result<stockdata::ReplicaControl, String> {
+        match self.table.get(pod).map(|p| p.spec.kind) {
+            Some(PodKind::StockData { control, .. }) => Ok(control),
+            _ => Err(format!("{pod} is not a StockData pod")),
+        }
+    }
+
+    fn stockdata_pods(&self) -> Vec<(u32, bool)> {
+        let mut pods: Vec<(u32, bool)> = self
+            .table
+            .all()
+            .into_iter()
+            .filter(|p| p.spec.service == STOCKDATA)
+            .filter_map(|p| {
+                p.spec
+                    .name
+                    .strip_prefix("stockdata-")
+                    .and_then(|i| i.parse().ok())
+                    .map(|i| (i, p.desired))
+            })
+            .collect();
+        pods.sort();
+        pods
+    }
+
+    /// Adds a new StockData pod with the next free index.
+    fn add_stockdata_pod(&mut self, ready_after: Duration) -> Result<String, String> {
+        let next = self
+            .stockdata_pods()
+            .last()
+            .map(|(i, _)| i + 1)
+            .unwrap_or(0);
+        if next >= super::MAX_PODS_PER_SERVICE {
+            return Err(format!(
+                "more than {} StockData pods",
+                super::MAX_PODS_PER_SERVICE
+            ));
+        }
+        let spec = self.factory.stockdata(next);
+        let ip = self.sim.lookup(node_name(spec.node).as_str());
+        self.cluster.add_endpoint(
+            STOCKDATA,
+            &spec.name,
+            std::net::SocketAddr::from((ip, spec.port)),
+        );
+        let name = spec.name.clone();
+        self.table.insert(spec, ready_after);
+        Ok(name)
+    }
+
+    fn scale(&mut self, replicas: u32, ready_after: Duration) -> Result<(), String> {
+        let running: Vec<u32> = self
+            .stockdata_pods()
+            .into_iter()
+            .filter(|(_, d)| *d)
+            .map(|(i, _)| i)
+            .collect();
+        let have = running.len() as u32;
+        for _ in have..replicas {
+            self.add_stockdata_pod(ready_after)?;
+        }
+        // Scale down removes the newest pods first, as a ReplicaSet may.
+        for i in running
+            .iter()
+            .rev()
+            .take(have.saturating_sub(replicas) as usize)
+        {
+            let pod = format!("stockdata-{i}");
+            self.cluster.set_ready(&pod, false);
+            self.table.stop(&pod);
+        }
+        Ok(())
+    }
+
+    /// Replaces every running StockData pod, one at a time.
+    fn rolling_restart(
+        &mut self,
+        now: Duration,
+        surge: bool,
+        ready_after: Duration,
+        grace: Duration,
+        queue: &mut ActionQueue,
+    ) -> Result<(), String> {
+        let old: Vec<String> = self
+            .stockdata_pods()
+            .into_iter()
+            .filter(|(_, d)| *d)
+            .map(|(i, _)| format!("stockdata-{i}"))
+            .collect();
+        let mut t = now;
+        for pod in old {
+            if surge {
+                // maxSurge 1, maxUnavailable 0: a new pod first; the old one
+                // leaves once the new one is ready.
+                queue.push(t, Action::AddPod(ready_after), None);
+                t += ready_after;
+                queue.push(t, Action::Unready(pod.clone()), None);
+                queue.push(t + grace, Action::KillPod(pod), None);
+            } else {
+                // maxSurge 0, maxUnavailable 1: restart in place.
+                queue.push(t, Action::Unready(pod.clone()), None);
+                queue.push(t + grace, Action::StartPod(pod, ready_after), None);
+                t += grace + ready_after;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! One simulated cluster running one client strategy.
+//!
+//! A turmoil host is a cluster *node*; a pod is a group of tasks with its own
+//! ports on a node. (turmoil's per-step cost grows with the cube of the host
+//! count, so pods must not be hosts.) Placement is deterministic: StockWeb
+//! pod `j` on node `j mod nodes`, StockData pod `i` on node `(i + 1) mod
+//! nodes`, so with the default three nodes the app and the replicas are on
+//! different nodes and every call crosses the network.
+//!
+//! A node agent per node runs the pods the [`pods::PodTable`] places there;
+//! the driver steps the simulation and applies the scenario's timeline
+//! ([`actions`]) between steps. A simulated browser on its own host
+//! (`ingress`) drives the workload ([`browser`]).
+
+mod actions;
+mod browser;
+mod pods;
+
+use crate::cluster::Cluster;
+use crate::proxy::metrics::ProxyMetrics;
+use crate::scenario::Scenario;
+use crate::strategy::Strategy;
+use actions::{ActionQueue, World};
+use pods::{PodFactory, PodKind, PodTable, WebMode};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, UNIX_EPOCH};
+use stockweb::Page;
+
+/// StockData's service port (what the application asks for).
+pub const STOCKDATA_SERVICE_PORT: u16 = 50051;
+/// First pod port of StockData pods (pod `i` listens on base + i).
+pub const STOCKDATA_POD_PORT_BASE: u16 = 50051;
+/// First port of StockWeb pods (pod `j` on base + j).
+pub const STOCKWEB_POD_PORT_BASE: u16 = 8080;
+/// First loopback port of StockWeb's outbound sidecars (Linkerd's outbound
+/// proxy port is 4140; pod `j` uses base + j since pods share a node's
+/// loopback here).
+pub const SIDECAR_OUTBOUND_PORT_BASE: u16 = 4140;
+/// Most pods per service, so the port ranges above never overlap.
+pub const MAX_PODS_PER_SERVICE: u32 = 1000;
+/// turmoil's TCP capacity: in-flight segments per direction and the accept
+/// backlog. Its default (64) panics under a 100-call fan-out.
+pub const TCP_CAPACITY: usize = 1 << 16;
+/// The StockData service name.
+pub const STOCKDATA: &str = "stockdata";
+/// The StockWeb service name.
+pub const STOCKWEB: &str = "stockweb";
+/// The browser's host name.
+pub const INGRESS: &str = "ingress";
+
+/// One page load as the browser saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRecord {
+    /// Index in the schedule.
+    pub index: u64,
+    /// Scheduled start (simulated time since the run began).
+    pub start: Duration,
+    /// What StockWeb answered, or why the page request failed.
+    pub outcome: Result<Page, String>,
+}
+
+/// Everything one strategy's run produced.
+#[derive(Debug, Clone)]
+pub struct StrategyRun {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Page loads in schedule order.
+    pub pages: Vec<PageRecord>,
+    /// Every StockData pod that existed, in name order.
+    pub stockdata_pods: Vec<String>,
+    /// Simulated time when the browser finished.
+    pub sim_time: Duration,
+    /// Every sidecar's metrics, merged (sidecar strategies only).
+    pub proxy: Option<ProxyMetrics>,
+    /// The sidecar's resolved settings (sidecar strategies only).
+    pub settings: BTreeMap<String, String>,
+    /// Timeline events as applied: (time, description).
+    pub events: Vec<(Duration, String)>,
+}
+
+/// The simulation itself failed (not a request in it).
+#[derive(Debug, thiserror::Error)]
+#[error("simulation failed: {0}")]
+pub struct WorldError(pub String);
+
+/// Derives an independent seed for one component from the run's seed, so
+/// components draw from separate streams and adding one does not shift the
+/// others.
+pub fn derive_seed(seed: u64, component: &str) -> u64 {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_le_bytes());
+    hasher.update(component.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+pub(crate) fn node_name(n: usize) -> String {
+    format!("node-{n}")
+}
+
+/// Runs `strategy` in a fresh simulated cluster built from `scenario`.
+pub fn run_strategy(
+    scenario: &Scenario,
+    strategy: Strategy,
+    seed: u64,
+) -> Result<StrategyRun, WorldError> {
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(derive_seed(seed, "turmoil"))
+        // turmoil's default epoch is the wall clock; pin it.
+        .epoch(UNIX_EPOCH)
+        .tick_duration(scenario.tick.0)
+        .simulation_duration(scenario.time_limit.0)
+        .tcp_capacity(TCP_CAPACITY)
+        // min == max: a fixed latency, no per-segment draw.
+        .min_message_latency(scenario.cluster.latency.0)
+        .max_message_latency(scenario.cluster.latency.0);
+    let mut sim = builder.build();
+
+    let cluster = Cluster::new();
+    let table = PodTable::new();
+    let factory = PodFactory::new(scenario, strategy, seed);
+    for n in 0..scenario.cluster.nodes.get() as usize {
+        let (table, cluster) = (table.clone(), cluster.clone());
+        sim.host(node_name(n).as_str(), move || {
+            pods::node_agent(n, table.clone(), cluster.clone())
+        });
+    }
+    let initial = (0..scenario.stockweb.replicas.get())
+        .map(|j| factory.stockweb(j))
+        .chain((0..scenario.stockdata.replicas.get()).map(|i| factory.stockdata(i)));
+    for spec in initial {
+        let ip = sim.lookup(node_name(spec.node).as_str());
+        cluster.add_endpoint(spec.service, &spec.name, SocketAddr::from((ip, spec.port)));
+        // Initial pods are ready as soon as they listen.
+        table.insert(spec, Duration::ZERO);
+    }
+
+    let records = browser::start(&mut sim, scenario, &cluster);
+
+    let mut queue = ActionQueue::default();
+    actions::expand(scenario, &mut queue);
+    let mut events = Vec::new();
+    loop {
+        let now = sim.elapsed();
+        while let Some((at, action, label)) = queue.pop_due(now) {
+            let mut world = World {
+                sim: &mut sim,
+                table: &table,
+                cluster: &cluster,
+                factory: &factory,
+                scenario,
+            };
+            world
+                .apply(now, action, &mut queue)
+                .map_err(|e| WorldError(format!("timeline action at {at:?}: {e}")))?;
+            if let Some(label) = label {
+                events.push((at, label));
+            }
+        }
+        if let Some(failure) = table.failures().first() {
+            return Err(WorldError(format!("pod failed: {failure}")));
+        }
+        if sim.step().map_err(|e| WorldError(e.to_string()))? {
+            break;
+        }
+    }
+    let sim_time = sim.elapsed();
+    let mut pages = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
+    pages.sort_by_key(|p| p.index);
+
+    let mut proxy: Option<ProxyMetrics> = None;
+    let mut settings = BTreeMap::new();
+    let mut stockdata_pods = Vec::new();
+    for pod in table.all() {
+        match &pod.spec.kind {
+            PodKind::StockWeb {
+                mode: WebMode::Sidecar {
+                    metrics, config, ..
+                },
+                ..
+            } => {
+                proxy
+                    .get_or_insert_with(ProxyMetrics::default)
+                    .merge(&metrics.lock().unwrap_or_else(|p| p.into_inner()));
+                settings = config.settings();
+            }
+            PodKind::StockData { .. } => stockdata_pods.push(pod.spec.name.clone()),
+            PodKind::StockWeb { .. } => {}
+        }
+    }
+    Ok(StrategyRun {
+        strategy,
+        pages,
+        stockdata_pods,
+        sim_time,
+        proxy,
+        settings,
+        events,
+    })
+}
