@@ -16,8 +16,12 @@ assert_eq!(rec.summary().p50, 2.0);
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod arrivals;
 pub mod recorder;
 pub mod schedule;
+pub mod series;
 
+pub use arrivals::{Process, arrivals};
 pub use recorder::LatencyRecorder;
 pub use schedule::FixedInterval;
+pub use series::{Bucket, TimeSeries};

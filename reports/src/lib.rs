@@ -80,12 +80,69 @@ pub struct StrategyReport {
     /// Simulated time the run took, in milliseconds.
     #[serde(default)]
     pub sim_time_ms: f64,
+    /// Latency of successful calls per StockData pod (measured window).
+    #[serde(default)]
+    pub per_replica_latency_ms: BTreeMap<String, Latency>,
+    /// Workload-level accounting and latency (page loads or single gets as
+    /// the load generator saw them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadReport>,
+    /// Per-second time series, by completion time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<SeriesPoint>,
     /// The sidecar's resolved settings (sidecar strategies only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, String>,
     /// What the sidecars measured (sidecar strategies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReport>,
+}
+
+/// The workload as the load generator saw it. Every request issued is
+/// accounted for: `issued = completed + failed + in_flight_at_end`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadReport {
+    /// `schedule` (the `[load]` page schedule), `open` or `closed`.
+    pub model: String,
+    /// `page` or `get`.
+    pub target: String,
+    /// Requests issued.
+    pub issued: u64,
+    /// Requests StockWeb answered (HTTP 200), whatever their calls did.
+    pub completed: u64,
+    /// Requests whose HTTP exchange with StockWeb failed.
+    pub failed: u64,
+    /// Requests still in flight when the run ended.
+    pub in_flight_at_end: u64,
+    /// Completed requests in the measured window (due after warm-up).
+    pub measured: u64,
+    /// Latency from when each request was due (open loop: corrected for
+    /// coordinated omission).
+    pub latency_ms: Latency,
+    /// Latency from when each request was sent (what a naive generator
+    /// would report).
+    pub latency_uncorrected_ms: Latency,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Second since the start (completions in `[second, second + 1)`).
+    pub second: u64,
+    /// Workload requests completed in this second.
+    pub throughput: u64,
+    /// Their median latency (corrected), ms.
+    pub p50_ms: f64,
+    /// Their 99th percentile latency (corrected), ms.
+    pub p99_ms: f64,
+    /// Calls completed in this second.
+    pub calls: u64,
+    /// Of which failed.
+    pub call_errors: u64,
+    /// call_errors / calls (0 when no calls).
+    pub error_rate: f64,
+    /// Retries the sidecars sent in this second.
+    pub retries: u64,
 }
 
 /// Request-level and per-endpoint counters of the sidecars of one strategy.

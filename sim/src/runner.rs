@@ -8,10 +8,16 @@
 
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
+use crate::scenario::{Model, Target};
 use crate::strategy::Strategy;
+use crate::world::browser::Answer;
 use crate::world::{StrategyRun, run_strategy};
 use loadgen::LatencyRecorder;
-use reports::{EndpointReport, PageLoad, ProxyReport, Report, Requests, StrategyReport};
+use loadgen::TimeSeries;
+use reports::{
+    EndpointReport, PageLoad, ProxyReport, Report, Requests, SeriesPoint, StrategyReport,
+    WorkloadReport,
+};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,7 +42,12 @@ pub fn run(
     on_done: impl Fn(Strategy) + Sync,
 ) -> Result<Report, RunError> {
     let runs = run_all(scenario, seed, &on_done)?;
-    let strategies = runs.iter().map(strategy_report).collect();
+    let model = match scenario.workload.as_ref().map(|w| w.model) {
+        None => "schedule",
+        Some(Model::Open) => "open",
+        Some(Model::Closed) => "closed",
+    };
+    let strategies = runs.iter().map(|r| strategy_report(r, model)).collect();
     let mut report = Report::new(
         crate::VERSION,
         seed,
@@ -110,57 +121,146 @@ pub fn run_all(
         .collect()
 }
 
-/// Summarises one strategy's page loads.
-pub fn strategy_report(run: &StrategyRun) -> StrategyReport {
+/// Summarises one strategy's run: calls, page loads, workload accounting,
+/// per-second series.
+pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
     let mut per_replica: BTreeMap<String, u64> =
         run.stockdata_pods.iter().map(|p| (p.clone(), 0)).collect();
+    let mut per_replica_latency: BTreeMap<String, LatencyRecorder> = BTreeMap::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut all = LatencyRecorder::new();
-    let (mut sent, mut ok, mut failed_page_loads) = (0u64, 0u64, 0u64);
-    let mut page_loads = Vec::with_capacity(run.pages.len());
-    for record in &run.pages {
-        let page = match &record.outcome {
-            Ok(page) => page,
-            Err(_) => {
-                failed_page_loads += 1;
+    let mut corrected = LatencyRecorder::new();
+    let mut uncorrected = LatencyRecorder::new();
+    let mut series = TimeSeries::new();
+    let (mut sent, mut ok) = (0u64, 0u64);
+    let (mut completed, mut failed, mut in_flight, mut measured) = (0u64, 0u64, 0u64, 0u64);
+    let mut page_loads = Vec::new();
+    for record in &run.requests {
+        let in_window = record.intended >= run.warmup;
+        let answer = match (&record.outcome, record.done) {
+            (Some(Ok(answer)), Some(done)) => {
+                completed += 1;
+                if in_window {
+                    measured += 1;
+                    corrected.record(done.saturating_sub(record.intended));
+                    uncorrected.record(done.saturating_sub(record.sent.unwrap_or(record.intended)));
+                }
+                let bucket = series.bucket(done);
+                bucket.completed += 1;
+                bucket.latency.record(done.saturating_sub(record.intended));
+                (answer, done)
+            }
+            (Some(Err(_)), _) => {
+                failed += 1;
                 continue;
             }
+            _ => {
+                in_flight += 1;
+                continue;
+            }
+        };
+        let (answer, done) = answer;
+        let calls: Vec<&stockweb::Call> = match answer {
+            Answer::Page(page) => page.calls.iter().collect(),
+            Answer::Call(call) => vec![call],
         };
         let mut page_replicas = BTreeMap::new();
         let mut page_errors = BTreeMap::new();
         let mut latency = LatencyRecorder::new();
-        for call in &page.calls {
+        for call in calls {
             sent += 1;
-            latency.record_us(call.latency_us);
+            let bucket = series.bucket(done);
+            bucket.calls += 1;
+            if in_window {
+                latency.record_us(call.latency_us);
+            }
             if call.code == "OK" {
                 ok += 1;
                 let server = call.server.clone().unwrap_or_else(|| "(unknown)".into());
                 *page_replicas.entry(server.clone()).or_insert(0) += 1;
-                *per_replica.entry(server).or_insert(0) += 1;
+                *per_replica.entry(server.clone()).or_insert(0) += 1;
+                if in_window {
+                    per_replica_latency
+                        .entry(server)
+                        .or_default()
+                        .record_us(call.latency_us);
+                }
             } else {
+                series.bucket(done).call_errors += 1;
                 *page_errors.entry(call.code.clone()).or_insert(0) += 1;
                 *errors.entry(call.code.clone()).or_insert(0) += 1;
             }
         }
         all.merge(&latency);
-        page_loads.push(PageLoad {
-            index: record.index,
-            stockweb_pod: page.stockweb_pod.clone(),
-            start_ms: ms(record.start.as_micros()),
-            duration_ms: ms(u128::from(page.elapsed_us)),
-            per_replica: page_replicas,
-            errors: page_errors,
-            latency_ms: latency.summary(),
-        });
+        if let Answer::Page(page) = answer {
+            page_loads.push(PageLoad {
+                index: record.index,
+                stockweb_pod: page.stockweb_pod.clone(),
+                start_ms: ms(record.intended.as_micros()),
+                duration_ms: ms(u128::from(page.elapsed_us)),
+                per_replica: page_replicas,
+                errors: page_errors,
+                latency_ms: latency.summary(),
+            });
+        }
     }
+    let retries = run
+        .proxy
+        .as_ref()
+        .map(|p| p.retries_by_second.clone())
+        .unwrap_or_default();
+    let series = series
+        .dense()
+        .into_iter()
+        .map(|(second, b)| {
+            let l = b.latency.summary();
+            SeriesPoint {
+                second,
+                throughput: b.completed,
+                p50_ms: l.p50,
+                p99_ms: l.p99,
+                calls: b.calls,
+                call_errors: b.call_errors,
+                error_rate: if b.calls == 0 {
+                    0.0
+                } else {
+                    (b.call_errors as f64 / b.calls as f64 * 1e4).round() / 1e4
+                },
+                retries: retries.get(&second).copied().unwrap_or(0),
+            }
+        })
+        .collect();
     StrategyReport {
         name: run.strategy.to_string(),
         requests: Requests { sent, ok, errors },
         per_replica,
         latency_ms: all.summary(),
         page_loads,
-        failed_page_loads,
+        failed_page_loads: if run.target == Target::Page {
+            failed
+        } else {
+            0
+        },
         sim_time_ms: ms(run.sim_time.as_micros()),
+        per_replica_latency_ms: per_replica_latency
+            .iter()
+            .map(|(k, v)| (k.clone(), v.summary()))
+            .collect(),
+        workload: Some(WorkloadReport {
+            model: model.to_string(),
+            target: match run.target {
+                Target::Page => "page".into(),
+                Target::Get => "get".into(),
+            },
+            issued: run.requests.len() as u64,
+            completed,
+            failed,
+            in_flight_at_end: in_flight,
+            measured,
+            latency_ms: corrected.summary(),
+            latency_uncorrected_ms: uncorrected.summary(),
+        }),
+        series,
         settings: run.settings.clone(),
         proxy: run.proxy.as_ref().map(proxy_report),
     }

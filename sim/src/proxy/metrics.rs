@@ -50,6 +50,11 @@ pub struct ProxyMetrics {
     pub no_endpoints: u64,
     /// Per endpoint, by pod name.
     pub endpoints: BTreeMap<String, EndpointMetrics>,
+    /// Retries sent, by whole second of `clock` (when a clock is set).
+    pub retries_by_second: BTreeMap<u64, u64>,
+    /// Where "now" comes from for `retries_by_second`: in the simulator,
+    /// `turmoil::sim_elapsed`, shared by every host.
+    pub clock: Option<fn() -> Option<std::time::Duration>>,
 }
 
 impl ProxyMetrics {
@@ -62,6 +67,16 @@ impl ProxyMetrics {
         self.no_endpoints += other.no_endpoints;
         for (k, v) in &other.endpoints {
             self.endpoints.entry(k.clone()).or_default().merge(v);
+        }
+        for (s, n) in &other.retries_by_second {
+            *self.retries_by_second.entry(*s).or_insert(0) += n;
+        }
+    }
+
+    /// Counts one retry at the clock's current second.
+    pub fn record_retry(&mut self) {
+        if let Some(now) = self.clock.and_then(|clock| clock()) {
+            *self.retries_by_second.entry(now.as_secs()).or_insert(0) += 1;
         }
     }
 }

@@ -213,6 +213,7 @@ where
                     return Ok(attempt);
                 }
                 this.in_flight_retries.fetch_add(1, Ordering::Relaxed);
+                lock(&this.metrics).record_retry();
                 retries += 1;
                 if let Some(endpoint) = attempt.endpoint {
                     tried.push(endpoint);

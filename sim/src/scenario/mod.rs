@@ -83,6 +83,98 @@ pub struct Scenario {
     /// Faults and operations at simulated times. Default: none.
     #[serde(default)]
     pub timeline: Vec<TimelineEvent>,
+    /// An open- or closed-loop workload instead of `[load]`'s fixed page
+    /// schedule. Default: none (use `[load]`).
+    #[serde(default)]
+    pub workload: Option<WorkloadConfig>,
+}
+
+/// What each workload request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// `GET /api/stocks` on StockWeb: a page load, 100 concurrent calls.
+    #[default]
+    Page,
+    /// `GET /api/stock/{id}` on StockWeb: one call.
+    Get,
+}
+
+/// Open or closed loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// Requests arrive on a schedule, whatever the system does.
+    Open,
+    /// `users` each send, wait for the answer, think, repeat.
+    Closed,
+}
+
+/// Open-loop arrival spacing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arrival {
+    /// Evenly spaced.
+    Constant,
+    /// Exponential gaps (a Poisson process).
+    #[default]
+    Poisson,
+}
+
+/// Think-time distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Think {
+    /// Always `think_time`.
+    Constant,
+    /// Exponential with mean `think_time`.
+    #[default]
+    Exponential,
+}
+
+/// `[workload]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// What a request is. Default `page`.
+    #[serde(default)]
+    pub target: Target,
+    /// Open or closed loop. Required.
+    pub model: Model,
+    /// Open loop: arrival spacing. Default `poisson`.
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Open loop: requests per second. Required for `open`.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Open loop: most requests in flight at once (wrk2's connections);
+    /// later arrivals wait, and their latency still counts from when they
+    /// were due. Default: unlimited.
+    #[serde(default)]
+    pub connections: Option<u32>,
+    /// Closed loop: number of users. Required for `closed`.
+    #[serde(default)]
+    pub users: Option<u32>,
+    /// Closed loop: mean think time between a user's requests. Default 0.
+    #[serde(default)]
+    pub think_time: Option<SimDuration>,
+    /// Closed loop: think-time distribution. Default `exponential`.
+    #[serde(default)]
+    pub think: Think,
+    /// How long requests are issued. Required.
+    pub duration: SimDuration,
+    /// Requests due before this are run but left out of latency results.
+    /// Default 0.
+    #[serde(default)]
+    pub warmup: SimDuration,
+    /// After `duration`, how long to wait for requests still in flight
+    /// before counting them as in flight at the end. Default 10s.
+    #[serde(default = "defaults::drain")]
+    pub drain: SimDuration,
+    /// `get` target: share of requests for ids that do not exist
+    /// (`NOT_FOUND`). Default 0.
+    #[serde(default)]
+    pub not_found_ratio: f64,
 }
 
 /// Settings that override a sidecar profile; unset keys keep the profile's
@@ -235,6 +327,9 @@ mod defaults {
     }
     pub fn dns_refresh() -> SimDuration {
         SimDuration(GRPC_MIN_DNS_RESOLUTION_INTERVAL)
+    }
+    pub fn drain() -> SimDuration {
+        SimDuration(Duration::from_secs(10))
     }
     pub fn page_loads() -> u64 {
         10
@@ -458,6 +553,60 @@ impl Scenario {
                 "expected a duration above 0".into(),
             ));
         }
+        if let Some(w) = &self.workload {
+            let invalid = |field: &str, message: String| ScenarioError::Invalid {
+                path: path.to_string(),
+                field: format!("workload.{field}"),
+                message,
+            };
+            if self.load != LoadConfig::default() {
+                return Err(ScenarioError::Invalid {
+                    path: path.to_string(),
+                    field: "load".into(),
+                    message: "use either [load] (a fixed page schedule) or [workload], not both"
+                        .into(),
+                });
+            }
+            match w.model {
+                Model::Open => match w.rate {
+                    Some(r) if r.is_finite() && r > 0.0 => {}
+                    Some(r) => {
+                        return Err(invalid("rate", format!("{r}; expected a rate above 0")));
+                    }
+                    None => return Err(invalid("rate", "is required for an open loop".into())),
+                },
+                Model::Closed => match w.users {
+                    Some(u) if u >= 1 => {}
+                    Some(_) => return Err(invalid("users", "expected at least 1".into())),
+                    None => return Err(invalid("users", "is required for a closed loop".into())),
+                },
+            }
+            if w.duration.0.is_zero() {
+                return Err(invalid("duration", "expected a duration above 0".into()));
+            }
+            if w.warmup >= w.duration {
+                return Err(invalid("warmup", "expected less than the duration".into()));
+            }
+            if w.connections == Some(0) {
+                return Err(invalid("connections", "expected at least 1".into()));
+            }
+            if !(0.0..=1.0).contains(&w.not_found_ratio) {
+                return Err(invalid(
+                    "not_found_ratio",
+                    "expected a share from 0 to 1".into(),
+                ));
+            }
+            if w.duration.0 + w.drain.0 >= self.time_limit.0 {
+                return Err(invalid(
+                    "duration",
+                    format!(
+                        "duration + drain ({}) must be less than time_limit ({})",
+                        SimDuration(w.duration.0 + w.drain.0),
+                        self.time_limit
+                    ),
+                ));
+            }
+        }
         self.validate_timeline(path)?;
         let last_start = self.schedule().last();
         if last_start >= self.time_limit.0 {
@@ -496,10 +645,13 @@ impl Scenario {
             .collect()
     }
 
-    /// When the run ends (the last page load starts); events must happen
+    /// When the run ends (requests stop being issued); events must happen
     /// before.
     pub fn run_end(&self) -> Duration {
-        self.schedule().last()
+        match &self.workload {
+            Some(w) => w.duration.0,
+            None => self.schedule().last(),
+        }
     }
 
     fn validate_timeline(&self, path: &str) -> Result<(), ScenarioError> {

@@ -13,7 +13,7 @@
 //! (`ingress`) drives the workload ([`browser`]).
 
 mod actions;
-mod browser;
+pub mod browser;
 mod pods;
 
 use crate::cluster::Cluster;
@@ -26,7 +26,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
-use stockweb::Page;
 
 /// StockData's service port (what the application asks for).
 pub const STOCKDATA_SERVICE_PORT: u16 = 50051;
@@ -50,24 +49,17 @@ pub const STOCKWEB: &str = "stockweb";
 /// The browser's host name.
 pub const INGRESS: &str = "ingress";
 
-/// One page load as the browser saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageRecord {
-    /// Index in the schedule.
-    pub index: u64,
-    /// Scheduled start (simulated time since the run began).
-    pub start: Duration,
-    /// What StockWeb answered, or why the page request failed.
-    pub outcome: Result<Page, String>,
-}
-
 /// Everything one strategy's run produced.
 #[derive(Debug, Clone)]
 pub struct StrategyRun {
     /// The strategy.
     pub strategy: Strategy,
-    /// Page loads in schedule order.
-    pub pages: Vec<PageRecord>,
+    /// Every workload request, in issue order.
+    pub requests: Vec<browser::RequestRecord>,
+    /// Requests due before this are left out of latency results.
+    pub warmup: Duration,
+    /// `page` or `get`.
+    pub target: crate::scenario::Target,
     /// Every StockData pod that existed, in name order.
     pub stockdata_pods: Vec<String>,
     /// Simulated time when the browser finished.
@@ -140,7 +132,9 @@ pub fn run_strategy(
         table.insert(spec, Duration::ZERO);
     }
 
-    let records = browser::start(&mut sim, scenario, &cluster);
+    let plan = browser::Plan::of(scenario, seed);
+    let (warmup, target) = (plan.warmup, plan.target);
+    let records = browser::start(&mut sim, plan, &cluster);
 
     let mut queue = ActionQueue::default();
     actions::expand(scenario, &mut queue);
@@ -170,8 +164,10 @@ pub fn run_strategy(
         }
     }
     let sim_time = sim.elapsed();
-    let mut pages = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
-    pages.sort_by_key(|p| p.index);
+    let requests: Vec<browser::RequestRecord> =
+        std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_values()
+            .collect();
 
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
@@ -195,7 +191,9 @@ pub fn run_strategy(
     }
     Ok(StrategyRun {
         strategy,
-        pages,
+        requests,
+        warmup,
+        target,
         stockdata_pods,
         sim_time,
         proxy,

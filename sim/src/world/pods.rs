@@ -147,7 +147,10 @@ impl PodFactory {
                             .with_overrides(&s.sidecar),
                     ),
                     seed: derive_seed(self.seed, &format!("sidecar/{name}")),
-                    metrics: Arc::default(),
+                    metrics: Arc::new(Mutex::new(ProxyMetrics {
+                        clock: Some(turmoil::sim_elapsed),
+                        ..ProxyMetrics::default()
+                    })),
                 },
             ),
         };
