@@ -33,6 +33,8 @@ async fn replica_with(
         concurrency: 100,
         seed: 1,
         demand_seed: 0,
+        honor_cancellation: true,
+        queue_bound: None,
         slowdown: 1.0,
     })
     .expect("replica");

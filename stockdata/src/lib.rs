@@ -19,6 +19,8 @@ let replica = StockDataService::new(ReplicaConfig {
     concurrency: 8,
     seed: 1,
     demand_seed: 0,
+    honor_cancellation: true,
+    queue_bound: None,
     slowdown: 1.0,
 }).expect("valid config");
 let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;

@@ -81,6 +81,13 @@ pub struct ReplicaConfig {
     /// Seed of the request-keyed draws; give every replica of a service the
     /// same one, so a request's demand does not depend on who serves it.
     pub demand_seed: u64,
+    /// Whether a request the client cancels (HTTP/2 RST_STREAM, a timeout)
+    /// stops being worked on. `false` models the many servers that finish
+    /// abandoned work anyway: it keeps its worker slot to the end.
+    pub honor_cancellation: bool,
+    /// Most requests waiting for a worker slot; one more is refused at once
+    /// with `UNAVAILABLE` (load shedding). `None`: unbounded.
+    pub queue_bound: Option<usize>,
     /// Multiplier on every service time (1.0 = normal; 10.0 models a gray
     /// failure: a replica that still answers, ten times slower). Draws are
     /// the same either way, so a slow replica sees the same random stream.
@@ -96,6 +103,8 @@ impl ReplicaConfig {
             concurrency,
             seed: 0,
             demand_seed: 0,
+            honor_cancellation: true,
+            queue_bound: None,
             slowdown: 1.0,
         }
     }
@@ -126,6 +135,9 @@ struct Inner {
     seed: u64,
     control: ReplicaControl,
     slots: Semaphore,
+    queue_bound: Option<usize>,
+    honor_cancellation: bool,
+    waiting: std::sync::atomic::AtomicUsize,
     rng: Mutex<ChaCha8Rng>,
 }
 
@@ -160,6 +172,9 @@ impl StockDataService {
                 control,
                 // tokio's semaphore is fair: waiters are served in FIFO order.
                 slots: Semaphore::new(config.concurrency),
+                queue_bound: config.queue_bound,
+                honor_cancellation: config.honor_cancellation,
+                waiting: std::sync::atomic::AtomicUsize::new(0),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
             }),
         })
@@ -225,18 +240,65 @@ impl Stocks for StockDataService {
                 "id must be at least 1, got {id}"
             ))));
         }
-        let _slot = self
-            .inner
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| self.tag_status(Status::unavailable("replica shutting down")))?;
+        use std::sync::atomic::Ordering;
+        if let Some(bound) = self.inner.queue_bound {
+            // Shed load: a request that would wait behind `bound` others is
+            // refused before it costs anything.
+            if self.inner.slots.available_permits() == 0
+                && self.inner.waiting.load(Ordering::Relaxed) >= bound
+            {
+                return Err(self.tag_status(Status::unavailable("overloaded: queue full")));
+            }
+        }
+        if self.inner.honor_cancellation {
+            self.process(id, request_id).await
+        } else {
+            // Detached: dropping this handler (a cancelled call) does not
+            // stop the work.
+            let this = self.clone();
+            tokio::spawn(async move { this.process(id, request_id).await })
+                .await
+                .unwrap_or_else(|_| Err(Status::internal("worker task failed")))
+        }
+    }
+}
+
+impl StockDataService {
+    /// Waits for a worker slot, then does the request's work.
+    async fn process(
+        &self,
+        id: i32,
+        request_id: Option<String>,
+    ) -> Result<Response<GetResponse>, Status> {
+        let slot = {
+            let _waiting = Waiting::enter(&self.inner.waiting);
+            self.inner.slots.acquire().await
+        };
+        let _slot =
+            slot.map_err(|_| self.tag_status(Status::unavailable("replica shutting down")))?;
         self.inner.control.wait_unpaused().await;
         tokio::time::sleep(self.draw_service_time(request_id.as_deref())).await;
         match data::lookup(id) {
             Some(stock) => Ok(self.tag(Response::new(GetResponse { stock: Some(stock) }))),
             None => Err(self.tag_status(Status::not_found(format!("no stock with id {id}")))),
         }
+    }
+}
+
+/// Counts a request as waiting for a slot until dropped (also when the
+/// wait is cancelled).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a std::sync::atomic::AtomicUsize) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -15,6 +15,8 @@ fn replica(pod: &str, concurrency: usize, service_ms: u64) -> StockDataService {
         concurrency,
         seed: 1,
         demand_seed: 0,
+        honor_cancellation: true,
+        queue_bound: None,
         slowdown: 1.0,
     })
     .expect("valid replica")
@@ -136,4 +138,89 @@ async fn serves_grpc_and_health_over_real_sockets() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
     server.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn queue_bound_sheds_load_with_unavailable() {
+    let svc = StockDataService::new(ReplicaConfig {
+        queue_bound: Some(2),
+        ..ReplicaConfig::constant("stockdata-0", Duration::from_millis(10), 1)
+    })
+    .expect("replica");
+    // One in service, two waiting, the rest refused at once.
+    let calls = (2..=6).map(|id| {
+        let svc = svc.clone();
+        async move {
+            svc.get(Request::new(GetRequest { id }))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    assert_eq!(
+        results,
+        vec![
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Err(Code::Unavailable),
+            Err(Code::Unavailable)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slowdown_and_pause_controls() {
+    let svc = replica("stockdata-0", 1, 10);
+    svc.control().set_slowdown(3.0);
+    let start = tokio::time::Instant::now();
+    svc.get(Request::new(GetRequest { id: 2 }))
+        .await
+        .expect("ok");
+    assert_eq!(start.elapsed(), Duration::from_millis(30));
+    svc.control().set_slowdown(1.0);
+    svc.control().set_paused(true);
+    let control = svc.control().clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        control.set_paused(false);
+    });
+    let start = tokio::time::Instant::now();
+    svc.get(Request::new(GetRequest { id: 2 }))
+        .await
+        .expect("ok");
+    assert_eq!(start.elapsed(), Duration::from_millis(510));
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_id_fixes_the_demand_on_every_replica() {
+    let make = |pod: &str, seed| {
+        StockDataService::new(ReplicaConfig {
+            pod: pod.into(),
+            service_time: ServiceTime::Exponential {
+                mean: Duration::from_millis(20),
+            },
+            concurrency: 1,
+            seed,
+            demand_seed: 77,
+            honor_cancellation: true,
+            queue_bound: None,
+            slowdown: 1.0,
+        })
+        .expect("replica")
+    };
+    let timed = |svc: StockDataService, rid: &'static str| async move {
+        let mut req = Request::new(GetRequest { id: 5 });
+        req.metadata_mut()
+            .insert(stockdata::REQUEST_ID_HEADER, rid.parse().expect("ascii"));
+        let start = tokio::time::Instant::now();
+        svc.get(req).await.expect("ok");
+        start.elapsed()
+    };
+    let a = timed(make("stockdata-0", 1), "page-3/5").await;
+    let b = timed(make("stockdata-1", 2), "page-3/5").await;
+    let c = timed(make("stockdata-1", 2), "page-4/5").await;
+    assert_eq!(a, b, "same request, same demand on another replica");
+    assert_ne!(a, c, "another request, another demand");
 }

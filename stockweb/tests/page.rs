@@ -34,6 +34,8 @@ async fn start_replica(pod: &str) -> SocketAddr {
         concurrency: 16,
         seed: 3,
         demand_seed: 0,
+        honor_cancellation: true,
+        queue_bound: None,
         slowdown: 1.0,
     })
     .expect("replica");

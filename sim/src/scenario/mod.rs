@@ -232,6 +232,14 @@ pub struct StockDataConfig {
     /// Service time per request. Default exponential, mean 2ms.
     #[serde(default = "defaults::service_time")]
     pub service_time: ServiceTimeConfig,
+    /// Most requests waiting per replica; more are refused with
+    /// `UNAVAILABLE` at once (load shedding). Default: unbounded.
+    #[serde(default)]
+    pub queue_bound: Option<u32>,
+    /// Whether a cancelled call (client timeout) stops its work. `false`:
+    /// abandoned work runs to the end, as in many real servers. Default true.
+    #[serde(default = "defaults::yes")]
+    pub honor_cancellation: bool,
     /// Per-pod service-time multipliers, e.g. `{ stockdata-2 = 10.0 }` for
     /// a replica ten times slower (a gray failure). Default: none.
     #[serde(default)]
@@ -328,6 +336,9 @@ mod defaults {
     pub fn dns_refresh() -> SimDuration {
         SimDuration(GRPC_MIN_DNS_RESOLUTION_INTERVAL)
     }
+    pub fn yes() -> bool {
+        true
+    }
     pub fn drain() -> SimDuration {
         SimDuration(Duration::from_secs(10))
     }
@@ -357,6 +368,8 @@ impl Default for StockDataConfig {
             replicas: defaults::stockdata_replicas(),
             concurrency: defaults::concurrency(),
             service_time: defaults::service_time(),
+            queue_bound: None,
+            honor_cancellation: true,
             slowdown: BTreeMap::new(),
             weights: BTreeMap::new(),
         }

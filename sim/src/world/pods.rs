@@ -101,6 +101,8 @@ impl PodFactory {
                     concurrency: s.stockdata.concurrency.get() as usize,
                     seed: derive_seed(self.seed, &name),
                     demand_seed: derive_seed(self.seed, "stockdata/demand"),
+                    queue_bound: s.stockdata.queue_bound.map(|b| b as usize),
+                    honor_cancellation: s.stockdata.honor_cancellation,
                     slowdown: s.stockdata.slowdown.get(&name).copied().unwrap_or(1.0),
                 },
                 control: ReplicaControl::default(),
