@@ -38,6 +38,10 @@ pub const LINKERD_CONNECT_BACKOFF_JITTER: f64 = 0.1;
 /// linkerd2-proxy's outbound connect timeout.
 pub const LINKERD_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long h2 remembers a locally reset stream, in wall-clock time; far
+/// longer than any simulation so that only its count limit applies.
+pub const H2_RESET_STREAM_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 /// Connection settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConnectConfig {
@@ -170,6 +174,12 @@ impl<C: Connect> Inner<C> {
         };
         let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
+            // h2 forgets locally reset streams after `reset_stream_duration`
+            // of *wall-clock* time (default 1 s, `std::time::Instant`). Under
+            // cancellation (per-try timeouts) that made runs differ between
+            // processes; a day is longer than any run, so only h2's
+            // count-based limit applies, which is deterministic.
+            .reset_stream_duration(H2_RESET_STREAM_DURATION)
             .handshake(TokioIo::new(io))
             .await;
         let (sender, connection) = match handshake {
