@@ -27,6 +27,18 @@ pub fn arrivals(process: Process, rate: f64, duration: Duration, seed: u64) -> V
     let end = duration.as_secs_f64();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::new();
+    if process == Process::Constant {
+        // k / rate, not a running sum: no drift from float accumulation.
+        let mut k = 0u64;
+        loop {
+            let t = k as f64 * mean_gap;
+            if t >= end {
+                return out;
+            }
+            out.push(Duration::from_micros((t * 1e6).round() as u64));
+            k += 1;
+        }
+    }
     let mut t = match process {
         Process::Constant => 0.0,
         Process::Poisson => exp(&mut rng, mean_gap),

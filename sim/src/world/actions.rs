@@ -201,17 +201,21 @@ impl World<'_, '_> {
                 }
             }
             Action::RestartNode(n) => self.sim.bounce(node_name(n).as_str()),
+            // turmoil's TCP never retransmits, so a partition that dropped
+            // segments would wedge connections for ever. Holding them and
+            // delivering them at the heal stands in for TCP retransmission:
+            // the connection stalls, then resumes.
             Action::Partition(a, b) => {
                 for x in &a {
                     for y in &b {
-                        self.sim.partition(x.as_str(), y.as_str());
+                        self.sim.hold(x.as_str(), y.as_str());
                     }
                 }
             }
             Action::Heal(a, b) => {
                 for x in &a {
                     for y in &b {
-                        self.sim.repair(x.as_str(), y.as_str());
+                        self.sim.release(x.as_str(), y.as_str());
                     }
                 }
             }
