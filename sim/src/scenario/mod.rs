@@ -33,6 +33,9 @@ pub const BUNDLED_DEMO_PATH: &str = "scenarios/stockweb-demo.toml";
 /// `internal/resolver/dns/dns_resolver.go`, `MinResolutionInterval`, 30 s).
 pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Most requests an open-loop workload may issue.
+pub const MAX_REQUESTS: u64 = 10_000_000;
+
 /// Most nodes a scenario may have: a node is a turmoil host, and turmoil's
 /// per-step cost grows with the cube of the host count (measured: 100 hosts
 /// cost 1.7 ms per 100 µs tick even when idle).
@@ -593,6 +596,18 @@ impl Scenario {
                     Some(_) => return Err(invalid("users", "expected at least 1".into())),
                     None => return Err(invalid("users", "is required for a closed loop".into())),
                 },
+            }
+            if let Some(rate) = w.rate {
+                let requests = rate * w.duration.0.as_secs_f64();
+                if requests > MAX_REQUESTS as f64 {
+                    return Err(invalid(
+                        "rate",
+                        format!(
+                            "{rate}/s for {} is {requests:.0} requests; expected at most {MAX_REQUESTS}",
+                            w.duration
+                        ),
+                    ));
+                }
             }
             if w.duration.0.is_zero() {
                 return Err(invalid("duration", "expected a duration above 0".into()));
