@@ -74,5 +74,44 @@ pub fn render(report: &Report) -> String {
     for row in &rows {
         line(row.iter().map(String::as_str).collect(), &mut out);
     }
+    if report
+        .strategies
+        .iter()
+        .any(|s| s.workload.as_ref().is_some_and(|w| w.model != "schedule"))
+    {
+        let _ = writeln!(
+            out,
+            "\nworkload (latency from when each request was due; uncorrected in brackets)"
+        );
+        for s in &report.strategies {
+            if let Some(w) = &s.workload {
+                let amp = s
+                    .proxy
+                    .as_ref()
+                    .map(|p| format!(", retry amplification {:.2}", p.retry_amplification))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:<22} {} {}: {} issued, {} completed, {} failed, {} in flight at end; p50 {:.1} ms, p99 {:.1} ms [{:.1}]{amp}",
+                    s.name,
+                    w.model,
+                    w.target,
+                    w.issued,
+                    w.completed,
+                    w.failed,
+                    w.in_flight_at_end,
+                    w.latency_ms.p50,
+                    w.latency_ms.p99,
+                    w.latency_uncorrected_ms.p99,
+                );
+            }
+        }
+    }
+    if !report.timeline.is_empty() {
+        let _ = writeln!(out, "\ntimeline");
+        for t in &report.timeline {
+            let _ = writeln!(out, "  {:>9.0} ms  {}", t.at_ms, t.event);
+        }
+    }
     out
 }

@@ -47,7 +47,22 @@ pub fn run(
         Some(Model::Open) => "open",
         Some(Model::Closed) => "closed",
     };
-    let strategies = runs.iter().map(|r| strategy_report(r, model)).collect();
+    let strategies: Vec<StrategyReport> = runs.iter().map(|r| strategy_report(r, model)).collect();
+    for s in &strategies {
+        // Every request issued and every call made is accounted for.
+        let errors: u64 = s.requests.errors.values().sum();
+        let balanced = s
+            .workload
+            .as_ref()
+            .is_none_or(|w| w.issued == w.completed + w.failed + w.in_flight_at_end);
+        if !balanced || s.requests.sent != s.requests.ok + errors {
+            return Err(RunError {
+                strategy: s.name.parse().unwrap_or(scenario.strategies[0]),
+                seed,
+                message: "requests unaccounted for (a bug in meshsim)".into(),
+            });
+        }
+    }
     let mut report = Report::new(
         crate::VERSION,
         seed,

@@ -17,6 +17,31 @@ pub enum ServiceTime {
         /// The mean service time, `1/μ`.
         mean: Duration,
     },
+    /// Log-normal with this median and shape `sigma` (the log's standard
+    /// deviation): most requests near the median, a long right tail.
+    LogNormal {
+        /// The median, `e^μ`.
+        median: Duration,
+        /// σ of the underlying normal.
+        sigma: f64,
+    },
+    /// Pareto (type I) with this minimum and tail index `alpha`: heavy
+    /// tailed; the mean is finite only for `alpha > 1`.
+    Pareto {
+        /// The scale (smallest value).
+        min: Duration,
+        /// The tail index.
+        alpha: f64,
+    },
+    /// `slow` with probability `p_slow`, else `fast`: a cache hit/miss mix.
+    Bimodal {
+        /// The common case.
+        fast: Duration,
+        /// The rare case.
+        slow: Duration,
+        /// Probability of `slow`.
+        p_slow: f64,
+    },
 }
 
 impl ServiceTime {
@@ -30,15 +55,50 @@ impl ServiceTime {
                 let x = -(1.0 - u).ln();
                 Duration::from_secs_f64(mean.as_secs_f64() * x)
             }
+            ServiceTime::LogNormal { median, sigma } => {
+                // Box-Muller for one standard normal draw.
+                let (u1, u2): (f64, f64) = (rng.random(), rng.random());
+                let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                secs(median.as_secs_f64() * (sigma * z).exp())
+            }
+            ServiceTime::Pareto { min, alpha } => {
+                let u: f64 = rng.random();
+                secs(min.as_secs_f64() / (1.0 - u).powf(1.0 / alpha.max(f64::MIN_POSITIVE)))
+            }
+            ServiceTime::Bimodal { fast, slow, p_slow } => {
+                if rng.random::<f64>() < p_slow {
+                    slow
+                } else {
+                    fast
+                }
+            }
         }
     }
 
-    /// The distribution's mean.
-    pub fn mean(&self) -> Duration {
+    /// The distribution's mean (`None` for a Pareto with `alpha <= 1`).
+    pub fn mean(&self) -> Option<Duration> {
         match *self {
-            ServiceTime::Constant(d) => d,
-            ServiceTime::Exponential { mean } => mean,
+            ServiceTime::Constant(d) => Some(d),
+            ServiceTime::Exponential { mean } => Some(mean),
+            ServiceTime::LogNormal { median, sigma } => {
+                Some(median.mul_f64((sigma * sigma / 2.0).exp()))
+            }
+            ServiceTime::Pareto { min, alpha } => {
+                (alpha > 1.0).then(|| min.mul_f64(alpha / (alpha - 1.0)))
+            }
+            ServiceTime::Bimodal { fast, slow, p_slow } => {
+                Some(fast.mul_f64(1.0 - p_slow) + slow.mul_f64(p_slow))
+            }
         }
+    }
+}
+
+/// Seconds to a duration, saturating (a heavy tail can draw huge values).
+fn secs(s: f64) -> Duration {
+    if s.is_finite() && s >= 0.0 {
+        Duration::try_from_secs_f64(s.min(86_400.0)).unwrap_or(Duration::ZERO)
+    } else {
+        Duration::from_secs(86_400)
     }
 }
 
@@ -73,6 +133,59 @@ mod tests {
         // mean is 2/sqrt(n) ≈ 0.0045, so 1% is > 4 standard errors.
         assert!((mean - 2.0).abs() < 0.02, "mean {mean}");
         assert!((var - 4.0).abs() < 0.12, "variance {var}");
+    }
+
+    fn mean_ms(st: ServiceTime, n: usize, seed: u64) -> f64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| st.sample(&mut rng).as_secs_f64() * 1e3)
+            .sum::<f64>()
+            / n as f64
+    }
+
+    #[test]
+    fn lognormal_pareto_bimodal_means_match() {
+        let ms = Duration::from_millis;
+        let cases = [
+            (
+                ServiceTime::LogNormal {
+                    median: ms(2),
+                    sigma: 0.5,
+                },
+                0.01,
+            ),
+            (
+                ServiceTime::Pareto {
+                    min: ms(1),
+                    alpha: 3.0,
+                },
+                0.02,
+            ),
+            (
+                ServiceTime::Bimodal {
+                    fast: ms(1),
+                    slow: ms(50),
+                    p_slow: 0.1,
+                },
+                0.02,
+            ),
+        ];
+        for (st, tol) in cases {
+            let want = st.mean().expect("finite mean").as_secs_f64() * 1e3;
+            let got = mean_ms(st, 400_000, 11);
+            assert!(
+                (got / want - 1.0).abs() < tol,
+                "{st:?}: mean {got} vs {want}"
+            );
+        }
+        assert_eq!(
+            ServiceTime::Pareto {
+                min: ms(1),
+                alpha: 0.9
+            }
+            .mean(),
+            None
+        );
     }
 
     #[test]

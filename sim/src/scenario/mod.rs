@@ -215,6 +215,10 @@ pub struct ClusterConfig {
     /// Default 3.
     #[serde(default = "defaults::nodes")]
     pub nodes: NonZeroU32,
+    /// Extra random latency per segment, up to this much on top of
+    /// `latency` (turmoil's exponential-shaped draw). Default 0 (fixed).
+    #[serde(default)]
+    pub jitter: SimDuration,
     /// One-way latency of every segment between two nodes (fixed; loopback
     /// within a node costs one tick). Delivery happens on tick boundaries,
     /// so latency is effectively rounded up to whole ticks. Default 1ms.
@@ -265,6 +269,29 @@ pub enum ServiceTimeConfig {
     Exponential {
         /// The mean service time.
         mean: SimDuration,
+    },
+    /// `{ distribution = "lognormal", median = "2ms", sigma = 0.5 }`
+    Lognormal {
+        /// The median.
+        median: SimDuration,
+        /// σ of the underlying normal (> 0).
+        sigma: f64,
+    },
+    /// `{ distribution = "pareto", min = "1ms", alpha = 2.5 }`
+    Pareto {
+        /// The smallest value.
+        min: SimDuration,
+        /// Tail index (> 0; the mean is finite above 1).
+        alpha: f64,
+    },
+    /// `{ distribution = "bimodal", fast = "1ms", slow = "50ms", p_slow = 0.1 }`
+    Bimodal {
+        /// The common service time.
+        fast: SimDuration,
+        /// The rare service time.
+        slow: SimDuration,
+        /// Probability of `slow` (0 to 1).
+        p_slow: f64,
     },
 }
 
@@ -360,6 +387,7 @@ impl Default for ClusterConfig {
     fn default() -> Self {
         Self {
             nodes: defaults::nodes(),
+            jitter: SimDuration::default(),
             latency: defaults::latency(),
         }
     }
@@ -408,6 +436,18 @@ impl From<ServiceTimeConfig> for stockdata::ServiceTime {
             ServiceTimeConfig::Exponential { mean } => {
                 stockdata::ServiceTime::Exponential { mean: mean.0 }
             }
+            ServiceTimeConfig::Lognormal { median, sigma } => stockdata::ServiceTime::LogNormal {
+                median: median.0,
+                sigma,
+            },
+            ServiceTimeConfig::Pareto { min, alpha } => {
+                stockdata::ServiceTime::Pareto { min: min.0, alpha }
+            }
+            ServiceTimeConfig::Bimodal { fast, slow, p_slow } => stockdata::ServiceTime::Bimodal {
+                fast: fast.0,
+                slow: slow.0,
+                p_slow,
+            },
         }
     }
 }
@@ -508,19 +548,30 @@ impl Scenario {
                 "expected a duration above 0".into(),
             ));
         }
-        let mean = match self.stockdata.service_time {
-            ServiceTimeConfig::Constant { value } => value,
-            ServiceTimeConfig::Exponential { mean } => mean,
-        };
-        if matches!(
-            self.stockdata.service_time,
-            ServiceTimeConfig::Exponential { .. }
-        ) && mean.0.is_zero()
-        {
-            return Err(invalid(
-                "stockdata.service_time.mean",
-                "expected a duration above 0".into(),
-            ));
+        let field = "stockdata.service_time";
+        match self.stockdata.service_time {
+            ServiceTimeConfig::Exponential { mean } if mean.0.is_zero() => {
+                return Err(invalid(field, "mean: expected a duration above 0".into()));
+            }
+            ServiceTimeConfig::Lognormal { sigma, .. } if !(sigma.is_finite() && sigma > 0.0) => {
+                return Err(invalid(
+                    field,
+                    format!("sigma = {sigma}; expected a number above 0"),
+                ));
+            }
+            ServiceTimeConfig::Pareto { alpha, .. } if !(alpha.is_finite() && alpha > 0.0) => {
+                return Err(invalid(
+                    field,
+                    format!("alpha = {alpha}; expected a number above 0"),
+                ));
+            }
+            ServiceTimeConfig::Bimodal { p_slow, .. } if !(0.0..=1.0).contains(&p_slow) => {
+                return Err(invalid(
+                    field,
+                    format!("p_slow = {p_slow}; expected a probability from 0 to 1"),
+                ));
+            }
+            _ => {}
         }
         let pods: Vec<String> = (0..self.stockdata.replicas.get())
             .map(|i| format!("stockdata-{i}"))

@@ -108,9 +108,9 @@ pub fn run_strategy(
         .tick_duration(scenario.tick.0)
         .simulation_duration(scenario.time_limit.0)
         .tcp_capacity(TCP_CAPACITY)
-        // min == max: a fixed latency, no per-segment draw.
+        // min == max (no jitter): a fixed latency, no per-segment draw.
         .min_message_latency(scenario.cluster.latency.0)
-        .max_message_latency(scenario.cluster.latency.0);
+        .max_message_latency(scenario.cluster.latency.0 + scenario.cluster.jitter.0);
     let mut sim = builder.build();
 
     let cluster = Cluster::new();
