@@ -58,7 +58,7 @@ impl KubeProxyConnect {
 }
 
 impl Connect for KubeProxyConnect {
-    type Io = turmoil::net::TcpStream;
+    type Io = crate::net::SimStream;
     fn connect(
         &self,
         addr: SocketAddr,

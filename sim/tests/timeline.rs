@@ -400,3 +400,66 @@ fn invalid_timelines_name_the_field() {
         err("[[timeline]]\nat = \"1s\"\nkind = \"scale\"\nservice = \"stockdata\"\nreplicas = 0\n");
     assert!(e.contains("timeline[0].replicas"), "{e}");
 }
+
+#[test]
+fn loss_costs_retransmission_timeouts_only_during_the_window() {
+    let r = run(&format!(
+        r#"strategies = ["cached-dns"]
+{BASE}
+[[timeline]]
+at = "500ms"
+kind = "loss"
+nodes = ["node-1"]
+from = ["node-0"]
+rate = 0.2
+duration = "500ms"
+"#
+    ));
+    let s = strategy(&r, "cached-dns");
+    let longest = |from, to| {
+        pages_in(s, from, to)
+            .iter()
+            .map(|p| p.duration_ms)
+            .fold(0.0, f64::max)
+    };
+    assert!(longest(0.0, 500.0) < 50.0, "before {}", longest(0.0, 500.0));
+    // Lost segments wait a 200 ms retransmission timeout, and everything
+    // behind them on the connection waits too.
+    assert!(
+        longest(500.0, 1000.0) >= 200.0,
+        "during {}",
+        longest(500.0, 1000.0)
+    );
+    assert!(
+        longest(1300.0, 9e9) < 50.0,
+        "after {}",
+        longest(1300.0, 9e9)
+    );
+    assert_eq!(s.requests.ok, 2000, "loss delays, it does not fail");
+}
+
+#[test]
+fn placement_pins_pods_to_nodes() {
+    // Both replicas on node-2: a latency event on node-1 no longer matters.
+    let r = run(&format!(
+        r#"strategies = ["cached-dns"]
+{BASE}
+[cluster]
+placement = {{ stockdata-0 = "node-2", stockdata-1 = "node-2" }}
+[[timeline]]
+at = "500ms"
+kind = "latency"
+nodes = ["node-1"]
+add = "50ms"
+duration = "500ms"
+"#
+    ));
+    let s = strategy(&r, "cached-dns");
+    assert!(s.page_loads.iter().all(|p| p.duration_ms < 50.0));
+    let e = sim::Scenario::parse(
+        &format!("strategies = [\"sidecar\"]\n{BASE}\n[cluster]\nplacement = {{ stockdata-0 = \"node-9\" }}\n"),
+        "t.toml",
+    )
+    .expect_err("unknown node");
+    assert!(e.to_string().contains("cluster.placement"), "{e}");
+}

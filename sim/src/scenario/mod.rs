@@ -215,6 +215,15 @@ pub struct ClusterConfig {
     /// Default 3.
     #[serde(default = "defaults::nodes")]
     pub nodes: NonZeroU32,
+    /// Pins pods to nodes, e.g. `{ stockdata-0 = "node-2" }`; others are
+    /// spread (StockWeb pod j on node j mod nodes, StockData pod i on node
+    /// (i + 1) mod nodes). Default: none.
+    #[serde(default)]
+    pub placement: BTreeMap<String, String>,
+    /// Probability that a write (a segment) on any link is lost and costs a
+    /// retransmission timeout (200 ms). Default 0.
+    #[serde(default)]
+    pub loss: f64,
     /// Extra random latency per segment, up to this much on top of
     /// `latency` (turmoil's exponential-shaped draw). Default 0 (fixed).
     #[serde(default)]
@@ -388,6 +397,8 @@ impl Default for ClusterConfig {
         Self {
             nodes: defaults::nodes(),
             jitter: SimDuration::default(),
+            loss: 0.0,
+            placement: BTreeMap::new(),
             latency: defaults::latency(),
         }
     }
@@ -596,6 +607,33 @@ impl Scenario {
                 format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
             ));
         }
+        let known = self.known_pods();
+        let nodes: Vec<String> = (0..self.cluster.nodes.get())
+            .map(|n| format!("node-{n}"))
+            .collect();
+        for (pod, node) in &self.cluster.placement {
+            if !known.contains(pod) {
+                return Err(invalid(
+                    "cluster.placement",
+                    format!("unknown pod `{pod}`; expected one of {}", known.join(", ")),
+                ));
+            }
+            if !nodes.contains(node) {
+                return Err(invalid(
+                    "cluster.placement",
+                    format!(
+                        "`{pod}` on unknown node `{node}`; expected one of {}",
+                        nodes.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.cluster.loss) {
+            return Err(invalid(
+                "cluster.loss",
+                "expected a probability from 0 to 1".into(),
+            ));
+        }
         if self.sidecar.choice_count == Some(0) {
             return Err(invalid(
                 "sidecar.choice_count",
@@ -749,13 +787,14 @@ impl Scenario {
                 match key {
                     "pod" => matches!(e.kind, KillPod | Restart | Slow | Pause),
                     "node" => matches!(e.kind, CrashNode | Restart),
-                    "nodes" => matches!(e.kind, Latency | Partition | Heal),
-                    "from" => matches!(e.kind, Partition | Heal),
+                    "nodes" => matches!(e.kind, Latency | Partition | Heal | Loss),
+                    "from" => matches!(e.kind, Partition | Heal | Loss),
+                    "rate" => e.kind == Loss,
                     "factor" => e.kind == Slow,
                     "add" => e.kind == Latency,
                     "duration" => matches!(
                         e.kind,
-                        Slow | Pause | Latency | Partition | CrashNode | KillPod
+                        Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss
                     ),
                     "detect_after" => e.kind == CrashNode,
                     "ready_after" => matches!(
@@ -775,6 +814,7 @@ impl Scenario {
                 ("nodes", e.nodes.is_some()),
                 ("from", e.from.is_some()),
                 ("factor", e.factor.is_some()),
+                ("rate", e.rate.is_some()),
                 ("add", e.add.is_some()),
                 ("duration", e.duration.is_some()),
                 ("detect_after", e.detect_after.is_some()),
@@ -807,7 +847,7 @@ impl Scenario {
                         ));
                     }
                 }
-                Latency | Partition | Heal => {
+                Latency | Partition | Heal | Loss => {
                     need("nodes", e.nodes.as_ref().is_some_and(|n| !n.is_empty()))?
                 }
                 Scale => need("replicas", e.replicas.is_some())?,
@@ -818,6 +858,12 @@ impl Scenario {
             }
             if e.kind == Slow {
                 need("factor", e.factor.is_some_and(|f| f.is_finite() && f > 0.0))?;
+            }
+            if e.kind == Loss {
+                need("rate", e.rate.is_some())?;
+                if e.rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                    return Err(invalid("rate", "expected a probability from 0 to 1".into()));
+                }
             }
             if e.kind == Latency {
                 need("add", e.add.is_some())?;
@@ -921,6 +967,7 @@ impl Scenario {
                             "partition {}",
                             e.nodes.clone().unwrap_or_default().join(",")
                         ),
+                        Loss => format!("loss {}", e.nodes.clone().unwrap_or_default().join(",")),
                         CrashNode => format!("node {}", e.node.clone().unwrap_or_default()),
                         KillPod => format!("pod {}", e.pod.clone().unwrap_or_default()),
                         _ => continue,

@@ -28,6 +28,9 @@ pub enum EventKind {
     Partition,
     /// Undoes a partition of `nodes` from `from`.
     Heal,
+    /// Segments between `nodes` and `from` are lost with probability
+    /// `rate` (each loss costs a retransmission timeout) for `duration`.
+    Loss,
     /// Sets `service`'s replica count to `replicas`.
     Scale,
     /// Replaces `service`'s pods one at a time.
@@ -46,6 +49,7 @@ impl EventKind {
             EventKind::Latency => "latency",
             EventKind::Partition => "partition",
             EventKind::Heal => "heal",
+            EventKind::Loss => "loss",
             EventKind::Scale => "scale",
             EventKind::RollingRestart => "rolling-restart",
         }
@@ -72,6 +76,9 @@ pub struct TimelineEvent {
     /// The other side of a partition (default: every other host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<String>>,
+    /// Loss probability (`loss`), 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     /// Service-time multiplier (`slow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub factor: Option<f64>,
@@ -149,6 +156,7 @@ impl TimelineEvent {
             ("service", self.service.clone()),
             ("replicas", self.replicas.map(|r| r.to_string())),
             ("factor", self.factor.map(|f| f.to_string())),
+            ("rate", self.rate.map(|r| r.to_string())),
             ("add", self.add.map(|d| d.to_string())),
             ("duration", self.duration.map(|d| d.to_string())),
         ] {

@@ -28,6 +28,7 @@ pub(crate) enum Action {
     RestartNode(usize),
     Partition(Vec<String>, Vec<String>),
     Heal(Vec<String>, Vec<String>),
+    SetLoss(Vec<String>, Vec<String>, Option<f64>),
     SetLatency(Vec<String>, Duration),
     Scale(u32, Duration),
     AddPod(Duration),
@@ -139,6 +140,13 @@ fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut Actio
             let (a, b) = sides(scenario, e);
             q.push(t, Action::Heal(a, b), label);
         }
+        EventKind::Loss => {
+            let (a, b) = sides(scenario, e);
+            q.push(t, Action::SetLoss(a.clone(), b.clone(), e.rate), label);
+            if let Some(d) = e.duration {
+                q.push(t + d.0, Action::SetLoss(a, b, None), None);
+            }
+        }
         EventKind::Scale => q.push(
             t,
             Action::Scale(e.replicas.unwrap_or(1), ready_after),
@@ -176,6 +184,7 @@ pub(crate) struct World<'a, 'b> {
     pub cluster: &'a Cluster,
     pub factory: &'a PodFactory,
     pub scenario: &'a Scenario,
+    pub faults: &'a crate::net::NetFaults,
 }
 
 impl World<'_, '_> {
@@ -216,6 +225,14 @@ impl World<'_, '_> {
                 for x in &a {
                     for y in &b {
                         self.sim.release(x.as_str(), y.as_str());
+                    }
+                }
+            }
+            Action::SetLoss(a, b, rate) => {
+                for x in &a {
+                    for y in &b {
+                        let (x, y) = (self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
+                        self.faults.set(x, y, rate);
                     }
                 }
             }

@@ -113,6 +113,25 @@ pub fn run_strategy(
         .max_message_latency(scenario.cluster.latency.0 + scenario.cluster.jitter.0);
     let mut sim = builder.build();
 
+    // Loss draws live in the sockets; they find this simulation's faults
+    // through the thread that steps it.
+    let faults = std::sync::Arc::new(crate::net::NetFaults::new(
+        scenario.cluster.loss,
+        derive_seed(seed, "network/loss"),
+    ));
+    crate::net::install_faults(Some(faults.clone()));
+    let result = run_installed(scenario, strategy, seed, &mut sim, &faults);
+    crate::net::install_faults(None);
+    result
+}
+
+fn run_installed(
+    scenario: &Scenario,
+    strategy: Strategy,
+    seed: u64,
+    sim: &mut turmoil::Sim<'_>,
+    faults: &crate::net::NetFaults,
+) -> Result<StrategyRun, WorldError> {
     let cluster = Cluster::new();
     let table = PodTable::new();
     let factory = PodFactory::new(scenario, strategy, seed);
@@ -134,7 +153,7 @@ pub fn run_strategy(
 
     let plan = browser::Plan::of(scenario, seed);
     let (warmup, target) = (plan.warmup, plan.target);
-    let records = browser::start(&mut sim, plan, &cluster);
+    let records = browser::start(sim, plan, &cluster);
 
     let mut queue = ActionQueue::default();
     actions::expand(scenario, &mut queue);
@@ -143,7 +162,8 @@ pub fn run_strategy(
         let now = sim.elapsed();
         while let Some((at, action, label)) = queue.pop_due(now) {
             let mut world = World {
-                sim: &mut sim,
+                faults,
+                sim: &mut *sim,
                 table: &table,
                 cluster: &cluster,
                 factory: &factory,

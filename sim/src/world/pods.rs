@@ -86,12 +86,23 @@ impl PodFactory {
         self.scenario.cluster.nodes.get() as usize
     }
 
+    /// The pod's node: its `placement`, or `spread` (mod the node count).
+    fn node_of(&self, pod: &str, spread: usize) -> usize {
+        self.scenario
+            .cluster
+            .placement
+            .get(pod)
+            .and_then(|n| n.strip_prefix("node-"))
+            .and_then(|i| i.parse().ok())
+            .unwrap_or(spread % self.nodes())
+    }
+
     /// StockData pod `i` (on node `(i + 1) mod nodes`).
     pub fn stockdata(&self, i: u32) -> PodSpec {
         let name = format!("{STOCKDATA}-{i}");
         let s = &self.scenario;
         PodSpec {
-            node: (i as usize + 1) % self.nodes(),
+            node: self.node_of(&name, i as usize + 1),
             port: STOCKDATA_POD_PORT_BASE + i as u16,
             service: STOCKDATA,
             kind: PodKind::StockData {
@@ -157,7 +168,7 @@ impl PodFactory {
             ),
         };
         PodSpec {
-            node: j as usize % self.nodes(),
+            node: self.node_of(&name, j as usize),
             port: STOCKWEB_POD_PORT_BASE + j as u16,
             service: STOCKWEB,
             kind: PodKind::StockWeb {
