@@ -463,3 +463,23 @@ duration = "500ms"
     .expect_err("unknown node");
     assert!(e.to_string().contains("cluster.placement"), "{e}");
 }
+
+#[test]
+fn pod_service_time_overrides_one_replica() {
+    let r = run(r#"strategies = ["sidecar"]
+seed = 4
+[stockdata]
+replicas = 2
+concurrency = 100
+service_time = { distribution = "constant", value = "2ms" }
+pod_service_time = { stockdata-1 = { distribution = "constant", value = "30ms" } }
+[load]
+page_loads = 5
+interval = "100ms"
+"#);
+    let s = strategy(&r, "sidecar:round-robin");
+    let fast = s.per_replica_latency_ms["stockdata-0"];
+    let slow = s.per_replica_latency_ms["stockdata-1"];
+    assert!(fast.max < 10.0, "{fast:?}");
+    assert!(slow.p50 >= 30.0 && slow.p50 < 40.0, "{slow:?}");
+}

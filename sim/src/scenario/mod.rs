@@ -260,6 +260,10 @@ pub struct StockDataConfig {
     /// a replica ten times slower (a gray failure). Default: none.
     #[serde(default)]
     pub slowdown: BTreeMap<String, f64>,
+    /// Per-pod service-time models replacing `service_time` for those pods,
+    /// e.g. `{ stockdata-1 = { distribution = "pareto", min = "1ms", alpha = 1.5 } }`.
+    #[serde(default)]
+    pub pod_service_time: BTreeMap<String, ServiceTimeConfig>,
     /// Per-pod weights for `sidecar:weighted` (default 1 each).
     #[serde(default)]
     pub weights: BTreeMap<String, u32>,
@@ -413,6 +417,7 @@ impl Default for StockDataConfig {
             queue_bound: None,
             honor_cancellation: true,
             slowdown: BTreeMap::new(),
+            pod_service_time: BTreeMap::new(),
             weights: BTreeMap::new(),
         }
     }
@@ -559,30 +564,44 @@ impl Scenario {
                 "expected a duration above 0".into(),
             ));
         }
-        let field = "stockdata.service_time";
-        match self.stockdata.service_time {
-            ServiceTimeConfig::Exponential { mean } if mean.0.is_zero() => {
-                return Err(invalid(field, "mean: expected a duration above 0".into()));
+        let models = std::iter::once((
+            "stockdata.service_time".to_string(),
+            self.stockdata.service_time,
+        ))
+        .chain(
+            self.stockdata
+                .pod_service_time
+                .iter()
+                .map(|(pod, m)| (format!("stockdata.pod_service_time.{pod}"), *m)),
+        );
+        for (field, model) in models {
+            let field = field.as_str();
+            match model {
+                ServiceTimeConfig::Exponential { mean } if mean.0.is_zero() => {
+                    return Err(invalid(field, "mean: expected a duration above 0".into()));
+                }
+                ServiceTimeConfig::Lognormal { sigma, .. }
+                    if !(sigma.is_finite() && sigma > 0.0) =>
+                {
+                    return Err(invalid(
+                        field,
+                        format!("sigma = {sigma}; expected a number above 0"),
+                    ));
+                }
+                ServiceTimeConfig::Pareto { alpha, .. } if !(alpha.is_finite() && alpha > 0.0) => {
+                    return Err(invalid(
+                        field,
+                        format!("alpha = {alpha}; expected a number above 0"),
+                    ));
+                }
+                ServiceTimeConfig::Bimodal { p_slow, .. } if !(0.0..=1.0).contains(&p_slow) => {
+                    return Err(invalid(
+                        field,
+                        format!("p_slow = {p_slow}; expected a probability from 0 to 1"),
+                    ));
+                }
+                _ => {}
             }
-            ServiceTimeConfig::Lognormal { sigma, .. } if !(sigma.is_finite() && sigma > 0.0) => {
-                return Err(invalid(
-                    field,
-                    format!("sigma = {sigma}; expected a number above 0"),
-                ));
-            }
-            ServiceTimeConfig::Pareto { alpha, .. } if !(alpha.is_finite() && alpha > 0.0) => {
-                return Err(invalid(
-                    field,
-                    format!("alpha = {alpha}; expected a number above 0"),
-                ));
-            }
-            ServiceTimeConfig::Bimodal { p_slow, .. } if !(0.0..=1.0).contains(&p_slow) => {
-                return Err(invalid(
-                    field,
-                    format!("p_slow = {p_slow}; expected a probability from 0 to 1"),
-                ));
-            }
-            _ => {}
         }
         let pods: Vec<String> = (0..self.stockdata.replicas.get())
             .map(|i| format!("stockdata-{i}"))
@@ -600,6 +619,17 @@ impl Scenario {
                     format!("`{pod}` = {factor}; expected a number above 0"),
                 ));
             }
+        }
+        if let Some(pod) = self
+            .stockdata
+            .pod_service_time
+            .keys()
+            .find(|p| !pods.contains(p))
+        {
+            return Err(invalid(
+                "stockdata.pod_service_time",
+                format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
+            ));
         }
         if let Some(pod) = self.stockdata.weights.keys().find(|p| !pods.contains(p)) {
             return Err(invalid(

@@ -108,7 +108,13 @@ impl PodFactory {
             kind: PodKind::StockData {
                 config: ReplicaConfig {
                     pod: name.clone(),
-                    service_time: s.stockdata.service_time.into(),
+                    service_time: s
+                        .stockdata
+                        .pod_service_time
+                        .get(&name)
+                        .copied()
+                        .unwrap_or(s.stockdata.service_time)
+                        .into(),
                     concurrency: s.stockdata.concurrency.get() as usize,
                     seed: derive_seed(self.seed, &name),
                     demand_seed: derive_seed(self.seed, "stockdata/demand"),
