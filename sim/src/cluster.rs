@@ -65,7 +65,7 @@ impl Cluster {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // The state is plain data; a panic elsewhere cannot corrupt it.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.inner)
     }
 
     /// Registers a pod of `service` at `addr`, not yet ready.

@@ -71,11 +71,7 @@ impl Connect for KubeProxyConnect {
                     "no ready endpoints behind the VIP",
                 ))
             } else {
-                let i = self
-                    .rng
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .random_range(0..ready.len());
+                let i = crate::lock(&self.rng).random_range(0..ready.len());
                 Ok(ready[i].addr)
             }
         } else {

@@ -25,5 +25,12 @@ pub use runner::{RunError, run};
 pub use scenario::{Scenario, ScenarioError};
 pub use strategy::Strategy;
 
+/// Locks a mutex, recovering from poisoning: every mutex in meshsim guards
+/// plain data that a panicking holder cannot leave half-updated in a way
+/// that matters, and a simulation must not cascade one panic into many.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The meshsim version written into every report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -55,7 +55,7 @@ impl NetFaults {
     /// Sets the loss probability of the link between `a` and `b` (both
     /// directions); `None` returns it to the default.
     pub fn set(&self, a: IpAddr, b: IpAddr, rate: Option<f64>) {
-        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rates = crate::lock(&self.rates);
         match rate {
             Some(r) => rates.insert(Self::key(a, b), r),
             None => rates.remove(&Self::key(a, b)),
@@ -63,9 +63,7 @@ impl NetFaults {
     }
 
     fn rate(&self, a: IpAddr, b: IpAddr) -> f64 {
-        self.rates
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.rates)
             .get(&Self::key(a, b))
             .copied()
             .unwrap_or(self.default_rate)

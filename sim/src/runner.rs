@@ -114,7 +114,7 @@ pub fn run_all(
                         message: e.to_string(),
                     });
                     on_done(strategy);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+                    crate::lock(&results)[i] = Some(result);
                 }
             });
         }
@@ -236,11 +236,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
                 p99_ms: l.p99,
                 calls: b.calls,
                 call_errors: b.call_errors,
-                error_rate: if b.calls == 0 {
-                    0.0
-                } else {
-                    (b.call_errors as f64 / b.calls as f64 * 1e4).round() / 1e4
-                },
+                error_rate: ratio(b.call_errors, b.calls),
                 retries: retries.get(&second).copied().unwrap_or(0),
             }
         })
@@ -285,12 +281,7 @@ fn proxy_report(m: &ProxyMetrics) -> ProxyReport {
     ProxyReport {
         requests: m.requests,
         attempts: m.attempts,
-        retry_amplification: if m.requests == 0 {
-            0.0
-        } else {
-            // Rounded to 4 decimals: stable, readable bytes.
-            (m.attempts as f64 / m.requests as f64 * 1e4).round() / 1e4
-        },
+        retry_amplification: ratio(m.attempts, m.requests),
         retries_refused: m.retries_refused,
         timeouts: m.timeouts,
         no_endpoints: m.no_endpoints,
@@ -311,6 +302,15 @@ fn proxy_report(m: &ProxyMetrics) -> ProxyReport {
                 )
             })
             .collect(),
+    }
+}
+
+/// `a / b` rounded to 4 decimals (stable, readable bytes); 0 when `b` is 0.
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64 * 1e4).round() / 1e4
     }
 }
 

@@ -131,7 +131,7 @@ impl<C: Connect> Http2Endpoint<C> {
 
 impl<C: Connect> Inner<C> {
     fn backoff(&self) -> std::sync::MutexGuard<'_, Backoff> {
-        self.backoff.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.backoff)
     }
 
     fn connect_failed(&self, now: Instant) {

@@ -16,6 +16,7 @@ use super::profile::SidecarConfig;
 use super::retry::Retry;
 use super::{Http2Endpoint, ProxyError, grpc_error};
 use crate::cluster::Cluster;
+use crate::lock;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use rand::{Rng, SeedableRng};
@@ -24,7 +25,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use stockdata::transport::Connect;
 use tower::Service;
@@ -56,10 +57,6 @@ impl<C> Clone for Outbound<C> {
             inner: self.inner.clone(),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // === impl Outbound ===

@@ -20,6 +20,7 @@ use super::balance::{Attempt, IsRetry, PerTryTimeout, PreviousHosts, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
 use super::metrics::ProxyMetrics;
+use crate::lock;
 use http::Request;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -94,10 +95,6 @@ impl<S: Clone> Clone for Retry<S> {
             metrics: self.metrics.clone(),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<S> Retry<S> {

@@ -15,6 +15,7 @@
 
 use super::{INGRESS, STOCKWEB, derive_seed};
 use crate::cluster::Cluster;
+use crate::lock;
 use crate::net::SimConnect;
 use crate::scenario::{Arrival, Model, Scenario, Target, Think};
 use bytes::Bytes;
@@ -153,10 +154,6 @@ impl Plan {
 }
 
 type Records = Arc<Mutex<BTreeMap<u64, RequestRecord>>>;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Starts the browser on the `ingress` host; returns where its records go.
 pub(crate) fn start(sim: &mut turmoil::Sim<'_>, plan: Plan, cluster: &Cluster) -> Records {

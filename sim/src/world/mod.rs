@@ -184,10 +184,9 @@ fn run_installed(
         }
     }
     let sim_time = sim.elapsed();
-    let requests: Vec<browser::RequestRecord> =
-        std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_values()
-            .collect();
+    let requests: Vec<browser::RequestRecord> = std::mem::take(&mut *crate::lock(&records))
+        .into_values()
+        .collect();
 
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
@@ -202,7 +201,7 @@ fn run_installed(
             } => {
                 proxy
                     .get_or_insert_with(ProxyMetrics::default)
-                    .merge(&metrics.lock().unwrap_or_else(|p| p.into_inner()));
+                    .merge(&crate::lock(metrics));
                 settings = config.settings();
             }
             PodKind::StockData { .. } => stockdata_pods.push(pod.spec.name.clone()),

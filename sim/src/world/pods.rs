@@ -12,6 +12,7 @@ use super::{
 };
 use crate::cluster::Cluster;
 use crate::kube_proxy::{KubeProxyConnect, VipDns};
+use crate::lock;
 use crate::net::{SimConnect, SimListener};
 use crate::proxy::metrics::ProxyMetrics;
 use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
@@ -19,7 +20,7 @@ use crate::scenario::Scenario;
 use crate::strategy::Strategy;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::transport::{Connect, Resolve};
 use stockdata::{ReplicaConfig, ReplicaControl, StockDataService};
@@ -208,10 +209,6 @@ pub(crate) struct PodTable {
     pods: Arc<Mutex<BTreeMap<String, PodEntry>>>,
     version: Arc<watch::Sender<u64>>,
     failures: Arc<Mutex<Vec<String>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl PodTable {

@@ -23,6 +23,7 @@ use super::load::{Load, LoadMetric, PeakEwma};
 use super::metrics::{EndpointMetrics, ProxyMetrics};
 use super::outlier::{OutlierConfig, OutlierDetector};
 use crate::cluster::Endpoint;
+use crate::lock;
 use http::{Request, Response};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,7 +31,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -82,6 +83,31 @@ impl<C: stockdata::transport::Connect> Available for super::Http2Endpoint<C> {
     fn is_available(&self, now: Instant) -> bool {
         super::Http2Endpoint::is_available(self, now)
     }
+}
+
+/// What the balancer needs of an endpoint service (a trait alias).
+pub trait EndpointService:
+    Service<
+        Request<Buffered>,
+        Response = Response<Buffered>,
+        Error = Outcome,
+        Future: Send + 'static,
+    > + Available
+    + Send
+    + 'static
+{
+}
+
+impl<S> EndpointService for S where
+    S: Service<
+            Request<Buffered>,
+            Response = Response<Buffered>,
+            Error = Outcome,
+            Future: Send + 'static,
+        > + Available
+        + Send
+        + 'static
+{
 }
 
 /// Request extension: endpoints earlier attempts of this request went to
@@ -170,10 +196,6 @@ impl Load for EndpointState {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// The balancer service.
 pub struct Balance<S> {
     config: BalanceConfig,
@@ -190,11 +212,7 @@ pub struct Balance<S> {
 
 impl<S> Balance<S>
 where
-    S: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
-        + Available
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: EndpointService,
 {
     /// A balancer whose random choices come from `rng` (as
     /// `tower::balance::p2c::Balance::from_rng`), watching `discovery`.
@@ -387,11 +405,7 @@ impl EndpointState {
 
 impl<S> Service<Request<Buffered>> for Balance<S>
 where
-    S: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
-        + Available
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: EndpointService,
 {
     type Response = Attempt;
     type Error = Infallible;
@@ -528,11 +542,7 @@ impl<S> SharedBalance<S> {
 
 impl<S> Service<Request<Buffered>> for SharedBalance<S>
 where
-    S: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
-        + Available
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: EndpointService,
 {
     type Response = Attempt;
     type Error = Infallible;
