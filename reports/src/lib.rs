@@ -15,13 +15,22 @@ assert_eq!(Report::from_json_slice(&bytes).expect("parses").schema_version, SCHE
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod charts;
+pub mod hist;
+pub mod html;
+pub mod output;
+pub mod summary;
 pub mod table;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of the `report.json` schema this crate writes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2 added `scenario.source` and each strategy's `histograms`; version 1
+/// files still read (without them, charts that need whole distributions
+/// are left out).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A whole run: one scenario, one seed, every strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +67,10 @@ pub struct ScenarioInfo {
     pub name: String,
     /// SHA-256 (hex) of the resolved scenario, seed excluded.
     pub hash: String,
+    /// The scenario file's text, comments included (what `index.html`
+    /// shows). Command-line overrides such as `--strategies` are not in it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 /// What one client strategy saw.
@@ -96,6 +109,23 @@ pub struct StrategyReport {
     /// What the sidecars measured (sidecar strategies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReport>,
+    /// Whole latency distributions (see [`hist`]).
+    #[serde(default)]
+    pub histograms: Histograms,
+}
+
+/// Latency histograms of one strategy, each base64 of HdrHistogram's V2
+/// DEFLATE encoding, recorded in µs (empty string: nothing recorded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Every call in the measured window (the distribution behind
+    /// `latency_ms`).
+    #[serde(default)]
+    pub calls: String,
+    /// Workload requests in the measured window, from when each was due
+    /// (behind `workload.latency_ms`).
+    #[serde(default)]
+    pub workload: String,
 }
 
 /// The workload as the load generator saw it. Every request issued is
@@ -255,6 +285,7 @@ impl Report {
             scenario: ScenarioInfo {
                 name: scenario_name.into(),
                 hash: scenario_hash.into(),
+                source: String::new(),
             },
             strategies,
             timeline: Vec::new(),

@@ -1,51 +1,74 @@
-//! The plain-text comparison table `meshsim run` prints.
+//! The comparison table: aligned text for the terminal, and the same table
+//! as Markdown for `summary.md`.
 
 use crate::Report;
+use crate::summary::{self, SummaryRow};
 use std::fmt::Write;
 
-/// Renders one row per strategy: calls, errors, latency percentiles, each
-/// replica's share of successful calls, and how many page loads were served
-/// by a single replica.
+/// Column headings, shared by the terminal and Markdown tables.
+pub const HEADERS: [&str; 12] = [
+    "strategy",
+    "calls",
+    "ok %",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "retry amp",
+    "fairness",
+    "pinned pages",
+    "per replica (ok)",
+];
+
+/// The cells of one row, formatted.
+pub fn cells(r: &SummaryRow) -> Vec<String> {
+    vec![
+        r.strategy.clone(),
+        r.calls.to_string(),
+        format!("{:.2}", r.ok_pct),
+        format!("{:.3}", r.p50),
+        format!("{:.3}", r.p90),
+        format!("{:.3}", r.p99),
+        format!("{:.3}", r.p999),
+        format!("{:.3}", r.max),
+        r.amplification_text(),
+        format!("{:.3}", r.fairness),
+        r.pinned_text(),
+        r.shares_text(),
+    ]
+}
+
+/// ANSI styling for a TTY; [`Style::Plain`] everywhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// No escape codes (files, pipes).
+    Plain,
+    /// Bold headings, problems in red or yellow.
+    Color,
+}
+
+/// The terminal rendering without colour (what `summary.md`'s readers and
+/// piped output see).
 pub fn render(report: &Report) -> String {
-    let headers = [
-        "strategy",
-        "calls",
-        "ok",
-        "errors",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "pinned pages",
-        "per replica (ok)",
-    ];
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for s in &report.strategies {
-        let errors: u64 = s.requests.errors.values().sum();
-        let total_ok = s.requests.ok.max(1) as f64;
-        let share = s
-            .per_replica
-            .iter()
-            .map(|(pod, n)| format!("{pod} {n} ({:.0}%)", *n as f64 * 100.0 / total_ok))
-            .collect::<Vec<_>>()
-            .join(", ");
-        rows.push(vec![
-            s.name.clone(),
-            s.requests.sent.to_string(),
-            s.requests.ok.to_string(),
-            errors.to_string(),
-            format!("{:.3}", s.latency_ms.p50),
-            format!("{:.3}", s.latency_ms.p99),
-            format!("{:.3}", s.latency_ms.max),
-            format!("{}/{}", s.pinned_page_loads(), s.page_loads.len()),
-            share,
-        ]);
-    }
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    render_styled(report, Style::Plain)
+}
+
+/// The terminal rendering: heading line, aligned table, workload summary
+/// and timeline.
+pub fn render_styled(report: &Report, style: Style) -> String {
+    let rows = summary::rows(report);
+    let table: Vec<Vec<String>> = rows.iter().map(cells).collect();
+    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for row in &table {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
+    let paint = |text: String, code: &str| match style {
+        Style::Color if !code.is_empty() => format!("\x1b[{code}m{text}\x1b[0m"),
+        _ => text,
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -58,60 +81,121 @@ pub fn render(report: &Report) -> String {
             .get(..12)
             .unwrap_or(&report.scenario.hash)
     );
-    let line = |cells: Vec<&str>, out: &mut String| {
+    let line = |cells: &[String], codes: &[&str], out: &mut String| {
         let mut text = String::new();
+        let last = cells.len() - 1;
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            // Text columns left-aligned, numbers right-aligned.
-            if i == 0 || i == cells.len() - 1 {
-                let _ = write!(text, "{cell:<w$}  ");
+            // Text columns left-aligned, numbers right-aligned; pad before
+            // painting so escape codes do not upset the alignment.
+            let padded = if i == 0 || i == last {
+                format!("{cell:<w$}")
             } else {
-                let _ = write!(text, "{cell:>w$}  ");
-            }
+                format!("{cell:>w$}")
+            };
+            let code = codes.get(i).copied().unwrap_or("");
+            let _ = write!(text, "{}  ", paint(padded, code));
         }
         let _ = writeln!(out, "{}", text.trim_end());
     };
-    line(headers.to_vec(), &mut out);
-    for row in &rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
+    let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    line(&headers, &["1"; 12], &mut out);
+    for (row, r) in table.iter().zip(&rows) {
+        let mut codes = [""; 12];
+        codes[2] = match r.ok_pct {
+            p if p >= 100.0 => "",
+            p if p >= 99.0 => "33",
+            _ => "31",
+        };
+        if r.fairness < 0.75 {
+            codes[9] = "33";
+        }
+        line(row, &codes, &mut out);
     }
-    if report
+    workload_lines(report, &mut out);
+    timeline_lines(report, &mut out);
+    out
+}
+
+/// `summary.md`: heading, the table as Markdown, workload and timeline.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", report.scenario.name);
+    let _ = writeln!(
+        out,
+        "Seed {} · scenario hash `{}` · meshsim {} · latencies are per gRPC call, \
+         measured window, in milliseconds.\n",
+        report.seed, report.scenario.hash, report.meshsim_version
+    );
+    let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
+    let align: Vec<&str> = (0..HEADERS.len())
+        .map(|i| {
+            if i == 0 || i == HEADERS.len() - 1 {
+                "---"
+            } else {
+                "---:"
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "|{}|", align.join("|"));
+    for r in summary::rows(report) {
+        let cells: Vec<String> = cells(&r)
+            .into_iter()
+            .map(|c| c.replace('|', "\\|"))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    let mut rest = String::new();
+    workload_lines(report, &mut rest);
+    timeline_lines(report, &mut rest);
+    if !rest.is_empty() {
+        let _ = writeln!(out, "\n```text{rest}```");
+    }
+    out
+}
+
+fn workload_lines(report: &Report, out: &mut String) {
+    if !report
         .strategies
         .iter()
         .any(|s| s.workload.as_ref().is_some_and(|w| w.model != "schedule"))
     {
-        let _ = writeln!(
-            out,
-            "\nworkload (latency from when each request was due; uncorrected in brackets)"
-        );
-        for s in &report.strategies {
-            if let Some(w) = &s.workload {
-                let amp = s
-                    .proxy
-                    .as_ref()
-                    .map(|p| format!(", retry amplification {:.2}", p.retry_amplification))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "  {:<22} {} {}: {} issued, {} completed, {} failed, {} in flight at end; p50 {:.1} ms, p99 {:.1} ms [{:.1}]{amp}",
-                    s.name,
-                    w.model,
-                    w.target,
-                    w.issued,
-                    w.completed,
-                    w.failed,
-                    w.in_flight_at_end,
-                    w.latency_ms.p50,
-                    w.latency_ms.p99,
-                    w.latency_uncorrected_ms.p99,
-                );
-            }
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nworkload (latency from when each request was due; uncorrected in brackets)"
+    );
+    for s in &report.strategies {
+        if let Some(w) = &s.workload {
+            let amp = s
+                .proxy
+                .as_ref()
+                .map(|p| format!(", retry amplification {:.2}", p.retry_amplification))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<22} {} {}: {} issued, {} completed, {} failed, {} in flight at end; p50 {:.1} ms, p99 {:.1} ms [{:.1}]{amp}",
+                s.name,
+                w.model,
+                w.target,
+                w.issued,
+                w.completed,
+                w.failed,
+                w.in_flight_at_end,
+                w.latency_ms.p50,
+                w.latency_ms.p99,
+                w.latency_uncorrected_ms.p99,
+            );
         }
     }
-    if !report.timeline.is_empty() {
-        let _ = writeln!(out, "\ntimeline");
-        for t in &report.timeline {
-            let _ = writeln!(out, "  {:>9.0} ms  {}", t.at_ms, t.event);
-        }
+}
+
+fn timeline_lines(report: &Report, out: &mut String) {
+    if report.timeline.is_empty() {
+        return;
     }
-    out
+    let _ = writeln!(out, "\ntimeline");
+    for t in &report.timeline {
+        let _ = writeln!(out, "  {:>9.0} ms  {}", t.at_ms, t.event);
+    }
 }

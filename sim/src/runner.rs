@@ -15,8 +15,8 @@ use crate::world::{StrategyRun, run_strategy};
 use loadgen::LatencyRecorder;
 use loadgen::TimeSeries;
 use reports::{
-    EndpointReport, PageLoad, ProxyReport, Report, Requests, SeriesPoint, StrategyReport,
-    WorkloadReport,
+    EndpointReport, Histograms, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
+    StrategyReport, WorkloadReport,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -70,6 +70,7 @@ pub fn run(
         scenario.hash(),
         strategies,
     );
+    report.scenario.source = scenario.source.clone();
     report.timeline = runs
         .first()
         .map(|r| {
@@ -274,6 +275,18 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         series,
         settings: run.settings.clone(),
         proxy: run.proxy.as_ref().map(proxy_report),
+        histograms: Histograms {
+            calls: encode_nonempty(&all),
+            workload: encode_nonempty(&corrected),
+        },
+    }
+}
+
+fn encode_nonempty(rec: &LatencyRecorder) -> String {
+    if rec.is_empty() {
+        String::new()
+    } else {
+        reports::hist::encode(rec.histogram())
     }
 }
 

@@ -188,23 +188,29 @@ fn write_outputs(
     json: &[u8],
     as_json: bool,
 ) -> Result<(), Failure> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("creating {}", out.display()))
-        .map_err(Failure::Failed)?;
-    let path = out.join("report.json");
-    std::fs::write(&path, json)
-        .with_context(|| format!("writing {}", path.display()))
+    let written = reports::output::write_dir(report, out)
+        .with_context(|| format!("writing the report to {}", out.display()))
         .map_err(Failure::Failed)?;
     let mut stdout = std::io::stdout().lock();
     let printed = if as_json {
         stdout.write_all(json)
     } else {
-        writeln!(stdout, "{}", reports::table::render(report))
+        let style = if std::io::stdout().is_terminal() {
+            reports::table::Style::Color
+        } else {
+            reports::table::Style::Plain
+        };
+        writeln!(stdout, "{}", reports::table::render_styled(report, style))
     };
     printed
         .context("writing to stdout")
         .map_err(Failure::Failed)?;
-    eprintln!("wrote {}", path.display());
+    eprintln!(
+        "wrote {} files to {} (open {})",
+        written.len(),
+        out.display(),
+        out.join("index.html").display()
+    );
     Ok(())
 }
 

@@ -45,6 +45,10 @@ pub const MAX_NODES: u32 = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The text the scenario was parsed from (comments included), shown in
+    /// reports. Not part of the format and not in the hash.
+    #[serde(skip)]
+    pub source: String,
     /// Name used in reports and the default output folder. Default: the
     /// file name without `.toml`.
     #[serde(default)]
@@ -492,6 +496,7 @@ impl Scenario {
                 .unwrap_or_else(|| "scenario".to_string());
             scenario.name = Some(stem);
         }
+        scenario.source = text.to_string();
         scenario.validate(path)?;
         Ok(scenario)
     }

@@ -1,0 +1,190 @@
+//! Who served the calls: one horizontal bar per strategy, split by StockData
+//! pod (the seed demo's "Server" column as a picture).
+
+use super::{FONT, Figure, HEIGHT, WIDTH, color, err};
+use crate::Report;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// Each strategy's share of successful calls per pod, in percent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareChart {
+    /// Strategy names, top to bottom.
+    pub strategies: Vec<String>,
+    /// Every pod that appears in any strategy, in name order.
+    pub pods: Vec<String>,
+    /// `shares[strategy][pod]`, percent.
+    pub shares: Vec<Vec<f64>>,
+}
+
+impl ShareChart {
+    /// From the report's per-replica counts.
+    pub fn from_report(report: &Report) -> Self {
+        let mut pods: Vec<String> = report
+            .strategies
+            .iter()
+            .flat_map(|s| s.per_replica.keys().cloned())
+            .collect();
+        pods.sort();
+        pods.dedup();
+        let shares = report
+            .strategies
+            .iter()
+            .map(|s| {
+                let ok: u64 = s.per_replica.values().sum();
+                pods.iter()
+                    .map(|p| {
+                        let n = s.per_replica.get(p).copied().unwrap_or(0);
+                        if ok == 0 {
+                            0.0
+                        } else {
+                            n as f64 * 100.0 / ok as f64
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Self {
+            strategies: report.strategies.iter().map(|s| s.name.clone()).collect(),
+            pods,
+            shares,
+        }
+    }
+}
+
+impl ShareChart {
+    /// The first strategy's bar is at the top.
+    fn band(&self, i: usize) -> f64 {
+        (self.strategies.len() - 1 - i) as f64
+    }
+
+    /// Legend entries' (x pixel, row), wrapping at the chart width.
+    fn legend_layout(&self) -> Vec<(i32, usize)> {
+        let (mut x, mut row) = (100i32, 0usize);
+        self.pods
+            .iter()
+            .map(|pod| {
+                let w = 40 + 9 * pod.chars().count() as i32;
+                if x + w > WIDTH as i32 - 20 && x > 100 {
+                    x = 100;
+                    row += 1;
+                }
+                let at = (x, row);
+                x += w;
+                at
+            })
+            .collect()
+    }
+}
+
+impl Figure for ShareChart {
+    fn name(&self) -> String {
+        "replica-share".into()
+    }
+
+    fn title(&self) -> String {
+        "Share of successful calls per StockData replica".into()
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let legend_rows = self.legend_layout().last().map_or(0, |&(_, row)| row + 1);
+        let h = 170 + 24 * legend_rows as u32 + 56 * self.strategies.len() as u32;
+        (WIDTH, h.clamp(300, HEIGHT * 2))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let n = self.strategies.len().max(1) as f64;
+        let longest = self.strategies.iter().map(|s| s.len()).max().unwrap_or(8) as u32;
+        let root = &root.titled(&self.title(), (FONT, 24)).map_err(err)?;
+        let mut chart = ChartBuilder::on(root)
+            .margin(16)
+            .margin_top(
+                16 + 24 * (self.legend_layout().last().map_or(0, |&(_, row)| row + 1) as u32),
+            )
+            .x_label_area_size(44)
+            .y_label_area_size((longest * 9 + 16).clamp(80, 320))
+            .build_cartesian_2d(0f64..100f64, 0f64..n)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc("share of successful calls (%)")
+            .label_style((FONT, 14))
+            .draw()
+            .map_err(err)?;
+        // Strategy names left of their bars (the y axis is categorical).
+        for (i, name) in self.strategies.iter().enumerate() {
+            // backend_coord is in whole-image pixels; `root` (below the
+            // title) draws relative to its own corner.
+            let (px, py) = chart.backend_coord(&(0.0, self.band(i) + 0.5));
+            let (bx, by) = root.get_base_pixel();
+            let (px, py) = (px - bx, py - by);
+            root.draw(&Text::new(
+                name.clone(),
+                (px - 8, py),
+                (FONT, 15)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        for (p, _) in self.pods.iter().enumerate() {
+            let c = color(p);
+            let bars = self.shares.iter().enumerate().map(|(i, shares)| {
+                let x0: f64 = shares[..p].iter().sum();
+                let x1 = x0 + shares[p];
+                let y = self.band(i);
+                Rectangle::new([(x0, y + 0.2), (x1, y + 0.8)], c.filled())
+            });
+            chart.draw_series(bars).map_err(err)?;
+        }
+        // The legend runs along the top, above the bars it explains.
+        for ((x, row), (p, pod)) in self
+            .legend_layout()
+            .into_iter()
+            .zip(self.pods.iter().enumerate())
+        {
+            let y = 16 + 24 * row as i32;
+            root.draw(&Rectangle::new(
+                [(x, y - 7), (x + 14, y + 7)],
+                color(p).filled(),
+            ))
+            .map_err(err)?;
+            root.draw(&Text::new(
+                pod.clone(),
+                (x + 20, y),
+                (FONT, 15)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        // Percentages inside segments wide enough to hold them.
+        let labels = self.shares.iter().enumerate().flat_map(|(i, shares)| {
+            let mut x0 = 0.0;
+            shares
+                .iter()
+                .filter_map(move |&s| {
+                    let mid = x0 + s / 2.0;
+                    x0 += s;
+                    (s >= 8.0).then(|| {
+                        Text::new(
+                            format!("{s:.0}%"),
+                            (mid, self.band(i) + 0.5),
+                            (FONT, 14)
+                                .into_font()
+                                .color(&WHITE)
+                                .pos(Pos::new(HPos::Center, VPos::Center)),
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        chart.draw_series(labels).map_err(err)?;
+        Ok(())
+    }
+}
