@@ -16,10 +16,12 @@ assert_eq!(Report::from_json_slice(&bytes).expect("parses").schema_version, SCHE
 #![warn(missing_docs)]
 
 pub mod charts;
+pub mod compare;
 pub mod hist;
 pub mod html;
 pub mod output;
 pub mod summary;
+pub mod sweep;
 pub mod table;
 
 use serde::{Deserialize, Serialize};

@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod runner;
 pub mod scenario;
 pub mod strategy;
+pub mod sweep;
 pub mod world;
 
 pub use runner::{RunError, run};

@@ -42,6 +42,12 @@ pub fn run(
     on_done: impl Fn(Strategy) + Sync,
 ) -> Result<Report, RunError> {
     let runs = run_all(scenario, seed, &on_done)?;
+    assemble(scenario, seed, &runs)
+}
+
+/// Builds the report of one scenario from its strategies' runs (in
+/// scenario order), checking that every request is accounted for.
+pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<Report, RunError> {
     let model = match scenario.workload.as_ref().map(|w| w.model) {
         None => "schedule",
         Some(Model::Open) => "open",
@@ -92,21 +98,36 @@ pub fn run_all(
     seed: u64,
     on_done: &(impl Fn(Strategy) + Sync),
 ) -> Result<Vec<StrategyRun>, RunError> {
-    let strategies = &scenario.strategies;
+    let jobs: Vec<(&Scenario, Strategy)> =
+        scenario.strategies.iter().map(|&s| (scenario, s)).collect();
+    run_jobs(&jobs, seed, &|_, s| on_done(s))
+        .into_iter()
+        .collect()
+}
+
+/// Runs `(scenario, strategy)` jobs on worker threads (up to the number of
+/// cores) and returns their results in job order, so what is built from
+/// them never depends on scheduling. `on_done(job index, strategy)` is
+/// called as each finishes.
+pub fn run_jobs(
+    jobs: &[(&Scenario, Strategy)],
+    seed: u64,
+    on_done: &(impl Fn(usize, Strategy) + Sync),
+) -> Vec<Result<StrategyRun, RunError>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(strategies.len())
+        .min(jobs.len())
         .max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<StrategyRun, RunError>>>> =
-        Mutex::new((0..strategies.len()).map(|_| None).collect());
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&strategy) = strategies.get(i) else {
+                    let Some(&(scenario, strategy)) = jobs.get(i) else {
                         break;
                     };
                     let result = run_strategy(scenario, strategy, seed).map_err(|e| RunError {
@@ -114,7 +135,7 @@ pub fn run_all(
                         seed,
                         message: e.to_string(),
                     });
-                    on_done(strategy);
+                    on_done(i, strategy);
                     crate::lock(&results)[i] = Some(result);
                 }
             });
@@ -124,8 +145,8 @@ pub fn run_all(
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
-        .zip(strategies)
-        .map(|(r, &strategy)| {
+        .zip(jobs)
+        .map(|(r, &(_, strategy))| {
             r.unwrap_or_else(|| {
                 Err(RunError {
                     strategy,

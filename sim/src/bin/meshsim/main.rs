@@ -11,6 +11,9 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod report;
+mod sweep;
+
 const ABOUT: &str = "What does a service mesh actually do to my gRPC traffic?\n\n\
 meshsim runs the real StockWeb and StockData services (tonic over HTTP/2) in a \
 deterministic network simulator (turmoil) and compares client strategies: a \
@@ -24,6 +27,9 @@ Examples:
   meshsim run --seed 7                          Same demo, another seed
   meshsim run --strategies cached-dns,sidecar   Choose the strategies to compare
   meshsim run --json > report.json              Print the report as JSON
+  meshsim report report.json --out /tmp/r       Re-render charts and HTML from JSON
+  meshsim compare base.json report.json         CI gate: exit 1 on a regression
+  meshsim sweep scenarios/slow-replica.toml --set replicas=3,6 --set load.interval=50ms,100ms
   MESHSIM_SEED=3 meshsim run --out /tmp/demo    Seed from the environment";
 
 #[derive(Parser)]
@@ -38,6 +44,17 @@ enum Command {
     /// Run a scenario and compare its client strategies.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Re-render summary.md, index.html, charts and .hgrm files from a
+    /// report.json alone.
+    #[command(after_help = report::REPORT_EXAMPLES)]
+    Report(report::ReportArgs),
+    /// Compare a report against a baseline; exit 1 on a regression (a CI
+    /// gate).
+    #[command(after_help = report::COMPARE_EXAMPLES)]
+    Compare(report::CompareArgs),
+    /// Run a scenario over a grid of parameter values.
+    #[command(after_help = sweep::EXAMPLES)]
+    Sweep(sweep::SweepArgs),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -54,8 +71,10 @@ Strategies:
                           outlier detection, e.g. linkerd+retry+accrual
 
 Output:
-  A comparison table on stdout (or the JSON report with --json), and
-  report.json in --out (default target/meshsim/<scenario name>/).
+  A comparison table on stdout (or the JSON report with --json), and in --out
+  (default target/meshsim/<scenario name>/): report.json, summary.md,
+  index.html (self-contained), charts/*.svg and *.png, and <strategy>.hgrm
+  (HdrHistogram percentile distribution) per strategy.
 
 Examples:
   meshsim run
@@ -102,6 +121,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Report(args) => report::report(args),
+        Command::Compare(args) => report::compare(args),
+        Command::Sweep(args) => sweep::sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,7 +167,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     });
 
     let runs = if args.verify_determinism { 2 } else { 1 };
-    let progress = progress_bar((scenario.strategies.len() * runs) as u64);
+    let progress = progress_bar((scenario.strategies.len() * runs) as u64, "strategies");
     let mut reports = Vec::new();
     for _ in 0..runs {
         let report = sim::run(&scenario, seed, |s| {
@@ -215,14 +237,14 @@ fn write_outputs(
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(len: u64) -> ProgressBar {
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} strategies  {msg}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{spinner}} [{{bar:30}}] {{pos}}/{{len}} {unit}  ETA {{eta}}  {{msg}}"
+    )) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(std::time::Duration::from_millis(120));

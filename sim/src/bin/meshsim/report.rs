@@ -1,0 +1,199 @@
+//! `meshsim report` (re-render a report.json) and `meshsim compare` (the CI
+//! regression gate).
+
+use crate::Failure;
+use anyhow::{Context, anyhow};
+use clap::Args;
+use reports::Report;
+use reports::compare::{self, Thresholds};
+use std::path::{Path, PathBuf};
+
+pub const REPORT_EXAMPLES: &str = "\
+Examples:
+  meshsim report target/meshsim/stockweb-demo/report.json --out /tmp/demo
+  meshsim report scenarios/baselines/slow-replica.json --out /tmp/slow";
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A report.json written by `meshsim run`.
+    report: PathBuf,
+    /// Folder for summary.md, index.html, charts/ and the .hgrm files.
+    /// Default: the folder the report is in.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+pub const COMPARE_EXAMPLES: &str = "\
+Exit codes:
+  0  no threshold crossed      1  a regression (or any difference with --exact)
+  2  unreadable input, different strategies, or a different scenario
+
+Examples:
+  meshsim compare scenarios/baselines/stockweb-demo.json target/meshsim/stockweb-demo/report.json
+  meshsim compare base.json cur.json --max-p99-regression 5% --max-throughput-drop 2%
+  meshsim compare base.json cur.json --exact
+  meshsim compare base.json cur.json --allow-scenario-change --json";
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The baseline report.json.
+    baseline: PathBuf,
+    /// The report.json to check.
+    current: PathBuf,
+    /// Largest allowed p99 increase per strategy (percent of the baseline).
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = parse_amount)]
+    max_p99_regression: f64,
+    /// Largest allowed call error-rate increase, in percentage points.
+    #[arg(long, value_name = "POINTS", default_value = "0.5", value_parser = parse_amount)]
+    max_error_rate_increase: f64,
+    /// Largest allowed drop in successful calls per second (percent).
+    #[arg(long, value_name = "PCT", default_value = "5%", value_parser = parse_amount)]
+    max_throughput_drop: f64,
+    /// Fail on any difference at all (runs are deterministic).
+    #[arg(long)]
+    exact: bool,
+    /// Compare even though the scenario hashes differ.
+    #[arg(long)]
+    allow_scenario_change: bool,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `10%`, `10` or `0.5pts` → the number.
+fn parse_amount(s: &str) -> Result<f64, String> {
+    let trimmed = s
+        .trim()
+        .trim_end_matches("pts")
+        .trim_end_matches("pt")
+        .trim_end_matches('%')
+        .trim();
+    match trimmed.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "expected a non-negative number such as 10% or 0.5, got `{s}`"
+        )),
+    }
+}
+
+fn read_report(path: &Path) -> Result<(Report, Vec<u8>), Failure> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Failure::Input)?;
+    let report = Report::from_json_slice(&bytes)
+        .with_context(|| format!("{} is not a meshsim report.json", path.display()))
+        .map_err(Failure::Input)?;
+    if report.schema_version > reports::SCHEMA_VERSION {
+        return Err(Failure::Input(anyhow!(
+            "{} has report schema version {}; this meshsim reads up to {}",
+            path.display(),
+            report.schema_version,
+            reports::SCHEMA_VERSION
+        )));
+    }
+    Ok((report, bytes))
+}
+
+pub fn report(args: ReportArgs) -> Result<(), Failure> {
+    let (report, _) = read_report(&args.report)?;
+    let out = args.out.unwrap_or_else(|| {
+        args.report
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
+    let written = reports::output::write_dir(&report, &out)
+        .with_context(|| format!("writing to {}", out.display()))
+        .map_err(Failure::Failed)?;
+    println!("{}", reports::table::render(&report));
+    eprintln!("wrote {} files to {}", written.len(), out.display());
+    Ok(())
+}
+
+pub fn compare(args: CompareArgs) -> Result<(), Failure> {
+    let (baseline, baseline_bytes) = read_report(&args.baseline)?;
+    let (current, current_bytes) = read_report(&args.current)?;
+    let thresholds = Thresholds {
+        max_p99_regression_pct: args.max_p99_regression,
+        max_error_rate_increase_pts: args.max_error_rate_increase,
+        max_throughput_drop_pct: args.max_throughput_drop,
+    };
+    let comparison = compare::compare(&baseline, &current, &thresholds, args.allow_scenario_change)
+        .map_err(|e| Failure::Input(e.into()))?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = comparison
+            .rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "strategy": r.strategy,
+                    "metric": r.metric,
+                    "baseline": r.baseline,
+                    "current": r.current,
+                    "change": r.change,
+                    "violation": r.violation,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "scenario_changed": comparison.scenario_changed,
+            "identical": baseline_bytes == current_bytes,
+            "rows": rows,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| Failure::Failed(e.into()))?
+        );
+    } else {
+        print!("{}", comparison.render());
+    }
+    let violations: Vec<String> = comparison
+        .violations()
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.strategy,
+                r.violation.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !violations.is_empty() {
+        return Err(Failure::Failed(anyhow!(
+            "regression against {}:\n  {}",
+            args.baseline.display(),
+            violations.join("\n  ")
+        )));
+    }
+    if args.exact && baseline_bytes != current_bytes {
+        let line = first_difference(&baseline_bytes, &current_bytes);
+        return Err(Failure::Failed(anyhow!(
+            "--exact: the reports differ (first at line {line} of report.json){}",
+            if comparison.any_change() {
+                ""
+            } else {
+                "; no summary metric changed"
+            }
+        )));
+    }
+    eprintln!(
+        "no regression: {} metrics of {} strategies within thresholds{}",
+        comparison.rows.len(),
+        current.strategies.len(),
+        if baseline_bytes == current_bytes {
+            " (reports identical)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// 1-based line of the first difference.
+fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    let at = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    a[..at].iter().filter(|&&c| c == b'\n').count() + 1
+}

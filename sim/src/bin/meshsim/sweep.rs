@@ -1,0 +1,140 @@
+//! `meshsim sweep`: a scenario over a grid of parameter values.
+
+use crate::{Failure, dir_name, load_scenario, parse_strategy, progress_bar};
+use anyhow::Context;
+use clap::Args;
+use sim::Strategy;
+use sim::scenario::{BUNDLED_DEMO, BUNDLED_DEMO_PATH};
+use sim::sweep::{Param, grid, run_grid};
+use std::path::{Path, PathBuf};
+
+pub const EXAMPLES: &str = "\
+Parameters:
+  Any scenario key, dotted (stockdata.replicas, workload.rate, cluster.latency,
+  load.interval, sidecar.max_retries, ...), or a shorthand: replicas, concurrency,
+  rate, users, page_loads. Values are TOML (2, 0.5, true) or else strings (50ms).
+  Several --set flags make a grid: every combination runs.
+
+Output (in --out, default target/meshsim/<scenario>-sweep/):
+  sweep.json, sweep.md, sweep.svg and sweep.png (p99 and error rate against the
+  first parameter, one line per strategy), and one report folder per point.
+
+Examples:
+  meshsim sweep scenarios/slow-replica.toml --set replicas=3,6,9
+  meshsim sweep scenarios/retry-storm.toml --set workload.rate=300,500,700 --strategies istio,linkerd+retry+budget
+  meshsim sweep --set replicas=2,4,8 --set load.interval=25ms,100ms";
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Scenario file (TOML). Default: the bundled stockweb demo.
+    scenario: Option<PathBuf>,
+    /// A parameter and its values, e.g. `replicas=2,4,8` (repeatable).
+    #[arg(long = "set", value_name = "KEY=V1,V2", required = true, value_parser = parse_param)]
+    set: Vec<Param>,
+    /// Override the scenario's strategies (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
+    strategies: Option<Vec<Strategy>>,
+    /// Override the scenario's seed.
+    #[arg(long, env = "MESHSIM_SEED")]
+    seed: Option<u64>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print sweep.json on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_param(s: &str) -> Result<Param, String> {
+    s.parse().map_err(|e: sim::sweep::SweepError| e.to_string())
+}
+
+pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
+    // Parse the base once for a clear file:line:col error, then build the
+    // grid from its text.
+    let base = load_scenario(args.scenario.as_deref()).map_err(|e| Failure::Input(e.into()))?;
+    let path = args
+        .scenario
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| BUNDLED_DEMO_PATH.to_string());
+    let text = if args.scenario.is_some() {
+        base.source.clone()
+    } else {
+        BUNDLED_DEMO.to_string()
+    };
+    let mut points = grid(&text, &path, &args.set).map_err(|e| Failure::Input(e.into()))?;
+    if let Some(strategies) = &args.strategies {
+        for p in &mut points {
+            p.scenario.strategies = strategies.clone();
+            p.scenario
+                .validate(&path)
+                .map_err(|e| Failure::Input(anyhow::anyhow!("--strategies: {e}")))?;
+        }
+    }
+    let seed = args.seed.unwrap_or(base.seed);
+    let out = args.out.unwrap_or_else(|| {
+        Path::new("target")
+            .join("meshsim")
+            .join(format!("{}-sweep", dir_name(base.name())))
+    });
+    let runs: usize = points.iter().map(|p| p.scenario.strategies.len()).sum();
+    let progress = progress_bar(runs as u64, "runs");
+    let reports = run_grid(&points, seed, &|s| {
+        progress.set_message(s.to_string());
+        progress.inc(1);
+    })
+    .map_err(|e| Failure::Failed(e.into()))?;
+    progress.finish_and_clear();
+
+    let mut summary = reports::sweep::SweepReport {
+        schema_version: reports::sweep::SWEEP_SCHEMA_VERSION,
+        meshsim_version: sim::VERSION.to_string(),
+        seed,
+        scenario: base.name().to_string(),
+        parameters: args.set.iter().map(|p| p.key.clone()).collect(),
+        points: Vec::new(),
+    };
+    for (point, report) in points.iter().zip(&reports) {
+        let dir = point.dir_name();
+        reports::output::write_dir(report, &out.join(&dir))
+            .with_context(|| format!("writing {}", out.join(&dir).display()))
+            .map_err(Failure::Failed)?;
+        summary.points.push(reports::sweep::SweepPoint::new(
+            point.value_map(),
+            dir,
+            report,
+        ));
+    }
+    let json = summary
+        .to_json_bytes()
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let chart = reports::charts::render(&summary.chart()).map_err(|e| Failure::Failed(e.into()))?;
+    let markdown = summary.markdown();
+    for (name, bytes) in [
+        ("sweep.json", json.as_slice()),
+        ("sweep.md", markdown.as_bytes()),
+        ("sweep.svg", chart.svg.as_bytes()),
+        ("sweep.png", chart.png.as_slice()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::Failed)?;
+    }
+    if args.json {
+        use std::io::Write;
+        std::io::stdout()
+            .write_all(&json)
+            .context("writing to stdout")
+            .map_err(Failure::Failed)?;
+    } else {
+        print!("{markdown}");
+    }
+    eprintln!(
+        "wrote {} points ({runs} runs) to {}",
+        points.len(),
+        out.display()
+    );
+    Ok(())
+}
