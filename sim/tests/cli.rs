@@ -211,12 +211,25 @@ fn run_writes_report_and_prints_the_table() {
     )
     .expect("valid report");
     assert_eq!(report.seed, 9);
-    // report.json and nothing else.
-    let files: Vec<_> = std::fs::read_dir(&out)
+    // The report folder, nothing more or less.
+    let mut files: Vec<String> = std::fs::read_dir(&out)
         .expect("out dir")
-        .map(|e| e.expect("entry").file_name())
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files, ["report.json"]);
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "cached-dns.hgrm",
+            "cached-dns.workload.hgrm",
+            "charts",
+            "index.html",
+            "report.json",
+            "sidecar_round-robin.hgrm",
+            "sidecar_round-robin.workload.hgrm",
+            "summary.md",
+        ]
+    );
 }
 
 #[test]

@@ -1,5 +1,11 @@
 //! Every bundled scenario runs, is deterministic, and accounts for every
-//! request.
+//! request; and its report is byte-identical to the checked-in baseline in
+//! `scenarios/baselines/` (the CI regression set, and a check that
+//! determinism holds across processes, builds and machines).
+//!
+//! A change that alters results on purpose re-blesses the baselines:
+//! `MESHSIM_BLESS=1 cargo test -p sim --test scenarios`, then review the
+//! diff like any other change.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +68,7 @@ fn every_bundled_scenario_runs_deterministically_and_accounts_for_every_request(
             "{} is not deterministic (rerun with MESHSIM_SEED={seed})",
             path.display()
         );
+        check_baseline(&path, &ja);
         for s in &a.strategies {
             let w = s.workload.as_ref().expect("workload report");
             assert!(
@@ -100,6 +107,43 @@ fn every_bundled_scenario_runs_deterministically_and_accounts_for_every_request(
                 .iter()
                 .map(|e| e.occurrences().len())
                 .sum::<usize>()
+        );
+    }
+}
+
+/// Compares a report with `scenarios/baselines/<name>.json` (or writes it
+/// when `MESHSIM_BLESS=1`).
+fn check_baseline(scenario: &Path, report: &[u8]) {
+    let stem = scenario.file_stem().expect("stem").to_string_lossy();
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/baselines")
+        .join(format!("{stem}.json"));
+    if std::env::var_os("MESHSIM_BLESS").is_some() {
+        std::fs::write(&baseline, report).expect("write baseline");
+        return;
+    }
+    let want = std::fs::read(&baseline).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with MESHSIM_BLESS=1 cargo test -p sim --test scenarios",
+            baseline.display()
+        )
+    });
+    if want != report {
+        let got = String::from_utf8_lossy(report);
+        let want = String::from_utf8_lossy(&want);
+        let line = got
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.lines().count().min(want.lines().count()));
+        panic!(
+            "{} differs from {} at line {}:\n  baseline: {}\n  now:      {}\n\
+             If the change is intended, re-bless with MESHSIM_BLESS=1 cargo test -p sim --test scenarios",
+            scenario.display(),
+            baseline.display(),
+            line + 1,
+            want.lines().nth(line).unwrap_or("<end>"),
+            got.lines().nth(line).unwrap_or("<end>"),
         );
     }
 }

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 const NINES: f64 = 4.0;
 
 /// One line per strategy.
-type Lines = Vec<(String, Vec<(f64, f64)>)>;
+pub(crate) type Lines = Vec<(String, Vec<(f64, f64)>)>;
 
 /// Latency by percentile, x = `-log10(1 - q)`.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,7 +20,7 @@ mod timeseries;
 pub use latency::{CdfChart, SpectrumChart};
 pub use share::ShareChart;
 pub use sweep::{SweepChart, SweepLine};
-pub use timeseries::TimeSeriesChart;
+pub use timeseries::{TimeSeriesChart, event_label as timeseries_event_label};
 
 use crate::Report;
 use plotters::coord::Shift;

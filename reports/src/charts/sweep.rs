@@ -1,7 +1,7 @@
 //! A sweep's summary: p99 and error rate against the swept parameter, one
 //! line per strategy (and per value of any other swept parameter).
 
-use super::latency::{draw_lines, legend};
+use super::latency::{Lines, draw_lines, legend};
 use super::{FONT, Figure, WIDTH, color, err, y_max};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -55,7 +55,7 @@ impl Figure for SweepChart {
         };
         let pad = (xmax - xmin) * 0.05;
         let areas = root.split_evenly((2, 1));
-        let panels: [(&str, Vec<(String, Vec<(f64, f64)>)>); 2] = [
+        let panels: [(&str, Lines); 2] = [
             (
                 "p99 latency (ms)",
                 self.lines

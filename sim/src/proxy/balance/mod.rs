@@ -364,6 +364,9 @@ where
     pub fn pick(&mut self, avoid: &[String]) -> Option<usize> {
         self.refresh(false);
         let now = Instant::now();
+        if let Some(index) = self.pick_two_fast(avoid, now) {
+            return Some(index);
+        }
         let candidates = self.candidates(avoid, now);
         if candidates.is_empty() {
             return None;
@@ -378,6 +381,41 @@ where
             Policy::Weighted => weighted::pick(&candidates, &mut self.rng),
         };
         Some(candidates[position].index)
+    }
+
+    /// Power of two choices in O(1): draw two distinct endpoints from the
+    /// whole list and, if both may take the request, keep the less loaded.
+    /// Conditioned on acceptance the pair is uniform over available pairs,
+    /// exactly what drawing from the filtered candidate list gives, so this
+    /// is rejection sampling, not an approximation; on rejection (an
+    /// endpoint backing off, ejected or to avoid) the O(n) path decides.
+    /// Not used with a panic threshold, whose "route to all when too few
+    /// are healthy" needs the healthy count.
+    fn pick_two_fast(&mut self, avoid: &[String], now: Instant) -> Option<usize> {
+        let metric = match self.config.policy {
+            Policy::LeastRequest { choice_count: 2 } => LoadMetric::PendingRequests,
+            Policy::PeakEwma { .. } => LoadMetric::PeakEwma,
+            _ => return None,
+        };
+        let n = self.endpoints.len();
+        if n < 2 || self.config.panic_threshold.is_some() {
+            return None;
+        }
+        let a = self.rng.random_range(0..n);
+        let mut b = self.rng.random_range(0..n - 1);
+        if b >= a {
+            b += 1;
+        }
+        let usable = |i: usize| {
+            let slot = &self.endpoints[i];
+            !avoid.contains(&slot.name) && self.is_available(slot, now)
+        };
+        if !usable(a) || !usable(b) {
+            return None;
+        }
+        let load_a = lock(&self.endpoints[a].state).current_load(metric, now);
+        let load_b = lock(&self.endpoints[b].state).current_load(metric, now);
+        Some(if load_a <= load_b { a } else { b })
     }
 
     /// The state of endpoint `index` (for tests).
