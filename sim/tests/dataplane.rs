@@ -595,3 +595,93 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
     assert_eq!(attempt.outcome, Outcome::NotSent);
     assert!(metrics.lock().expect("lock").no_endpoints >= 1);
 }
+
+// === O(1) pick fast paths ===
+
+/// An endpoint whose availability is fixed.
+#[derive(Clone)]
+struct Gate(bool);
+
+impl Available for Gate {
+    fn is_available(&self, _: Instant) -> bool {
+        self.0
+    }
+}
+
+impl Service<Request<Buffered>> for Gate {
+    type Response = Response<Buffered>;
+    type Error = Outcome;
+    type Future = std::future::Ready<Result<Response<Buffered>, Outcome>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: Request<Buffered>) -> Self::Future {
+        std::future::ready(Ok(grpc_response(tonic::Code::Ok)))
+    }
+}
+
+/// `n` endpoints; those with `down(i)` unavailable.
+fn gated(policy: Policy, n: usize, down: fn(usize) -> bool) -> Balance<Gate> {
+    let make: MakeEndpoint<Gate> = Box::new(move |e, _| {
+        let i: usize = e.pod.trim_start_matches("ep-").parse().expect("index");
+        Gate(!down(i))
+    });
+    let (tx, rx) = watch::channel(Arc::new(endpoints(n)));
+    std::mem::forget(tx);
+    Balance::from_rng(
+        config(policy),
+        rx,
+        make,
+        Arc::default(),
+        &mut ChaCha8Rng::seed_from_u64(3),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn p2c_fast_path_picks_only_available_endpoints_uniformly() {
+    for policy in [
+        Policy::LeastRequest { choice_count: 2 },
+        Policy::PeakEwma {
+            default_rtt: Duration::from_millis(30),
+            decay: Duration::from_secs(10),
+        },
+    ] {
+        // 1,000 endpoints, every third one down (rejections take the
+        // full path), all idle: picks spread evenly over the 667 up.
+        let mut balance = gated(policy, 1000, |i| i % 3 == 0);
+        let mut counts = vec![0u32; 1000];
+        let picks = 66_700;
+        for _ in 0..picks {
+            let i = balance.pick(&[]).expect("an endpoint");
+            counts[i] += 1;
+        }
+        assert!(
+            counts.iter().step_by(3).all(|&c| c == 0),
+            "{policy:?}: picked an unavailable endpoint"
+        );
+        let up: Vec<u32> = (0..1000)
+            .filter(|i| i % 3 != 0)
+            .map(|i| counts[i])
+            .collect();
+        // Expected 100 each; with equal loads ties go to the first draw, so
+        // each up endpoint is a uniform draw: binomial(66 700, 1/667), sd ≈ 10.
+        let (min, max) = (up.iter().min().copied(), up.iter().max().copied());
+        assert!(
+            min >= Some(55) && max <= Some(150),
+            "{policy:?}: {min:?}..{max:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn round_robin_fast_path_cycles_and_skips_unavailable() {
+    let mut all_up = gated(Policy::RoundRobin, 5, |_| false);
+    let seq: Vec<usize> = (0..12).map(|_| all_up.pick(&[]).expect("pick")).collect();
+    assert_eq!(seq, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]);
+    let mut some_down = gated(Policy::RoundRobin, 5, |i| i == 1 || i == 3);
+    let seq: Vec<usize> = (0..9).map(|_| some_down.pick(&[]).expect("pick")).collect();
+    assert!(seq.iter().all(|i| [0, 2, 4].contains(i)), "{seq:?}");
+    for i in [0, 2, 4] {
+        assert_eq!(seq.iter().filter(|&&s| s == i).count(), 3, "{seq:?}");
+    }
+}

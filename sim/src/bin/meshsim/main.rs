@@ -11,6 +11,14 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The simulation allocates and frees hundreds of thousands of small
+/// HTTP/2 buffers per wall second; glibc's malloc spent ~20% of `meshsim
+/// bench` in its own bookkeeping. Allocation never reaches results, so the
+/// allocator cannot change a report's bytes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod bench;
 mod report;
 mod sweep;
 
@@ -55,6 +63,9 @@ enum Command {
     /// Run a scenario over a grid of parameter values.
     #[command(after_help = sweep::EXAMPLES)]
     Sweep(sweep::SweepArgs),
+    /// Measure the simulator, the gRPC path and the mesh on this machine.
+    #[command(after_help = bench::EXAMPLES)]
+    Bench(bench::BenchArgs),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -124,6 +135,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::Compare(args) => report::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -367,6 +367,26 @@ where
         if let Some(index) = self.pick_two_fast(avoid, now) {
             return Some(index);
         }
+        // Round robin over the whole endpoint list, skipping those that
+        // cannot take the request (Envoy's ROUND_ROBIN skips unhealthy
+        // hosts the same way): O(1) while they are few. With nothing to
+        // avoid and no panic threshold this is the policy itself; the full
+        // path below handles the rest.
+        if self.config.policy == Policy::RoundRobin
+            && avoid.is_empty()
+            && self.config.panic_threshold.is_none()
+            && !self.endpoints.is_empty()
+        {
+            let n = self.endpoints.len();
+            let start = self.cursor.peek(n);
+            for k in 0..n {
+                let i = (start + k) % n;
+                if self.is_available(&self.endpoints[i], now) {
+                    self.cursor.taken(i);
+                    return Some(i);
+                }
+            }
+        }
         let candidates = self.candidates(avoid, now);
         if candidates.is_empty() {
             return None;

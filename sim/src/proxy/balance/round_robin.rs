@@ -22,4 +22,15 @@ impl RoundRobin {
         self.next = self.next.wrapping_add(1);
         i
     }
+
+    /// The position the next pick would take among `n` candidates, without
+    /// taking it (see [`RoundRobin::taken`]).
+    pub fn peek(&self, n: usize) -> usize {
+        self.next % n
+    }
+
+    /// Continues after position `taken`.
+    pub fn taken(&mut self, taken: usize) {
+        self.next = taken.wrapping_add(1);
+    }
 }

@@ -1,0 +1,169 @@
+//! The scale point: many StockData pods behind sidecars, a million requests.
+//!
+//! Hosts are nodes (turmoil's step cost grows with the cube of the host
+//! count), pods are tasks with their own ports on them. Every pod has an
+//! inbound sidecar in front of it; client nodes each run an outbound
+//! sidecar that balances across every pod's inbound sidecar.
+
+use super::paths::{INBOUND_PORT, OUTBOUND_PORT, SERVER_PORT, replica, sidecar_config, sim};
+use super::{Throughput, WallClock};
+use crate::cluster::Cluster;
+use crate::net::{SimConnect, SimListener};
+use crate::proxy::{Outbound, serve_outbound};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use stockdata::pb::GetRequest;
+use stockdata::pb::stocks_client::StocksClient;
+use stockdata::transport::connector_to;
+
+/// The shape of a scale run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaleConfig {
+    /// StockData pods.
+    pub pods: u32,
+    /// Nodes the pods are spread over.
+    pub server_nodes: u32,
+    /// Client nodes, each with an outbound sidecar.
+    pub client_nodes: u32,
+    /// Concurrent requests per client node.
+    pub concurrency: u32,
+    /// Requests in all.
+    pub requests: u64,
+    /// Whether each pod has an inbound sidecar.
+    pub inbound_sidecars: bool,
+}
+
+impl Default for ScaleConfig {
+    /// Issue #6's scale point: 1,000 pods, 1M requests.
+    fn default() -> Self {
+        Self {
+            pods: 1000,
+            server_nodes: 20,
+            client_nodes: 4,
+            concurrency: 200,
+            requests: 1_000_000,
+            inbound_sidecars: true,
+        }
+    }
+}
+
+fn any(port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+}
+
+/// Runs the scale point; ops = successful requests.
+pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>> {
+    let mut sim = sim(4);
+    let cluster = Cluster::new();
+    let per_node = config.pods.div_ceil(config.server_nodes.max(1));
+    let mut pod = 0u32;
+    for node in 0..config.server_nodes {
+        let pods: Vec<u32> = (pod..(pod + per_node).min(config.pods)).collect();
+        pod += pods.len() as u32;
+        let inbound = config.inbound_sidecars;
+        sim.host(format!("node-{node}"), move || {
+            let pods = pods.clone();
+            async move {
+                for &p in &pods {
+                    let offset = (p % per_node) as u16;
+                    let name = format!("stockdata-{p}");
+                    let listener = SimListener::bind(any(SERVER_PORT + offset)).await?;
+                    let replica = replica(&name).map_err(|e| e.to_string())?;
+                    tokio::spawn(stockdata::serve(listener, replica));
+                    if inbound {
+                        let local = Cluster::new();
+                        let addr =
+                            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), SERVER_PORT + offset);
+                        local.add_endpoint("stockdata", &name, addr);
+                        local.set_ready(&name, true);
+                        let proxy = Outbound::new(
+                            local,
+                            SimConnect,
+                            sidecar_config(),
+                            u64::from(p),
+                            Default::default(),
+                        );
+                        let listener = SimListener::bind(any(INBOUND_PORT + 2000 + offset)).await?;
+                        tokio::spawn(serve_outbound(listener, proxy));
+                    }
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+    }
+    // Endpoints: each pod's inbound sidecar (or the pod itself).
+    let per_client = config.requests / u64::from(config.client_nodes.max(1));
+    let per_task = per_client / u64::from(config.concurrency.max(1));
+    for c in 0..config.client_nodes {
+        let cluster = cluster.clone();
+        let cfg = config;
+        sim.client(format!("client-{c}"), async move {
+            if c == 0 {
+                for p in 0..cfg.pods {
+                    let node = p / per_node;
+                    let offset = (p % per_node) as u16;
+                    let ip = turmoil::lookup(format!("node-{node}"));
+                    let port = if cfg.inbound_sidecars {
+                        INBOUND_PORT + 2000 + offset
+                    } else {
+                        SERVER_PORT + offset
+                    };
+                    let name = format!("stockdata-{p}");
+                    cluster.add_endpoint("stockdata", &name, SocketAddr::new(ip, port));
+                    cluster.set_ready(&name, true);
+                }
+            } else {
+                // Let client 0 publish the endpoints first.
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            let outbound = Outbound::new(
+                cluster,
+                SimConnect,
+                sidecar_config(),
+                100 + u64::from(c),
+                Default::default(),
+            );
+            tokio::spawn(serve_outbound(
+                SimListener::bind(any(OUTBOUND_PORT)).await?,
+                outbound,
+            ));
+            let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), OUTBOUND_PORT);
+            let channel = tonic::transport::Endpoint::from_static("http://stockdata:50051")
+                .connect_with_connector(connector_to(SimConnect, target))
+                .await?;
+            let mut tasks = Vec::new();
+            for t in 0..cfg.concurrency {
+                let mut client = StocksClient::new(channel.clone());
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..per_task {
+                        let id = ((u64::from(t) + i) % 100 + 2) as i32;
+                        client.get(GetRequest { id }).await?;
+                    }
+                    Ok::<_, tonic::Status>(())
+                }));
+            }
+            for t in tasks {
+                t.await?.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        });
+    }
+    let clock = WallClock::start();
+    sim.run()?;
+    Ok(Throughput::new(
+        &format!(
+            "{} pods{} on {} nodes, {} client sidecars",
+            config.pods,
+            if config.inbound_sidecars {
+                " behind inbound sidecars"
+            } else {
+                ""
+            },
+            config.server_nodes,
+            config.client_nodes
+        ),
+        per_task * u64::from(config.concurrency) * u64::from(config.client_nodes),
+        clock.elapsed(),
+        sim.elapsed(),
+    ))
+}

@@ -1,0 +1,341 @@
+//! `meshsim bench`: the simulator's and the mesh's speed on this machine.
+
+use crate::{Failure, progress_bar};
+use anyhow::{Context, anyhow};
+use clap::Args;
+use serde::Serialize;
+use sim::bench::{self, Throughput, WallClock, paths, scale};
+use std::path::PathBuf;
+
+pub const EXAMPLES: &str = "\
+Measures, in one process (release build recommended):
+  1. raw turmoil TCP round trips per wall second
+  2. tonic unary over one turmoil hop, requests per wall second
+  3. the meshed path (client → outbound sidecar → inbound sidecar → server)
+  4. every bundled scenario: wall time, simulated time, ratio, peak RSS
+  5. the scale point: 1,000 StockData pods behind sidecars, 1M requests
+and checks the targets: (3) ÷ (2) ≥ 0.4, scale point < 60 s and < 2 GiB,
+each scenario < 10 s.
+
+Examples:
+  cargo run --release -p sim --bin meshsim -- bench
+  meshsim bench --quick                  Smaller sizes (seconds, for a smoke test)
+  meshsim bench --skip-scale --json      Skip the 1M-request point, print JSON
+  meshsim bench --check                  Exit 1 when a target is missed
+  meshsim bench --only scale --quick     One part only (e.g. under perf)";
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Run smaller sizes (a smoke test; numbers are noisier).
+    #[arg(long)]
+    quick: bool,
+    /// Skip the 1,000-pod scale point.
+    #[arg(long)]
+    skip_scale: bool,
+    /// Scale point: StockData pods (default 1000; 100 with --quick).
+    #[arg(long, value_name = "N")]
+    pods: Option<u32>,
+    /// Scale point: requests (default 1,000,000; 20,000 with --quick).
+    #[arg(long, value_name = "N")]
+    requests: Option<u64>,
+    /// Scale point: no inbound sidecars (client sidecars straight to pods).
+    #[arg(long)]
+    no_inbound: bool,
+    /// Run only these parts (comma-separated; for profiling one of them).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    only: Vec<Part>,
+    /// Folder of scenarios to time.
+    #[arg(long, default_value = "scenarios", value_name = "DIR")]
+    scenarios: PathBuf,
+    /// Where to write bench.json.
+    #[arg(long, default_value = "target/meshsim/bench", value_name = "DIR")]
+    out: PathBuf,
+    /// Print bench.json on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 when a target is missed.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Target: the meshed path at least this share of the one-hop rate.
+pub const MIN_MESHED_OVER_DIRECT: f64 = 0.4;
+/// Target: the scale point's wall time, seconds.
+pub const MAX_SCALE_WALL_S: f64 = 60.0;
+/// Target: the scale point's peak RSS, MiB.
+pub const MAX_SCALE_RSS_MIB: f64 = 2048.0;
+/// Target: each bundled scenario's wall time, seconds.
+pub const MAX_SCENARIO_WALL_S: f64 = 10.0;
+
+/// A part of the bench.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The three request paths.
+    Paths,
+    /// The bundled scenarios.
+    Scenarios,
+    /// The scale point.
+    Scale,
+}
+
+#[derive(Serialize)]
+struct ScenarioBench {
+    scenario: String,
+    strategies: usize,
+    wall_s: f64,
+    /// Simulated time summed over the strategies' simulations.
+    sim_s: f64,
+    sim_per_wall: f64,
+    peak_rss_mib: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Target {
+    what: String,
+    value: f64,
+    limit: String,
+    met: bool,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    meshsim_version: String,
+    cores: usize,
+    quick: bool,
+    paths: Vec<Throughput>,
+    direct_over_raw: f64,
+    meshed_over_direct: f64,
+    scenarios: Vec<ScenarioBench>,
+    scale: Option<Throughput>,
+    targets: Vec<Target>,
+}
+
+fn bench_err(e: Box<dyn std::error::Error>) -> Failure {
+    Failure::Failed(anyhow!("{e}"))
+}
+
+pub fn bench(args: BenchArgs) -> Result<(), Failure> {
+    let (raw_n, grpc_n) = if args.quick {
+        (20_000, 5_000)
+    } else {
+        (500_000, 100_000)
+    };
+    let runs = |part: Part| args.only.is_empty() || args.only.contains(&part);
+    let progress = progress_bar(4, "measurements");
+    let mut paths_measured = Vec::new();
+    if runs(Part::Paths) {
+        progress.set_message("raw TCP");
+        paths_measured
+            .push(bench::with_peak_rss(|| paths::raw_tcp(raw_n, 100)).map_err(bench_err)?);
+        progress.inc(1);
+        progress.set_message("tonic one hop");
+        paths_measured
+            .push(bench::with_peak_rss(|| paths::grpc_direct(grpc_n, 100)).map_err(bench_err)?);
+        progress.inc(1);
+        progress.set_message("meshed path");
+        paths_measured
+            .push(bench::with_peak_rss(|| paths::grpc_meshed(grpc_n, 100)).map_err(bench_err)?);
+    }
+    progress.set_position(3);
+    progress.set_message("scenarios");
+    let scenarios = if runs(Part::Scenarios) {
+        bench_scenarios(&args)?
+    } else {
+        Vec::new()
+    };
+    progress.inc(1);
+    progress.finish_and_clear();
+    let scale = if args.skip_scale || !runs(Part::Scale) {
+        None
+    } else {
+        let mut config = scale::ScaleConfig::default();
+        if args.quick {
+            config.pods = 100;
+            config.server_nodes = 10;
+            config.requests = 20_000;
+        }
+        if let Some(pods) = args.pods {
+            config.pods = pods.max(1);
+        }
+        if let Some(requests) = args.requests {
+            config.requests = requests.max(1);
+        }
+        config.inbound_sidecars = !args.no_inbound;
+        eprintln!(
+            "scale point: {} pods, {} requests (this takes a while)…",
+            config.pods, config.requests
+        );
+        Some(bench::with_peak_rss(|| scale::run(config)).map_err(bench_err)?)
+    };
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let rate = |i: usize| paths_measured.get(i).map_or(0.0, |p| p.per_wall_second);
+    let mut report = BenchReport {
+        meshsim_version: sim::VERSION.into(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        quick: args.quick,
+        direct_over_raw: ratio(rate(1), rate(0)),
+        meshed_over_direct: ratio(rate(2), rate(1)),
+        paths: paths_measured,
+        scenarios,
+        scale,
+        targets: Vec::new(),
+    };
+    report.targets = targets(&report);
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| Failure::Failed(e.into()))?;
+    std::fs::create_dir_all(&args.out)
+        .and_then(|()| std::fs::write(args.out.join("bench.json"), &json))
+        .with_context(|| format!("writing {}", args.out.join("bench.json").display()))
+        .map_err(Failure::Failed)?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&json));
+    } else {
+        print!("{}", render(&report));
+    }
+    eprintln!("wrote {}", args.out.join("bench.json").display());
+    let missed: Vec<&Target> = report.targets.iter().filter(|t| !t.met).collect();
+    if args.check && !missed.is_empty() {
+        return Err(Failure::Failed(anyhow!(
+            "{} target(s) missed: {}",
+            missed.len(),
+            missed
+                .iter()
+                .map(|t| t.what.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn bench_scenarios(args: &BenchArgs) -> Result<Vec<ScenarioBench>, Failure> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.scenarios)
+        .with_context(|| format!("reading {}", args.scenarios.display()))
+        .map_err(Failure::Input)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let scenario = sim::Scenario::load(&path).map_err(|e| Failure::Input(e.into()))?;
+        bench::reset_peak_rss();
+        let clock = WallClock::start();
+        let report =
+            sim::run(&scenario, scenario.seed, |_| {}).map_err(|e| Failure::Failed(e.into()))?;
+        let wall_s = clock.elapsed().as_secs_f64();
+        let sim_s: f64 = report
+            .strategies
+            .iter()
+            .map(|s| s.sim_time_ms / 1000.0)
+            .sum();
+        out.push(ScenarioBench {
+            scenario: scenario.name().to_string(),
+            strategies: report.strategies.len(),
+            wall_s,
+            sim_s,
+            sim_per_wall: if wall_s > 0.0 { sim_s / wall_s } else { 0.0 },
+            peak_rss_mib: bench::peak_rss_mib(),
+        });
+    }
+    Ok(out)
+}
+
+fn targets(r: &BenchReport) -> Vec<Target> {
+    let mut t = Vec::new();
+    if !r.paths.is_empty() {
+        t.push(Target {
+            what: "meshed ÷ one hop".into(),
+            value: r.meshed_over_direct,
+            limit: format!("≥ {MIN_MESHED_OVER_DIRECT}"),
+            met: r.meshed_over_direct >= MIN_MESHED_OVER_DIRECT,
+        });
+    }
+    for s in &r.scenarios {
+        t.push(Target {
+            what: format!("{} wall s", s.scenario),
+            value: s.wall_s,
+            limit: format!("< {MAX_SCENARIO_WALL_S}"),
+            met: s.wall_s < MAX_SCENARIO_WALL_S,
+        });
+    }
+    if let Some(s) = &r.scale {
+        t.push(Target {
+            what: "scale point wall s".into(),
+            value: s.wall_s,
+            limit: format!("< {MAX_SCALE_WALL_S}"),
+            met: s.wall_s < MAX_SCALE_WALL_S,
+        });
+        let rss = s.peak_rss_mib.unwrap_or(f64::NAN);
+        t.push(Target {
+            what: "scale point peak RSS MiB".into(),
+            value: rss,
+            limit: format!("< {MAX_SCALE_RSS_MIB}"),
+            met: rss < MAX_SCALE_RSS_MIB,
+        });
+    }
+    t
+}
+
+fn render(r: &BenchReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "meshsim {} bench on {} cores{}\n",
+        r.meshsim_version,
+        r.cores,
+        if r.quick { " (--quick)" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "{:<48} {:>10} {:>9} {:>9} {:>12} {:>9}",
+        "path", "ops", "wall s", "sim s", "ops/wall s", "RSS MiB"
+    );
+    let rss = |v: Option<f64>| v.map_or("-".into(), |m| format!("{m:.0}"));
+    for p in r.paths.iter().chain(r.scale.iter()) {
+        let _ = writeln!(
+            out,
+            "{:<48} {:>10} {:>9.2} {:>9.2} {:>12.0} {:>9}",
+            p.name,
+            p.ops,
+            p.wall_s,
+            p.sim_s,
+            p.per_wall_second,
+            rss(p.peak_rss_mib)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nratios: one hop ÷ raw TCP = {:.3}, meshed ÷ one hop = {:.3}\n",
+        r.direct_over_raw, r.meshed_over_direct
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:>10} {:>9} {:>9} {:>10} {:>9}",
+        "scenario", "strategies", "wall s", "sim s", "sim/wall", "RSS MiB"
+    );
+    for s in &r.scenarios {
+        let _ = writeln!(
+            out,
+            "{:<20} {:>10} {:>9.2} {:>9.1} {:>10.1} {:>9}",
+            s.scenario,
+            s.strategies,
+            s.wall_s,
+            s.sim_s,
+            s.sim_per_wall,
+            rss(s.peak_rss_mib)
+        );
+    }
+    let _ = writeln!(out, "\ntargets");
+    for t in &r.targets {
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>10.2}  {:<8} {}",
+            t.what,
+            t.value,
+            t.limit,
+            if t.met { "met" } else { "MISSED" }
+        );
+    }
+    out
+}
