@@ -57,7 +57,7 @@ fn bench_command_writes_json_with_paths_ratios_and_targets() {
         String::from_utf8_lossy(&o.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(doc["paths"].as_array().map(Vec::len), Some(3));
+    assert_eq!(doc["paths"].as_array().map(Vec::len), Some(4));
     assert!(
         doc["meshed_over_direct"]
             .as_f64()

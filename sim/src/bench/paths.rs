@@ -227,3 +227,91 @@ pub fn grpc_meshed(requests: u64, concurrency: u64) -> BenchResult<Throughput> {
         sim.elapsed(),
     ))
 }
+
+/// The floor under any L7 sidecar pair: the meshed topology with each
+/// sidecar replaced by a bare hyper forwarder (one upstream HTTP/2
+/// connection, bodies streamed, no balancing, retries, buffering or
+/// metrics). It shows how much of the meshed path's cost is HTTP/2 itself.
+pub fn grpc_bare_forwarders(requests: u64, concurrency: u64) -> BenchResult<Throughput> {
+    let mut sim = sim(5);
+    sim.host("server", || async {
+        let listener = SimListener::bind(any(SERVER_PORT)).await?;
+        let replica = replica("stockdata-0").map_err(|e| e.to_string())?;
+        tokio::spawn(stockdata::serve(listener, replica));
+        forward(any(INBOUND_PORT), local(SERVER_PORT)).await?;
+        Ok(())
+    });
+    sim.client("client", async move {
+        let server = turmoil::lookup("server");
+        tokio::spawn(forward(
+            any(OUTBOUND_PORT),
+            SocketAddr::new(server, INBOUND_PORT),
+        ));
+        drive(local(OUTBOUND_PORT), requests, concurrency)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    let per = requests / concurrency.max(1) * concurrency.max(1);
+    let clock = WallClock::start();
+    sim.run()?;
+    Ok(Throughput::new(
+        "floor: same path, bare hyper forwarders",
+        per,
+        clock.elapsed(),
+        sim.elapsed(),
+    ))
+}
+
+/// Accepts HTTP/2 on `listen` and forwards every request, streaming, on
+/// one HTTP/2 connection to `upstream`.
+async fn forward(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use stockdata::transport::{Connect, Listener};
+    let mut listener = SimListener::bind(listen).await?;
+    let io = SimConnect.connect(upstream);
+    let sender = {
+        // Connect lazily on the first accepted connection: the upstream
+        // may start later in the same tick.
+        std::sync::Arc::new(tokio::sync::OnceCell::new())
+    };
+    let io = std::sync::Arc::new(tokio::sync::Mutex::new(Some(io)));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let sender = sender.clone();
+        let io = io.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let sender = sender.clone();
+                    let io = io.clone();
+                    async move {
+                        let send = sender
+                            .get_or_try_init(|| async {
+                                let pending = io.lock().await.take();
+                                let Some(pending) = pending else {
+                                    return Err(std::io::Error::other("connect raced"));
+                                };
+                                let (send, conn) =
+                                    hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                                        .timer(TokioTimer::new())
+                                        .handshake(TokioIo::new(pending.await?))
+                                        .await
+                                        .map_err(std::io::Error::other)?;
+                                tokio::spawn(conn);
+                                Ok::<_, std::io::Error>(send)
+                            })
+                            .await?;
+                        let mut send = send.clone();
+                        send.ready().await.map_err(std::io::Error::other)?;
+                        send.send_request(req).await.map_err(std::io::Error::other)
+                    }
+                });
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .auto_date_header(false)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

@@ -105,6 +105,9 @@ struct BenchReport {
     paths: Vec<Throughput>,
     direct_over_raw: f64,
     meshed_over_direct: f64,
+    /// The same path through bare hyper forwarders ÷ one hop: the ceiling
+    /// for any HTTP/2 sidecar pair on this simulator.
+    floor_over_direct: f64,
     scenarios: Vec<ScenarioBench>,
     scale: Option<Throughput>,
     targets: Vec<Target>,
@@ -135,6 +138,10 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         progress.set_message("meshed path");
         paths_measured
             .push(bench::with_peak_rss(|| paths::grpc_meshed(grpc_n, 100)).map_err(bench_err)?);
+        progress.set_message("bare forwarders");
+        paths_measured.push(
+            bench::with_peak_rss(|| paths::grpc_bare_forwarders(grpc_n, 100)).map_err(bench_err)?,
+        );
     }
     progress.set_position(3);
     progress.set_message("scenarios");
@@ -175,6 +182,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         quick: args.quick,
         direct_over_raw: ratio(rate(1), rate(0)),
         meshed_over_direct: ratio(rate(2), rate(1)),
+        floor_over_direct: ratio(rate(3), rate(1)),
         paths: paths_measured,
         scenarios,
         scale,
@@ -306,8 +314,9 @@ fn render(r: &BenchReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\nratios: one hop ÷ raw TCP = {:.3}, meshed ÷ one hop = {:.3}\n",
-        r.direct_over_raw, r.meshed_over_direct
+        "\nratios: one hop ÷ raw TCP = {:.3}, meshed ÷ one hop = {:.3} \
+         (bare forwarders ÷ one hop = {:.3})\n",
+        r.direct_over_raw, r.meshed_over_direct, r.floor_over_direct
     );
     let _ = writeln!(
         out,
