@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Scale point: requests (default 1,000,000; 20,000 with --quick).
     #[arg(long, value_name = "N")]
     requests: Option<u64>,
+    /// Scale point: concurrent requests per client node (default 200).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<u32>,
     /// Scale point: no inbound sidecars (client sidecars straight to pods).
     #[arg(long)]
     no_inbound: bool,
@@ -166,6 +169,9 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         }
         if let Some(requests) = args.requests {
             config.requests = requests.max(1);
+        }
+        if let Some(c) = args.concurrency {
+            config.concurrency = c.max(1);
         }
         config.inbound_sidecars = !args.no_inbound;
         eprintln!(
