@@ -38,6 +38,7 @@ Examples:
   meshsim report report.json --out /tmp/r       Re-render charts and HTML from JSON
   meshsim compare base.json report.json         CI gate: exit 1 on a regression
   meshsim sweep scenarios/slow-replica.toml --set replicas=3,6 --set load.interval=50ms,100ms
+  meshsim bench --quick                         How fast the simulator and the mesh run here
   MESHSIM_SEED=3 meshsim run --out /tmp/demo    Seed from the environment";
 
 #[derive(Parser)]
