@@ -14,10 +14,13 @@ use reports::Report;
 use std::collections::BTreeMap;
 
 /// Shorthands accepted by `--set`.
-pub const KEY_ALIASES: [(&str, &str); 5] = [
+pub const KEY_ALIASES: [(&str, &str); 6] = [
     ("replicas", "stockdata.replicas"),
     ("concurrency", "stockdata.concurrency"),
     ("rate", "workload.rate"),
+    // The load generator's rate lives in `[workload]`; `[load]` is the
+    // fixed page schedule, which has no rate.
+    ("load.rate", "workload.rate"),
     ("users", "workload.users"),
     ("page_loads", "load.page_loads"),
 ];
@@ -219,6 +222,8 @@ mod tests {
         let p: Param = "replicas=2,4,8".parse().expect("parses");
         assert_eq!(p.key, "stockdata.replicas");
         assert_eq!(p.values, ["2", "4", "8"]);
+        let rate: Param = "load.rate=100,200".parse().expect("parses");
+        assert_eq!(rate.key, "workload.rate");
         assert!("replicas".parse::<Param>().is_err());
         assert!("replicas=2,,4".parse::<Param>().is_err());
     }

@@ -85,6 +85,10 @@ pub enum Part {
 struct ScenarioBench {
     scenario: String,
     strategies: usize,
+    /// The scenario's tick (simulated time resolution), ms.
+    tick_ms: f64,
+    /// Cluster nodes, i.e. turmoil hosts besides the load generator.
+    nodes: u32,
     wall_s: f64,
     /// Simulated time summed over the strategies' simulations.
     sim_s: f64,
@@ -245,6 +249,8 @@ fn bench_scenarios(args: &BenchArgs) -> Result<Vec<ScenarioBench>, Failure> {
         out.push(ScenarioBench {
             scenario: scenario.name().to_string(),
             strategies: report.strategies.len(),
+            tick_ms: scenario.tick.0.as_secs_f64() * 1000.0,
+            nodes: scenario.cluster.nodes.get(),
             wall_s,
             sim_s,
             sim_per_wall: if wall_s > 0.0 { sim_s / wall_s } else { 0.0 },
@@ -300,41 +306,49 @@ fn render(r: &BenchReport) -> String {
         r.cores,
         if r.quick { " (--quick)" } else { "" }
     );
-    let _ = writeln!(
-        out,
-        "{:<48} {:>10} {:>9} {:>9} {:>12} {:>9}",
-        "path", "ops", "wall s", "sim s", "ops/wall s", "RSS MiB"
-    );
     let rss = |v: Option<f64>| v.map_or("-".into(), |m| format!("{m:.0}"));
-    for p in r.paths.iter().chain(r.scale.iter()) {
+    if !r.paths.is_empty() || r.scale.is_some() {
         let _ = writeln!(
             out,
-            "{:<48} {:>10} {:>9.2} {:>9.2} {:>12.0} {:>9}",
-            p.name,
-            p.ops,
-            p.wall_s,
-            p.sim_s,
-            p.per_wall_second,
-            rss(p.peak_rss_mib)
+            "{:<48} {:>10} {:>9} {:>9} {:>12} {:>9}",
+            "path", "ops", "wall s", "sim s", "ops/wall s", "RSS MiB"
+        );
+        for p in r.paths.iter().chain(r.scale.iter()) {
+            let _ = writeln!(
+                out,
+                "{:<48} {:>10} {:>9.2} {:>9.2} {:>12.0} {:>9}",
+                p.name,
+                p.ops,
+                p.wall_s,
+                p.sim_s,
+                p.per_wall_second,
+                rss(p.peak_rss_mib)
+            );
+        }
+        if !r.paths.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nratios: one hop ÷ raw TCP = {:.3}, meshed ÷ one hop = {:.3} \
+                 (bare forwarders ÷ one hop = {:.3})",
+                r.direct_over_raw, r.meshed_over_direct, r.floor_over_direct
+            );
+        }
+    }
+    if !r.scenarios.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<20} {:>10} {:>5} {:>7} {:>9} {:>9} {:>10} {:>9}",
+            "scenario", "strategies", "nodes", "tick ms", "wall s", "sim s", "sim/wall", "RSS MiB"
         );
     }
-    let _ = writeln!(
-        out,
-        "\nratios: one hop ÷ raw TCP = {:.3}, meshed ÷ one hop = {:.3} \
-         (bare forwarders ÷ one hop = {:.3})\n",
-        r.direct_over_raw, r.meshed_over_direct, r.floor_over_direct
-    );
-    let _ = writeln!(
-        out,
-        "{:<20} {:>10} {:>9} {:>9} {:>10} {:>9}",
-        "scenario", "strategies", "wall s", "sim s", "sim/wall", "RSS MiB"
-    );
     for s in &r.scenarios {
         let _ = writeln!(
             out,
-            "{:<20} {:>10} {:>9.2} {:>9.1} {:>10.1} {:>9}",
+            "{:<20} {:>10} {:>5} {:>7} {:>9.2} {:>9.1} {:>10.1} {:>9}",
             s.scenario,
             s.strategies,
+            s.nodes,
+            s.tick_ms,
             s.wall_s,
             s.sim_s,
             s.sim_per_wall,

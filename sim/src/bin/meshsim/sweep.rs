@@ -12,7 +12,7 @@ pub const EXAMPLES: &str = "\
 Parameters:
   Any scenario key, dotted (stockdata.replicas, workload.rate, cluster.latency,
   load.interval, sidecar.max_retries, ...), or a shorthand: replicas, concurrency,
-  rate, users, page_loads. Values are TOML (2, 0.5, true) or else strings (50ms).
+  rate (or load.rate) = workload.rate, users, page_loads. Values are TOML (2, 0.5, true) or else strings (50ms).
   Several --set flags make a grid: every combination runs.
 
 Output (in --out, default target/meshsim/<scenario>-sweep/):
