@@ -40,12 +40,44 @@ pub fn sim<'a>(seed: u64) -> turmoil::Sim<'a> {
         .build()
 }
 
-fn any(port: u16) -> SocketAddr {
+/// `0.0.0.0:port`, where a pod listens.
+pub(crate) fn any(port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
 }
 
-fn local(port: u16) -> SocketAddr {
+/// `127.0.0.1:port`, how a sidecar reaches its own pod.
+pub(crate) fn local(port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+}
+
+/// An inbound sidecar for `pod`: the same L7 proxy with the pod on
+/// `127.0.0.1:pod_port` as its only endpoint (as Linkerd's inbound proxy
+/// terminates and re-originates HTTP/2).
+pub(crate) fn inbound_sidecar(pod: &str, pod_port: u16, seed: u64) -> Outbound<SimConnect> {
+    let cluster = Cluster::new();
+    cluster.add_endpoint("stockdata", pod, local(pod_port));
+    cluster.set_ready(pod, true);
+    Outbound::new(
+        cluster,
+        SimConnect,
+        sidecar_config(),
+        seed,
+        Default::default(),
+    )
+}
+
+/// Requests [`drive`] completes for `requests` at `concurrency`: the same
+/// whole number per task.
+pub(crate) fn driven(requests: u64, concurrency: u64) -> u64 {
+    requests / concurrency.max(1) * concurrency.max(1)
+}
+
+/// Runs `sim` to the end and reports `ops` against its wall and simulated
+/// time.
+pub(crate) fn timed(mut sim: turmoil::Sim<'_>, name: &str, ops: u64) -> BenchResult<Throughput> {
+    let clock = WallClock::start();
+    sim.run()?;
+    Ok(Throughput::new(name, ops, clock.elapsed(), sim.elapsed()))
 }
 
 /// A StockData replica with zero service time (the path's own cost is what
@@ -109,19 +141,12 @@ pub fn raw_tcp(round_trips: u64, connections: u64) -> BenchResult<Throughput> {
         }
         Ok(())
     });
-    let clock = WallClock::start();
-    sim.run()?;
-    Ok(Throughput::new(
-        "raw turmoil TCP round trips",
-        per_conn * connections,
-        clock.elapsed(),
-        sim.elapsed(),
-    ))
+    timed(sim, "raw turmoil TCP round trips", per_conn * connections)
 }
 
 /// Sends `requests` unary `Get`s, `concurrency` at a time, on one tonic
 /// channel to `target` (authority `stockdata`).
-async fn drive(target: SocketAddr, requests: u64, concurrency: u64) -> BenchResult<()> {
+pub(crate) async fn drive(target: SocketAddr, requests: u64, concurrency: u64) -> BenchResult<()> {
     let channel = tonic::transport::Endpoint::from_static("http://stockdata:50051")
         .connect_with_connector(connector_to(SimConnect, target))
         .await?;
@@ -159,38 +184,19 @@ pub fn grpc_direct(requests: u64, concurrency: u64) -> BenchResult<Throughput> {
             .map_err(|e| e.to_string())?;
         Ok(())
     });
-    let per = requests / concurrency.max(1) * concurrency.max(1);
-    let clock = WallClock::start();
-    sim.run()?;
-    Ok(Throughput::new(
-        "tonic unary, one hop",
-        per,
-        clock.elapsed(),
-        sim.elapsed(),
-    ))
+    timed(sim, "tonic unary, one hop", driven(requests, concurrency))
 }
 
 /// The meshed path: the client's requests go to its outbound sidecar over
-/// 127.0.0.1, across the network to the server node's inbound sidecar, and
-/// over 127.0.0.1 to StockData. The inbound sidecar is the same L7 proxy
-/// with the local replica as its only endpoint (as Linkerd's inbound proxy
-/// terminates and re-originates HTTP/2).
+/// 127.0.0.1, across the network to the server node's inbound sidecar
+/// ([`inbound_sidecar`]), and over 127.0.0.1 to StockData.
 pub fn grpc_meshed(requests: u64, concurrency: u64) -> BenchResult<Throughput> {
     let mut sim = sim(3);
     sim.host("server", || async {
         let listener = SimListener::bind(any(SERVER_PORT)).await?;
         let replica = replica("stockdata-0").map_err(|e| e.to_string())?;
         tokio::spawn(stockdata::serve(listener, replica));
-        let inbound_cluster = Cluster::new();
-        inbound_cluster.add_endpoint("stockdata", "stockdata-0", local(SERVER_PORT));
-        inbound_cluster.set_ready("stockdata-0", true);
-        let inbound = Outbound::new(
-            inbound_cluster,
-            SimConnect,
-            sidecar_config(),
-            11,
-            Default::default(),
-        );
+        let inbound = inbound_sidecar("stockdata-0", SERVER_PORT, 11);
         serve_outbound(SimListener::bind(any(INBOUND_PORT)).await?, inbound).await?;
         Ok(())
     });
@@ -217,15 +223,11 @@ pub fn grpc_meshed(requests: u64, concurrency: u64) -> BenchResult<Throughput> {
             .map_err(|e| e.to_string())?;
         Ok(())
     });
-    let per = requests / concurrency.max(1) * concurrency.max(1);
-    let clock = WallClock::start();
-    sim.run()?;
-    Ok(Throughput::new(
+    timed(
+        sim,
         "meshed: client → outbound → inbound → server",
-        per,
-        clock.elapsed(),
-        sim.elapsed(),
-    ))
+        driven(requests, concurrency),
+    )
 }
 
 /// The floor under any L7 sidecar pair: the meshed topology with each
@@ -252,50 +254,37 @@ pub fn grpc_bare_forwarders(requests: u64, concurrency: u64) -> BenchResult<Thro
             .map_err(|e| e.to_string())?;
         Ok(())
     });
-    let per = requests / concurrency.max(1) * concurrency.max(1);
-    let clock = WallClock::start();
-    sim.run()?;
-    Ok(Throughput::new(
+    timed(
+        sim,
         "floor: same path, bare hyper forwarders",
-        per,
-        clock.elapsed(),
-        sim.elapsed(),
-    ))
+        driven(requests, concurrency),
+    )
 }
 
 /// Accepts HTTP/2 on `listen` and forwards every request, streaming, on
-/// one HTTP/2 connection to `upstream`.
+/// one HTTP/2 connection to `upstream`, opened on the first request (the
+/// upstream may start listening later in the same tick).
 async fn forward(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use std::sync::Arc;
     use stockdata::transport::{Connect, Listener};
     let mut listener = SimListener::bind(listen).await?;
-    let io = SimConnect.connect(upstream);
-    let sender = {
-        // Connect lazily on the first accepted connection: the upstream
-        // may start later in the same tick.
-        std::sync::Arc::new(tokio::sync::OnceCell::new())
-    };
-    let io = std::sync::Arc::new(tokio::sync::Mutex::new(Some(io)));
+    let sender = Arc::new(tokio::sync::OnceCell::new());
     loop {
         let (stream, _) = listener.accept().await?;
         let sender = sender.clone();
-        let io = io.clone();
         tokio::spawn(async move {
             let service =
                 hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let sender = sender.clone();
-                    let io = io.clone();
                     async move {
                         let send = sender
                             .get_or_try_init(|| async {
-                                let pending = io.lock().await.take();
-                                let Some(pending) = pending else {
-                                    return Err(std::io::Error::other("connect raced"));
-                                };
+                                let io = SimConnect.connect(upstream).await?;
                                 let (send, conn) =
                                     hyper::client::conn::http2::Builder::new(TokioExecutor::new())
                                         .timer(TokioTimer::new())
-                                        .handshake(TokioIo::new(pending.await?))
+                                        .handshake(TokioIo::new(io))
                                         .await
                                         .map_err(std::io::Error::other)?;
                                 tokio::spawn(conn);

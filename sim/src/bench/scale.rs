@@ -5,15 +5,15 @@
 //! inbound sidecar in front of it; client nodes each run an outbound
 //! sidecar that balances across every pod's inbound sidecar.
 
-use super::paths::{INBOUND_PORT, OUTBOUND_PORT, SERVER_PORT, replica, sidecar_config, sim};
-use super::{Throughput, WallClock};
+use super::Throughput;
+use super::paths::{
+    INBOUND_PORT, OUTBOUND_PORT, SERVER_PORT, any, drive, driven, inbound_sidecar, local, replica,
+    sidecar_config, sim, timed,
+};
 use crate::cluster::Cluster;
 use crate::net::{SimConnect, SimListener};
 use crate::proxy::{Outbound, serve_outbound};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use stockdata::pb::GetRequest;
-use stockdata::pb::stocks_client::StocksClient;
-use stockdata::transport::connector_to;
+use std::net::SocketAddr;
 
 /// The shape of a scale run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +46,9 @@ impl Default for ScaleConfig {
     }
 }
 
-fn any(port: u16) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+/// Inbound sidecars listen above the pods' ports, one per pod.
+fn inbound_port(offset: u16) -> u16 {
+    INBOUND_PORT + 2000 + offset
 }
 
 /// Runs the scale point; ops = successful requests.
@@ -70,19 +71,8 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
                     let replica = replica(&name).map_err(|e| e.to_string())?;
                     tokio::spawn(stockdata::serve(listener, replica));
                     if inbound {
-                        let local = Cluster::new();
-                        let addr =
-                            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), SERVER_PORT + offset);
-                        local.add_endpoint("stockdata", &name, addr);
-                        local.set_ready(&name, true);
-                        let proxy = Outbound::new(
-                            local,
-                            SimConnect,
-                            sidecar_config(),
-                            u64::from(p),
-                            Default::default(),
-                        );
-                        let listener = SimListener::bind(any(INBOUND_PORT + 2000 + offset)).await?;
+                        let proxy = inbound_sidecar(&name, SERVER_PORT + offset, u64::from(p));
+                        let listener = SimListener::bind(any(inbound_port(offset))).await?;
                         tokio::spawn(serve_outbound(listener, proxy));
                     }
                 }
@@ -93,7 +83,6 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
     }
     // Endpoints: each pod's inbound sidecar (or the pod itself).
     let per_client = config.requests / u64::from(config.client_nodes.max(1));
-    let per_task = per_client / u64::from(config.concurrency.max(1));
     for c in 0..config.client_nodes {
         let cluster = cluster.clone();
         let cfg = config;
@@ -104,7 +93,7 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
                     let offset = (p % per_node) as u16;
                     let ip = turmoil::lookup(format!("node-{node}"));
                     let port = if cfg.inbound_sidecars {
-                        INBOUND_PORT + 2000 + offset
+                        inbound_port(offset)
                     } else {
                         SERVER_PORT + offset
                     };
@@ -127,30 +116,15 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
                 SimListener::bind(any(OUTBOUND_PORT)).await?,
                 outbound,
             ));
-            let target = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), OUTBOUND_PORT);
-            let channel = tonic::transport::Endpoint::from_static("http://stockdata:50051")
-                .connect_with_connector(connector_to(SimConnect, target))
-                .await?;
-            let mut tasks = Vec::new();
-            for t in 0..cfg.concurrency {
-                let mut client = StocksClient::new(channel.clone());
-                tasks.push(tokio::spawn(async move {
-                    for i in 0..per_task {
-                        let id = ((u64::from(t) + i) % 100 + 2) as i32;
-                        client.get(GetRequest { id }).await?;
-                    }
-                    Ok::<_, tonic::Status>(())
-                }));
-            }
-            for t in tasks {
-                t.await?.map_err(|e| e.to_string())?;
-            }
+            drive(local(OUTBOUND_PORT), per_client, u64::from(cfg.concurrency))
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(())
         });
     }
-    let clock = WallClock::start();
-    sim.run()?;
-    Ok(Throughput::new(
+    let ops = driven(per_client, u64::from(config.concurrency)) * u64::from(config.client_nodes);
+    timed(
+        sim,
         &format!(
             "{} pods{} on {} nodes, {} client sidecars",
             config.pods,
@@ -162,8 +136,6 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
             config.server_nodes,
             config.client_nodes
         ),
-        per_task * u64::from(config.concurrency) * u64::from(config.client_nodes),
-        clock.elapsed(),
-        sim.elapsed(),
-    ))
+        ops,
+    )
 }
