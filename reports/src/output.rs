@@ -24,19 +24,24 @@ pub enum OutputError {
     Json(#[from] serde_json::Error),
 }
 
-/// A strategy name as a file stem: `sidecar:peak-ewma+retry` →
-/// `sidecar_peak-ewma+retry` (`:` is not allowed in Windows file names).
-pub fn file_stem(strategy: &str) -> String {
-    strategy
-        .chars()
+/// `name` with every character that is not an ASCII letter, digit or one
+/// of `keep` replaced by `_`: safe as a file or folder name everywhere.
+pub fn safe_name(name: &str, keep: &[char]) -> String {
+    name.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.' | '_') {
+            if c.is_ascii_alphanumeric() || keep.contains(&c) {
                 c
             } else {
                 '_'
             }
         })
         .collect()
+}
+
+/// A strategy name as a file stem: `sidecar:peak-ewma+retry` →
+/// `sidecar_peak-ewma+retry` (`:` is not allowed in Windows file names).
+pub fn file_stem(strategy: &str) -> String {
+    safe_name(strategy, &['-', '+', '.', '_'])
 }
 
 /// Writes every rendering of `report` into `dir` (created if needed) and

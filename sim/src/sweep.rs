@@ -96,20 +96,13 @@ pub struct Point {
 impl Point {
     /// `stockdata.replicas=2,workload.rate=100`-style folder name.
     pub fn dir_name(&self) -> String {
-        self.values
+        let joined = self
+            .values
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join("_")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '=' | '-' | '_') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
+            .join("_");
+        reports::output::safe_name(&joined, &['.', '=', '-', '_'])
     }
 
     /// Values as a map, for `sweep.json`.

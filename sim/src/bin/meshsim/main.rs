@@ -266,13 +266,5 @@ fn progress_bar(len: u64, unit: &str) -> ProgressBar {
 
 /// A scenario name made safe as a folder name.
 fn dir_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    reports::output::safe_name(name, &['-', '_'])
 }
