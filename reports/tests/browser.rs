@@ -5,7 +5,10 @@
 //! Without Chromium the test says so and passes, except under CI (`CI` set),
 //! where a missing browser is a failure.
 
-use reports::{Report, charts, output};
+mod common;
+
+use common::{baseline, decode_png, scratch};
+use reports::{charts, output};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,13 +31,6 @@ fn chromium() -> Option<PathBuf> {
     }
     eprintln!("skipping: chromium not installed (apt-get install chromium)");
     None
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
 }
 
 /// Loads `page` headless; returns (DOM after load, screenshot PNG, URLs in
@@ -110,26 +106,11 @@ fn load(browser: &Path, page: &Path, work: &Path) -> (String, Vec<u8>, Vec<Strin
     )
 }
 
-fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>, usize) {
-    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
-        .read_info()
-        .expect("png");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("frame");
-    let channels = info.color_type.samples();
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf, channels)
-}
-
 #[test]
 fn index_html_renders_offline_with_table_and_every_chart() {
     let Some(browser) = chromium() else { return };
     let work = scratch("browser");
-    let bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/baselines/replica-crash.json"),
-    )
-    .expect("baseline");
-    let report = Report::from_json_slice(&bytes).expect("report");
+    let report = baseline("replica-crash");
     let site = work.join("site");
     output::write_dir(&report, &site).expect("writes");
     let chart_count = charts::render_report(&report).expect("charts").len();
@@ -153,7 +134,8 @@ fn index_html_renders_offline_with_table_and_every_chart() {
 
     // The screenshot shows the charts: the first strategy's colour is on
     // screen (SVG lines are drawn, not just present in the DOM).
-    let (w, h, rgb, n) = decode_png(&shot);
+    let (w, h, rgb, color_type) = decode_png(&shot);
+    let n = color_type.samples();
     assert!(w >= 1000 && h >= 1000, "{w}x{h}");
     let blue = [31u8, 119, 180];
     let drawn = rgb

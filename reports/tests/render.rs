@@ -1,35 +1,12 @@
 //! Renderings of real reports (the checked-in baselines, produced by
 //! `meshsim run`): golden summary, charts, HTML, `.hgrm`.
 
+mod common;
+
+use common::{baseline, baseline_path, decode_png, scratch};
 use reports::charts::{self, color_hex};
-use reports::{Report, TimelineEntry, hist, html, output, table};
-use std::path::{Path, PathBuf};
-
-fn baseline(name: &str) -> Report {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/baselines")
-        .join(format!("{name}.json"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Report::from_json_slice(&bytes).expect("baseline parses")
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
-}
-
-/// Decodes a PNG: (width, height, RGB bytes).
-fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("png frame");
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
-}
+use reports::{TimelineEntry, hist, html, output, table};
+use std::path::Path;
 
 #[test]
 fn demo_summary_matches_the_golden_file() {
@@ -66,7 +43,8 @@ fn charts_render_as_png_and_svg_with_a_series_per_strategy() {
         ]
     );
     for chart in &rendered {
-        let (w, h, rgb) = decode_png(&chart.png);
+        let (w, h, rgb, color_type) = decode_png(&chart.png);
+        assert_eq!(color_type, png::ColorType::Rgb);
         assert_eq!((w, h), chart.size, "{}", chart.name);
         // Non-empty plot area: the middle of the image is not all white,
         // and every strategy's (or replica's) colour is drawn.
@@ -271,9 +249,6 @@ fn write_dir_writes_every_file_and_report_rerenders_identically() {
     }
     // report.json round-trips to the same bytes as the baseline.
     let again = std::fs::read(dir.join("report.json")).expect("read");
-    let original = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/baselines/stockweb-demo.json"),
-    )
-    .expect("baseline");
+    let original = std::fs::read(baseline_path("stockweb-demo")).expect("baseline");
     assert_eq!(again, original);
 }

@@ -1,31 +1,10 @@
 //! The `meshsim` binary: exit codes, error locations, outputs.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{meshsim, scratch, stderr, stdout};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn meshsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .env_remove("MESHSIM_SEED")
-        .output()
-        .expect("meshsim runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A scratch folder unique to one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

@@ -1,26 +1,13 @@
 //! `meshsim report`, `compare` and `sweep` end to end, as CI and users run
 //! them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn meshsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(args)
-        .env_remove("MESHSIM_SEED")
-        .output()
-        .expect("meshsim runs")
-}
+use common::{meshsim, scratch};
+use std::path::{Path, PathBuf};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
 }
 
 fn repo(path: &str) -> String {
