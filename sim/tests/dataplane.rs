@@ -429,17 +429,39 @@ async fn non_retryable_outcomes_are_not_retried() {
 
 // === outlier detection through the balancer ===
 
-/// An endpoint that fails every request.
+/// An endpoint with a fixed availability that answers every request the
+/// same way: `INTERNAL` when `fails`, `OK` otherwise.
 #[derive(Clone)]
-struct Flaky(bool);
+struct Fixed {
+    available: bool,
+    fails: bool,
+}
 
-impl Available for Flaky {
-    fn is_available(&self, _: Instant) -> bool {
-        true
+impl Fixed {
+    /// Always available; fails every request if `fails`.
+    fn failing(fails: bool) -> Self {
+        Self {
+            available: true,
+            fails,
+        }
+    }
+
+    /// Answers `OK`; available only if `available`.
+    fn gated(available: bool) -> Self {
+        Self {
+            available,
+            fails: false,
+        }
     }
 }
 
-impl Service<Request<Buffered>> for Flaky {
+impl Available for Fixed {
+    fn is_available(&self, _: Instant) -> bool {
+        self.available
+    }
+}
+
+impl Service<Request<Buffered>> for Fixed {
     type Response = Response<Buffered>;
     type Error = Outcome;
     type Future = std::future::Ready<Result<Response<Buffered>, Outcome>>;
@@ -447,7 +469,7 @@ impl Service<Request<Buffered>> for Flaky {
         Poll::Ready(Ok(()))
     }
     fn call(&mut self, _: Request<Buffered>) -> Self::Future {
-        std::future::ready(Ok(grpc_response(if self.0 {
+        std::future::ready(Ok(grpc_response(if self.fails {
             tonic::Code::Internal
         } else {
             tonic::Code::Ok
@@ -457,7 +479,7 @@ impl Service<Request<Buffered>> for Flaky {
 
 #[tokio::test(start_paused = true)]
 async fn outlier_detection_ejects_a_failing_endpoint_then_returns_it() {
-    let make: MakeEndpoint<Flaky> = Box::new(|e, _| Flaky(e.pod == "ep-0"));
+    let make: MakeEndpoint<Fixed> = Box::new(|e, _| Fixed::failing(e.pod == "ep-0"));
     let (tx, rx) = watch::channel(Arc::new(endpoints(4)));
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut cfg = config(Policy::RoundRobin);
@@ -501,7 +523,7 @@ async fn outlier_detection_ejects_a_failing_endpoint_then_returns_it() {
 
 #[tokio::test(start_paused = true)]
 async fn discovery_changes_the_endpoint_set() {
-    let make: MakeEndpoint<Flaky> = Box::new(|_, _| Flaky(false));
+    let make: MakeEndpoint<Fixed> = Box::new(|_, _| Fixed::failing(false));
     let (tx, rx) = watch::channel(Arc::new(endpoints(2)));
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut balance = Balance::from_rng(
@@ -533,7 +555,7 @@ async fn discovery_changes_the_endpoint_set() {
 
 #[tokio::test(start_paused = true)]
 async fn weighted_split_follows_the_weights() {
-    let make: MakeEndpoint<Flaky> = Box::new(|_, _| Flaky(false));
+    let make: MakeEndpoint<Fixed> = Box::new(|_, _| Fixed::failing(false));
     let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
     let mut rng = ChaCha8Rng::seed_from_u64(8);
     let mut cfg = config(Policy::Weighted);
@@ -556,7 +578,7 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
     // Every endpoint fails, so outlier detection wants them all out; it may
     // eject only 10 % (at least one). With panic mode, traffic still goes
     // everywhere; without it, when nothing is healthy, requests fail fast.
-    let make = || -> MakeEndpoint<Flaky> { Box::new(|_, _| Flaky(true)) };
+    let make = || -> MakeEndpoint<Fixed> { Box::new(|_, _| Fixed::failing(true)) };
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let mut cfg = config(Policy::RoundRobin);
     cfg.outlier = Some(OutlierConfig {
@@ -598,33 +620,11 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
 
 // === O(1) pick fast paths ===
 
-/// An endpoint whose availability is fixed.
-#[derive(Clone)]
-struct Gate(bool);
-
-impl Available for Gate {
-    fn is_available(&self, _: Instant) -> bool {
-        self.0
-    }
-}
-
-impl Service<Request<Buffered>> for Gate {
-    type Response = Response<Buffered>;
-    type Error = Outcome;
-    type Future = std::future::Ready<Result<Response<Buffered>, Outcome>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
-        Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, _: Request<Buffered>) -> Self::Future {
-        std::future::ready(Ok(grpc_response(tonic::Code::Ok)))
-    }
-}
-
 /// `n` endpoints; those with `down(i)` unavailable.
-fn gated(policy: Policy, n: usize, down: fn(usize) -> bool) -> Balance<Gate> {
-    let make: MakeEndpoint<Gate> = Box::new(move |e, _| {
+fn gated(policy: Policy, n: usize, down: fn(usize) -> bool) -> Balance<Fixed> {
+    let make: MakeEndpoint<Fixed> = Box::new(move |e, _| {
         let i: usize = e.pod.trim_start_matches("ep-").parse().expect("index");
-        Gate(!down(i))
+        Fixed::gated(!down(i))
     });
     let (tx, rx) = watch::channel(Arc::new(endpoints(n)));
     std::mem::forget(tx);
