@@ -4,6 +4,7 @@
 
 use super::{FONT, Figure, color, err, y_max};
 use crate::{Report, hist};
+use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -43,15 +44,21 @@ pub fn nines_label(x: f64) -> String {
     format!("{pct:.decimals$}%")
 }
 
-fn call_histograms(report: &Report) -> Vec<(String, hdrhistogram::Histogram<u64>)> {
-    report
+/// One line per strategy with a call histogram, its points made by
+/// `points`; `None` when no strategy has one (a schema-1 report).
+fn call_lines(
+    report: &Report,
+    points: impl Fn(&Histogram<u64>) -> Vec<(f64, f64)>,
+) -> Option<Lines> {
+    let lines: Lines = report
         .strategies
         .iter()
         .filter_map(|s| {
             let h = hist::decode(&s.histograms.calls).ok()?;
-            (!h.is_empty()).then(|| (s.name.clone(), h))
+            (!h.is_empty()).then(|| (s.name.clone(), points(&h)))
         })
-        .collect()
+        .collect();
+    (!lines.is_empty()).then_some(lines)
 }
 
 // === impl SpectrumChart ===
@@ -59,17 +66,13 @@ fn call_histograms(report: &Report) -> Vec<(String, hdrhistogram::Histogram<u64>
 impl SpectrumChart {
     /// From each strategy's call histogram; `None` when no strategy has one.
     pub fn from_report(report: &Report) -> Option<Self> {
-        let lines: Lines = call_histograms(report)
-            .into_iter()
-            .map(|(name, h)| {
-                let points = hist::percentile_rows(&h)
-                    .into_iter()
-                    .map(|r| (nines_x(r.quantile), r.value_ms))
-                    .collect();
-                (name, points)
-            })
-            .collect();
-        (!lines.is_empty()).then_some(Self { lines })
+        let lines = call_lines(report, |h| {
+            hist::percentile_rows(h)
+                .into_iter()
+                .map(|r| (nines_x(r.quantile), r.value_ms))
+                .collect()
+        })?;
+        Some(Self { lines })
     }
 }
 
@@ -128,22 +131,19 @@ impl Figure for SpectrumChart {
 impl CdfChart {
     /// From each strategy's call histogram; `None` when no strategy has one.
     pub fn from_report(report: &Report) -> Option<Self> {
-        let lines: Lines = call_histograms(report)
-            .into_iter()
-            .map(|(name, h)| {
-                let total = h.len() as f64;
-                let mut seen = 0u64;
-                let mut points = Vec::new();
-                for v in h.iter_recorded() {
-                    let ms = v.value_iterated_to() as f64 / hist::OUTPUT_SCALING;
-                    points.push((ms, seen as f64 / total));
-                    seen += v.count_since_last_iteration();
-                    points.push((ms, seen as f64 / total));
-                }
-                (name, points)
-            })
-            .collect();
-        (!lines.is_empty()).then_some(Self { lines })
+        let lines = call_lines(report, |h| {
+            let total = h.len() as f64;
+            let mut seen = 0u64;
+            let mut points = Vec::new();
+            for v in h.iter_recorded() {
+                let ms = v.value_iterated_to() as f64 / hist::OUTPUT_SCALING;
+                points.push((ms, seen as f64 / total));
+                seen += v.count_since_last_iteration();
+                points.push((ms, seen as f64 / total));
+            }
+            points
+        })?;
+        Some(Self { lines })
     }
 }
 
