@@ -12,6 +12,7 @@ before each one through `/proc/self/clear_refs` (Linux; elsewhere it is
 reported as unknown).
 */
 
+pub mod instructions;
 pub mod paths;
 pub mod scale;
 

@@ -22,7 +22,13 @@ Examples:
   meshsim bench --quick                  Smaller sizes (seconds, for a smoke test)
   meshsim bench --skip-scale --json      Skip the 1M-request point, print JSON
   meshsim bench --check                  Exit 1 when a target is missed
-  meshsim bench --only scale --quick     One part only (e.g. under perf)";
+  meshsim bench --only scale --quick     One part only (e.g. under perf)
+
+Instruction counts (valgrind's callgrind; repeatable to ~0.01%, unlike wall time):
+  meshsim bench --instructions           Per request / pick / run, against the baseline
+  meshsim bench --instructions --check   Exit 1 when one costs > 2% above sim/benches/instructions.json
+  meshsim bench --instructions --bless   Record the current counts as the baseline
+  meshsim bench --instructions --ops meshed,pick-peak-ewma";
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -56,9 +62,22 @@ pub struct BenchArgs {
     /// Print bench.json on stdout instead of the table.
     #[arg(long)]
     json: bool,
-    /// Exit 1 when a target is missed.
+    /// Exit 1 when a target is missed (with --instructions: when an
+    /// operation costs more than 2% above its baseline).
     #[arg(long)]
     check: bool,
+    /// Count instructions per operation under callgrind instead of timing.
+    #[arg(long)]
+    instructions: bool,
+    /// With --instructions: only these operations (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "instructions", value_name = "OP")]
+    ops: Vec<String>,
+    /// With --instructions: the baseline file.
+    #[arg(long, default_value = crate::instructions::DEFAULT_BASELINE, value_name = "FILE")]
+    baseline: PathBuf,
+    /// With --instructions: overwrite the baseline with this measurement.
+    #[arg(long, requires = "instructions")]
+    bless: bool,
 }
 
 /// Target: the meshed path at least this share of the one-hop rate.
@@ -125,6 +144,16 @@ fn bench_err(e: Box<dyn std::error::Error>) -> Failure {
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
+    if args.instructions {
+        return crate::instructions::run(crate::instructions::InstructionArgs {
+            ops: &args.ops,
+            baseline: &args.baseline,
+            bless: args.bless,
+            check: args.check,
+            out: &args.out,
+            json: args.json,
+        });
+    }
     let (raw_n, grpc_n) = if args.quick {
         (20_000, 5_000)
     } else {

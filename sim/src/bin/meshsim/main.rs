@@ -19,6 +19,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod instructions;
 mod report;
 mod sweep;
 
@@ -67,6 +68,15 @@ enum Command {
     /// Measure the simulator, the gRPC path and the mesh on this machine.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::BenchArgs),
+    /// Run one bench operation N times (what `bench --instructions` runs
+    /// under callgrind).
+    #[command(hide = true)]
+    BenchOp {
+        /// The operation (see `sim::bench::instructions::OPS`).
+        op: String,
+        /// Repetitions.
+        n: u64,
+    },
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -137,6 +147,9 @@ fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(args) => bench::bench(args),
+        Command::BenchOp { op, n } => {
+            sim::bench::instructions::run(&op, n).map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
