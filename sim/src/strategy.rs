@@ -12,8 +12,10 @@
 //! `weighted`. Features: `retry`, `budget`, `accrual`, `outlier`.
 //! `sidecar` alone means `sidecar:round-robin`.
 
+use crate::proxy::SidecarConfig;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -228,6 +230,51 @@ impl<'de> Deserialize<'de> for Strategy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(de::Error::custom)
+    }
+}
+
+// === resolution: strategy → sidecar settings ===
+
+impl SidecarSpec {
+    /// The sidecar settings this spec names: the base policy or mesh
+    /// profile, then each feature, in a fixed order (retry, budget,
+    /// accrual, outlier), with per-pod `weights` for the weighted policy.
+    pub fn config(&self, weights: BTreeMap<String, u32>) -> SidecarConfig {
+        let mut config = match self.base {
+            SidecarBase::Policy(PolicyName::RoundRobin) => SidecarConfig::round_robin(),
+            SidecarBase::Policy(PolicyName::Random) => SidecarConfig::random(),
+            SidecarBase::Policy(PolicyName::LeastRequest) => SidecarConfig::least_request(),
+            SidecarBase::Policy(PolicyName::PeakEwma) => SidecarConfig::peak_ewma(),
+            SidecarBase::Policy(PolicyName::Weighted) => SidecarConfig::weighted(),
+            SidecarBase::Mesh(Mesh::Linkerd) => SidecarConfig::linkerd(),
+            SidecarBase::Mesh(Mesh::Istio) => SidecarConfig::istio(),
+            SidecarBase::Mesh(Mesh::Consul) => SidecarConfig::consul(),
+        };
+        config.balance.weights = weights;
+        let f = self.features;
+        if f.retry {
+            config = if self.linkerd_style_retries() {
+                config.with_linkerd_retries()
+            } else {
+                config.with_envoy_retries()
+            };
+        }
+        if f.budget {
+            config = config.with_budget();
+        }
+        if f.accrual {
+            config = config.with_accrual();
+        }
+        if f.outlier {
+            config = config.with_outlier();
+        }
+        config
+    }
+
+    /// Whether retries turned on for this sidecar are Linkerd's (budget, no
+    /// backoff) rather than Envoy's: on the `linkerd` profile.
+    pub fn linkerd_style_retries(&self) -> bool {
+        self.base == SidecarBase::Mesh(Mesh::Linkerd)
     }
 }
 

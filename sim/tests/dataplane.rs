@@ -5,16 +5,15 @@ use http::{Request, Response};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sim::cluster::Endpoint;
-use sim::proxy::balance::{
-    Attempt, Available, Balance, BalanceConfig, Candidate, MakeEndpoint, Policy, p2c, send,
-};
+use sim::proxy::SidecarConfig;
+use sim::proxy::balance::{Attempt, Available, Balance, Candidate, p2c, send};
 use sim::proxy::body::Buffered;
 use sim::proxy::budget::BudgetConfig;
 use sim::proxy::classify::Outcome;
-use sim::proxy::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
 use sim::proxy::metrics::ProxyMetrics;
 use sim::proxy::outlier::OutlierConfig;
 use sim::proxy::retry::{Retry, RetryConfig};
+use sim::proxy::stack::{EndpointStack, MakeConnection, balance_with, route_with};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,14 +36,24 @@ fn endpoints(n: usize) -> Vec<Endpoint> {
         .collect()
 }
 
-fn config(policy: Policy) -> BalanceConfig {
-    BalanceConfig {
-        policy,
-        accrual: None,
-        outlier: None,
-        panic_threshold: None,
-        weights: BTreeMap::new(),
-    }
+/// The sidecar's balancer and endpoint stack as `config` sets them up, over
+/// the test's fake connections.
+fn balancer<E>(
+    config: &SidecarConfig,
+    connect: MakeConnection<E>,
+    endpoints: Vec<Endpoint>,
+    metrics: Arc<Mutex<ProxyMetrics>>,
+    rng: &mut ChaCha8Rng,
+) -> (Balance<EndpointStack<E>>, watch::Sender<Arc<Vec<Endpoint>>>)
+where
+    E: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
+        + Available
+        + Send
+        + 'static,
+    E::Future: Send + 'static,
+{
+    let (tx, rx) = watch::channel(Arc::new(endpoints));
+    (balance_with(config, connect, rx, metrics, rng), tx)
 }
 
 fn grpc_response(status: tonic::Code) -> Response<Buffered> {
@@ -96,7 +105,7 @@ async fn round_robin_is_exact_over_tower_test_mocks() {
         handles.push(handle);
     }
     let mocks = Mutex::new(mocks);
-    let make: MakeEndpoint<MockEndpoint> = Box::new(move |e, _| {
+    let make: MakeConnection<MockEndpoint> = Box::new(move |e, _| {
         MockEndpoint(
             mocks
                 .lock()
@@ -105,12 +114,11 @@ async fn round_robin_is_exact_over_tower_test_mocks() {
                 .expect("one mock per endpoint"),
         )
     });
-    let (_tx, rx) = watch::channel(Arc::new(eps));
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let mut balance = Balance::from_rng(
-        config(Policy::RoundRobin),
-        rx,
+    let (mut balance, _tx) = balancer(
+        &SidecarConfig::round_robin(),
         make,
+        eps,
         Arc::default(),
         &mut rng,
     );
@@ -240,29 +248,26 @@ impl Service<Request<Buffered>> for Slow {
 }
 
 fn latency_balance(
-    policy: Policy,
+    config: SidecarConfig,
     n: usize,
     seed: u64,
-) -> (Balance<Slow>, Vec<Arc<Mutex<Duration>>>) {
+) -> (Balance<EndpointStack<Slow>>, Vec<Arc<Mutex<Duration>>>) {
     let knobs: Vec<_> = (0..n)
         .map(|_| Arc::new(Mutex::new(Duration::from_millis(10))))
         .collect();
     let by_pod: BTreeMap<String, Arc<Mutex<Duration>>> = (0..n)
         .map(|i| (format!("ep-{i}"), knobs[i].clone()))
         .collect();
-    let make: MakeEndpoint<Slow> = Box::new(move |e, _| Slow(by_pod[&e.pod].clone()));
-    let (tx, rx) = watch::channel(Arc::new(endpoints(n)));
-    std::mem::forget(tx);
+    let make: MakeConnection<Slow> = Box::new(move |e, _| Slow(by_pod[&e.pod].clone()));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (
-        Balance::from_rng(config(policy), rx, make, Arc::default(), &mut rng),
-        knobs,
-    )
+    let (balance, tx) = balancer(&config, make, endpoints(n), Arc::default(), &mut rng);
+    std::mem::forget(tx);
+    (balance, knobs)
 }
 
 /// Sends `count` requests one after another; returns how many went to
 /// `ep-0`.
-async fn sequential(balance: &mut Balance<Slow>, count: usize) -> usize {
+async fn sequential(balance: &mut Balance<EndpointStack<Slow>>, count: usize) -> usize {
     let mut to_zero = 0;
     for _ in 0..count {
         let attempt: Attempt = send(balance, request()).await;
@@ -273,11 +278,7 @@ async fn sequential(balance: &mut Balance<Slow>, count: usize) -> usize {
 
 #[tokio::test(start_paused = true)]
 async fn peak_ewma_moves_away_from_a_slow_endpoint_and_returns_after_recovery() {
-    let policy = Policy::PeakEwma {
-        default_rtt: LINKERD_DEFAULT_RTT,
-        decay: LINKERD_DECAY,
-    };
-    let (mut balance, knobs) = latency_balance(policy, 3, 7);
+    let (mut balance, knobs) = latency_balance(SidecarConfig::peak_ewma(), 3, 7);
     // Warm up: all at 10 ms, traffic spreads (ep-0 gets a fair share).
     let warm = sequential(&mut balance, 300).await;
     assert!((60..=140).contains(&warm), "warm share {warm}/300");
@@ -308,7 +309,7 @@ async fn peak_ewma_moves_away_from_a_slow_endpoint_and_returns_after_recovery() 
 #[tokio::test(start_paused = true)]
 async fn round_robin_keeps_sending_to_the_slow_endpoint() {
     // The contrast that motivates peak-EWMA.
-    let (mut balance, knobs) = latency_balance(Policy::RoundRobin, 3, 7);
+    let (mut balance, knobs) = latency_balance(SidecarConfig::round_robin(), 3, 7);
     *knobs[0].lock().expect("lock") = Duration::from_millis(100);
     assert_eq!(sequential(&mut balance, 300).await, 100);
 }
@@ -479,16 +480,15 @@ impl Service<Request<Buffered>> for Fixed {
 
 #[tokio::test(start_paused = true)]
 async fn outlier_detection_ejects_a_failing_endpoint_then_returns_it() {
-    let make: MakeEndpoint<Fixed> = Box::new(|e, _| Fixed::failing(e.pod == "ep-0"));
-    let (tx, rx) = watch::channel(Arc::new(endpoints(4)));
+    let make: MakeConnection<Fixed> = Box::new(|e, _| Fixed::failing(e.pod == "ep-0"));
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let mut cfg = config(Policy::RoundRobin);
+    let mut cfg = SidecarConfig::round_robin();
     cfg.outlier = Some(OutlierConfig {
         max_ejection_percent: 50,
         ..OutlierConfig::default()
     });
     let metrics: Arc<Mutex<ProxyMetrics>> = Arc::default();
-    let mut balance = Balance::from_rng(cfg, rx, make, metrics.clone(), &mut rng);
+    let (mut balance, tx) = balancer(&cfg, make, endpoints(4), metrics.clone(), &mut rng);
     let start = Instant::now();
     let mut timeline = Vec::new();
     // One request every 100 ms for 60 s.
@@ -523,13 +523,12 @@ async fn outlier_detection_ejects_a_failing_endpoint_then_returns_it() {
 
 #[tokio::test(start_paused = true)]
 async fn discovery_changes_the_endpoint_set() {
-    let make: MakeEndpoint<Fixed> = Box::new(|_, _| Fixed::failing(false));
-    let (tx, rx) = watch::channel(Arc::new(endpoints(2)));
+    let make: MakeConnection<Fixed> = Box::new(|_, _| Fixed::failing(false));
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let mut balance = Balance::from_rng(
-        config(Policy::RoundRobin),
-        rx,
+    let (mut balance, tx) = balancer(
+        &SidecarConfig::round_robin(),
         make,
+        endpoints(2),
         Arc::default(),
         &mut rng,
     );
@@ -555,12 +554,11 @@ async fn discovery_changes_the_endpoint_set() {
 
 #[tokio::test(start_paused = true)]
 async fn weighted_split_follows_the_weights() {
-    let make: MakeEndpoint<Fixed> = Box::new(|_, _| Fixed::failing(false));
-    let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
+    let make: MakeConnection<Fixed> = Box::new(|_, _| Fixed::failing(false));
     let mut rng = ChaCha8Rng::seed_from_u64(8);
-    let mut cfg = config(Policy::Weighted);
-    cfg.weights = BTreeMap::from([("ep-0".to_string(), 1), ("ep-1".to_string(), 3)]);
-    let mut balance = Balance::from_rng(cfg, rx, make, Arc::default(), &mut rng);
+    let mut cfg = SidecarConfig::weighted();
+    cfg.balance.weights = BTreeMap::from([("ep-0".to_string(), 1), ("ep-1".to_string(), 3)]);
+    let (mut balance, _tx) = balancer(&cfg, make, endpoints(2), Arc::default(), &mut rng);
     let mut to_one = 0u32;
     for _ in 0..4000 {
         to_one +=
@@ -578,16 +576,15 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
     // Every endpoint fails, so outlier detection wants them all out; it may
     // eject only 10 % (at least one). With panic mode, traffic still goes
     // everywhere; without it, when nothing is healthy, requests fail fast.
-    let make = || -> MakeEndpoint<Fixed> { Box::new(|_, _| Fixed::failing(true)) };
+    let make = || -> MakeConnection<Fixed> { Box::new(|_, _| Fixed::failing(true)) };
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let mut cfg = config(Policy::RoundRobin);
+    let mut cfg = SidecarConfig::round_robin();
     cfg.outlier = Some(OutlierConfig {
         max_ejection_percent: 100,
         ..OutlierConfig::default()
     });
-    cfg.panic_threshold = Some(50.0);
-    let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
-    let mut panicky = Balance::from_rng(cfg.clone(), rx, make(), Arc::default(), &mut rng);
+    cfg.balance.panic_threshold = Some(50.0);
+    let (mut panicky, _tx) = balancer(&cfg, make(), endpoints(2), Arc::default(), &mut rng);
     for _ in 0..20 {
         send(&mut panicky, request()).await;
     }
@@ -605,10 +602,12 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
         v
     };
     assert_eq!(served, ["ep-0", "ep-1", "ep-0", "ep-1"]);
-    cfg.panic_threshold = None;
+    cfg.balance.panic_threshold = None;
     let (_tx2, rx2) = watch::channel(Arc::new(endpoints(2)));
     let metrics: Arc<Mutex<ProxyMetrics>> = Arc::default();
-    let mut strict = Balance::from_rng(cfg, rx2, make(), metrics.clone(), &mut rng);
+    // The whole route, whose retry layer counts requests that found no
+    // endpoint.
+    let mut strict = route_with(&cfg, make(), rx2, metrics.clone(), &mut rng);
     for _ in 0..20 {
         send(&mut strict, request()).await;
     }
@@ -621,34 +620,35 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
 // === O(1) pick fast paths ===
 
 /// `n` endpoints; those with `down(i)` unavailable.
-fn gated(policy: Policy, n: usize, down: fn(usize) -> bool) -> Balance<Fixed> {
-    let make: MakeEndpoint<Fixed> = Box::new(move |e, _| {
+fn gated(
+    config: SidecarConfig,
+    n: usize,
+    down: fn(usize) -> bool,
+) -> Balance<EndpointStack<Fixed>> {
+    let make: MakeConnection<Fixed> = Box::new(move |e, _| {
         let i: usize = e.pod.trim_start_matches("ep-").parse().expect("index");
         Fixed::gated(!down(i))
     });
-    let (tx, rx) = watch::channel(Arc::new(endpoints(n)));
-    std::mem::forget(tx);
-    Balance::from_rng(
-        config(policy),
-        rx,
+    let (balance, tx) = balancer(
+        &config,
         make,
+        endpoints(n),
         Arc::default(),
         &mut ChaCha8Rng::seed_from_u64(3),
-    )
+    );
+    std::mem::forget(tx);
+    balance
 }
 
 #[tokio::test(start_paused = true)]
 async fn p2c_fast_path_picks_only_available_endpoints_uniformly() {
-    for policy in [
-        Policy::LeastRequest { choice_count: 2 },
-        Policy::PeakEwma {
-            default_rtt: Duration::from_millis(30),
-            decay: Duration::from_secs(10),
-        },
+    for (policy, config) in [
+        ("least-request", SidecarConfig::least_request()),
+        ("peak-ewma", SidecarConfig::peak_ewma()),
     ] {
         // 1,000 endpoints, every third one down (rejections take the
         // full path), all idle: picks spread evenly over the 667 up.
-        let mut balance = gated(policy, 1000, |i| i % 3 == 0);
+        let mut balance = gated(config, 1000, |i| i % 3 == 0);
         let mut counts = vec![0u32; 1000];
         let picks = 66_700;
         for _ in 0..picks {
@@ -657,7 +657,7 @@ async fn p2c_fast_path_picks_only_available_endpoints_uniformly() {
         }
         assert!(
             counts.iter().step_by(3).all(|&c| c == 0),
-            "{policy:?}: picked an unavailable endpoint"
+            "{policy}: picked an unavailable endpoint"
         );
         let up: Vec<u32> = (0..1000)
             .filter(|i| i % 3 != 0)
@@ -668,17 +668,17 @@ async fn p2c_fast_path_picks_only_available_endpoints_uniformly() {
         let (min, max) = (up.iter().min().copied(), up.iter().max().copied());
         assert!(
             min >= Some(55) && max <= Some(150),
-            "{policy:?}: {min:?}..{max:?}"
+            "{policy}: {min:?}..{max:?}"
         );
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn round_robin_fast_path_cycles_and_skips_unavailable() {
-    let mut all_up = gated(Policy::RoundRobin, 5, |_| false);
+    let mut all_up = gated(SidecarConfig::round_robin(), 5, |_| false);
     let seq: Vec<usize> = (0..12).map(|_| all_up.pick(&[]).expect("pick")).collect();
     assert_eq!(seq, [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]);
-    let mut some_down = gated(Policy::RoundRobin, 5, |i| i == 1 || i == 3);
+    let mut some_down = gated(SidecarConfig::round_robin(), 5, |i| i == 1 || i == 3);
     let seq: Vec<usize> = (0..9).map(|_| some_down.pick(&[]).expect("pick")).collect();
     assert!(seq.iter().all(|i| [0, 2, 4].contains(i)), "{seq:?}");
     for i in [0, 2, 4] {

@@ -57,7 +57,7 @@ async fn sidecar_with(
     let Ok(Strategy::Sidecar(spec)) = strategy.parse() else {
         panic!("a sidecar strategy")
     };
-    let mut config = SidecarConfig::resolve(spec, Default::default());
+    let mut config = spec.config(Default::default());
     tweak(&mut config);
     let outbound = Outbound::new(cluster.clone(), TokioConnect, config, 7, Default::default());
     tokio::spawn(serve_outbound(listener, outbound));
@@ -178,7 +178,7 @@ async fn connect_failures_trip_failure_accrual() {
     let Ok(Strategy::Sidecar(spec)) = "linkerd+accrual".parse() else {
         panic!("a sidecar strategy")
     };
-    let mut config = SidecarConfig::resolve(spec, Default::default());
+    let mut config = spec.config(Default::default());
     // No connect backoff, so every failure reaches the breaker.
     config.connect.backoff_min = Duration::ZERO;
     config.connect.backoff_max = Duration::ZERO;

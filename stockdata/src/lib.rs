@@ -50,6 +50,32 @@ pub use service_time::ServiceTime;
 
 use tonic::service::Routes;
 
+/// The canonical gRPC name of a status code (`NOT_FOUND`, …), as used in
+/// reports and metrics. It lives here, in the lowest crate, so that the
+/// app, the proxy and the reports all spell codes the same way.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 /// The replica's gRPC routes: `stockdata.v1.Stocks` plus `grpc.health.v1`
 /// reporting the Stocks service as serving.
 pub async fn routes(replica: StockDataService) -> Routes {

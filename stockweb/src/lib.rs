@@ -45,30 +45,7 @@ use axum::{Json, Router};
 use std::sync::Arc;
 use stockdata::transport::{Connect, Listener, Resolve, serve_http1};
 
-/// The canonical gRPC name of a status code (`NOT_FOUND`, …), as used in
-/// reports.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+pub use stockdata::code_name;
 
 /// StockWeb's HTTP routes: `/` (HTML) and `/api/stocks` (JSON).
 pub fn router<C: Connect, R: Resolve>(app: Arc<StockWeb<C, R>>) -> Router {

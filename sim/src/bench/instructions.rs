@@ -19,10 +19,11 @@
 
 use super::paths;
 use crate::cluster::Endpoint;
-use crate::proxy::balance::{Available, Balance, BalanceConfig, MakeEndpoint, Policy};
+use crate::proxy::SidecarConfig;
+use crate::proxy::balance::{Available, Balance, MakeEndpoint};
 use crate::proxy::body::Buffered;
-use crate::proxy::classify::Outcome;
-use crate::proxy::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
+use crate::proxy::classify::{Classified, Outcome};
+use crate::proxy::load::{MeasureLayer, Measured};
 use http::{Request, Response};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -34,7 +35,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tower::Service;
+use tower::{Layer, Service};
 
 /// Concurrent requests on the request paths.
 pub const PATH_CONCURRENCY: u64 = 10;
@@ -110,9 +111,9 @@ pub fn run(name: &str, n: u64) -> OpResult {
         "meshed" => paths::grpc_meshed(n, PATH_CONCURRENCY).map(drop),
         "floor" => paths::grpc_bare_forwarders(n, PATH_CONCURRENCY).map(drop),
         "demo" => demo(n),
-        other => match other.strip_prefix("pick-").and_then(policy) {
-            Some(policy) => {
-                picks(policy, n);
+        other => match other.strip_prefix("pick-").and_then(profile) {
+            Some(profile) => {
+                picks(profile, n);
                 Ok(())
             }
             None => Err(format!("unknown operation {other:?}").into()),
@@ -120,16 +121,14 @@ pub fn run(name: &str, n: u64) -> OpResult {
     }
 }
 
-fn policy(name: &str) -> Option<Policy> {
-    Some(match name {
-        "round-robin" => Policy::RoundRobin,
-        "random" => Policy::Random,
-        "least-request" => Policy::LeastRequest { choice_count: 2 },
-        "peak-ewma" => Policy::PeakEwma {
-            default_rtt: LINKERD_DEFAULT_RTT,
-            decay: LINKERD_DECAY,
-        },
-        "weighted" => Policy::Weighted,
+/// The sidecar whose balancer a `pick-<policy>` operation measures.
+fn profile(policy: &str) -> Option<SidecarConfig> {
+    Some(match policy {
+        "round-robin" => SidecarConfig::round_robin(),
+        "random" => SidecarConfig::random(),
+        "least-request" => SidecarConfig::least_request(),
+        "peak-ewma" => SidecarConfig::peak_ewma(),
+        "weighted" => SidecarConfig::weighted(),
         _ => return None,
     })
 }
@@ -146,8 +145,8 @@ fn demo(n: u64) -> OpResult {
     Ok(())
 }
 
-/// An endpoint that can always take a request and is never called.
-struct Idle;
+/// An endpoint that can always take a request and answers `OK` at once.
+pub struct Idle;
 
 impl Available for Idle {
     fn is_available(&self, _: Instant) -> bool {
@@ -156,41 +155,46 @@ impl Available for Idle {
 }
 
 impl Service<Request<Buffered>> for Idle {
-    type Response = Response<Buffered>;
+    type Response = Classified;
     type Error = Outcome;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Buffered>, Outcome>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
         Poll::Ready(Ok(()))
     }
     fn call(&mut self, _: Request<Buffered>) -> Self::Future {
-        Box::pin(std::future::ready(Ok(Response::new(Buffered::empty()))))
+        Box::pin(std::future::ready(Ok(Classified {
+            outcome: Outcome::Grpc(tonic::Code::Ok),
+            response: Response::new(Buffered::empty()),
+        })))
     }
 }
 
-fn picks(policy: Policy, n: u64) {
-    let endpoints: Vec<Endpoint> = (0..PICK_ENDPOINTS)
+/// A balancer configured as `config` over `count` idle endpoints whose load
+/// is measured as `config` says (the balancer reads it through the load
+/// layer, as in a sidecar).
+pub fn idle_balance(config: SidecarConfig, count: usize) -> Balance<Measured<Idle>> {
+    let endpoints: Vec<Endpoint> = (0..count)
         .map(|i| Endpoint {
             pod: format!("ep-{i}"),
-            addr: SocketAddr::from(([10, 0, 0, i as u8], 50051)),
+            addr: SocketAddr::from(([10, 0, (i / 250) as u8, (i % 250) as u8], 50051)),
             ready: true,
         })
         .collect();
     let (_tx, rx) = watch::channel(Arc::new(endpoints));
-    let make: MakeEndpoint<Idle> = Box::new(|_, _| Idle);
-    let config = BalanceConfig {
-        policy,
-        accrual: None,
-        outlier: None,
-        panic_threshold: None,
-        weights: Default::default(),
-    };
-    let mut balance = Balance::from_rng(
-        config,
+    let measure = MeasureLayer::new(config.load);
+    let make: MakeEndpoint<Measured<Idle>> = Box::new(move |_, _| measure.layer(Idle));
+    Balance::from_rng(
+        config.balance,
         rx,
         make,
-        Arc::default(),
+        None,
         &mut ChaCha8Rng::seed_from_u64(1),
-    );
+    )
+}
+
+/// `n` picks among [`PICK_ENDPOINTS`] idle endpoints.
+fn picks(config: SidecarConfig, n: u64) {
+    let mut balance = idle_balance(config, PICK_ENDPOINTS);
     for _ in 0..n {
         black_box(balance.pick(&[]));
     }

@@ -6,7 +6,6 @@ use super::{Throughput, WallClock};
 use crate::cluster::Cluster;
 use crate::net::{SimConnect, SimListener};
 use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
-use crate::strategy::Strategy;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, UNIX_EPOCH};
 use stockdata::pb::GetRequest;
@@ -97,10 +96,7 @@ pub fn replica(pod: &str) -> BenchResult<StockDataService> {
 
 /// A plain round-robin sidecar configuration.
 pub fn sidecar_config() -> SidecarConfig {
-    match "sidecar:round-robin".parse::<Strategy>() {
-        Ok(Strategy::Sidecar(spec)) => SidecarConfig::resolve(spec, Default::default()),
-        _ => unreachable!("a constant, valid sidecar strategy"),
-    }
+    SidecarConfig::round_robin()
 }
 
 /// Raw turmoil TCP: `connections` connections, each doing request/response

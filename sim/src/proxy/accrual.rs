@@ -16,9 +16,21 @@
 //! ratio 0.5. Failure accrual is off unless the Service is annotated
 //! `balancer.linkerd.io/failure-accrual: consecutive`.
 
-use rand::Rng;
+use super::body::Buffered;
+use super::classify::{Classified, Outcome, outcome_of};
+use super::gate::Available;
+use super::metrics::Ejections;
+use crate::lock;
+use http::Request;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
+use tower::{Layer, Service};
 
 /// `failure-accrual-consecutive-max-failures` default.
 pub const LINKERD_MAX_FAILURES: u32 = 7;
@@ -140,17 +152,92 @@ impl FailureAccrual {
     }
 
     fn penalty<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        let base = self
-            .config
-            .min_penalty
-            .saturating_mul(1u32.checked_shl(self.trips.min(31)).unwrap_or(u32::MAX))
-            .min(self.config.max_penalty);
-        let jitter = if self.config.jitter > 0.0 {
-            base.mul_f64(rng.random_range(0.0..=self.config.jitter))
-        } else {
-            Duration::ZERO
-        };
-        (base + jitter).min(self.config.max_penalty)
+        let c = &self.config;
+        super::backoff::exponential(c.min_penalty, c.max_penalty, self.trips, c.jitter, rng)
+            .min(c.max_penalty)
+    }
+}
+
+/// Puts one endpoint behind a [`FailureAccrual`] breaker: the endpoint is
+/// unavailable while the breaker is open, and every finished attempt is
+/// recorded (a success or a failure by [`Outcome::is_failure`]).
+#[derive(Debug, Clone)]
+pub struct AccrualLayer {
+    config: AccrualConfig,
+    seed: u64,
+    ejections: Ejections,
+}
+
+impl AccrualLayer {
+    /// A breaker with `config`; its penalty jitter comes from `seed`, and
+    /// each opening counts in `ejections`.
+    pub fn new(config: AccrualConfig, seed: u64, ejections: Ejections) -> Self {
+        Self {
+            config,
+            seed,
+            ejections,
+        }
+    }
+}
+
+impl<S> Layer<S> for AccrualLayer {
+    type Service = Accrual<S>;
+    fn layer(&self, inner: S) -> Accrual<S> {
+        Accrual {
+            inner,
+            breaker: Arc::new(Mutex::new((
+                FailureAccrual::new(self.config),
+                ChaCha8Rng::seed_from_u64(self.seed),
+            ))),
+            ejections: self.ejections.clone(),
+        }
+    }
+}
+
+/// See [`AccrualLayer`].
+#[derive(Debug)]
+pub struct Accrual<S> {
+    inner: S,
+    breaker: Arc<Mutex<(FailureAccrual, ChaCha8Rng)>>,
+    ejections: Ejections,
+}
+
+impl<S: Available> Available for Accrual<S> {
+    fn is_available(&self, now: Instant) -> bool {
+        self.inner.is_available(now) && lock(&self.breaker).0.is_available(now)
+    }
+}
+
+impl<S> Service<Request<Buffered>> for Accrual<S>
+where
+    S: Service<Request<Buffered>, Response = Classified, Error = Outcome>,
+    S::Future: Send + 'static,
+{
+    type Response = Classified;
+    type Error = Outcome;
+    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
+        lock(&self.breaker).0.on_dispatch(Instant::now());
+        let call = self.inner.call(request);
+        let breaker = self.breaker.clone();
+        let ejections = self.ejections.clone();
+        Box::pin(async move {
+            let result = call.await;
+            let failure = outcome_of(&result).is_failure();
+            let mut b = lock(&breaker);
+            let (accrual, rng) = &mut *b;
+            let before = accrual.openings;
+            accrual.record(failure, Instant::now(), rng);
+            if accrual.openings > before {
+                ejections.add();
+            }
+            result
+        })
     }
 }
 

@@ -3,10 +3,82 @@
 //! gRPC answers almost everything with HTTP 200 and puts the real status in
 //! `grpc-status` (in the trailers, or in the headers of a "trailers-only"
 //! response). Retries, failure accrual and outlier detection all key off this
-//! classification, so it lives in one place.
+//! classification, so it lives in one place: [`Classify`] is the layer just
+//! above the connection, and every layer above it reads the [`Outcome`] it
+//! attached instead of parsing `grpc-status` again.
 
-use http::{HeaderMap, Response};
+use super::body::Buffered;
+use super::gate::Available;
+use http::{HeaderMap, Request, Response};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::time::Instant;
 use tonic::Code;
+use tower::{Layer, Service};
+
+/// A response and its outcome, classified once.
+#[derive(Debug)]
+pub struct Classified {
+    /// How the attempt went (for a response: its gRPC status).
+    pub outcome: Outcome,
+    /// The endpoint's response.
+    pub response: Response<Buffered>,
+}
+
+/// The outcome of an attempt through the endpoint stack, answered or not.
+pub fn outcome_of(result: &Result<Classified, Outcome>) -> Outcome {
+    match result {
+        Ok(classified) => classified.outcome,
+        Err(outcome) => *outcome,
+    }
+}
+
+/// Classifies each response of the inner service by its gRPC status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClassifyLayer;
+
+impl<S> Layer<S> for ClassifyLayer {
+    type Service = Classify<S>;
+    fn layer(&self, inner: S) -> Classify<S> {
+        Classify { inner }
+    }
+}
+
+/// See [`ClassifyLayer`].
+#[derive(Debug, Clone)]
+pub struct Classify<S> {
+    inner: S,
+}
+
+impl<S: Available> Available for Classify<S> {
+    fn is_available(&self, now: Instant) -> bool {
+        self.inner.is_available(now)
+    }
+}
+
+impl<S> Service<Request<Buffered>> for Classify<S>
+where
+    S: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>,
+    S::Future: Send + 'static,
+{
+    type Response = Classified;
+    type Error = Outcome;
+    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await?;
+            let outcome = Outcome::of_response(&response, response.body().trailers());
+            Ok(Classified { outcome, response })
+        })
+    }
+}
 
 /// The outcome of one attempt to one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +151,7 @@ impl Outcome {
     /// failure.
     pub fn name(&self) -> &'static str {
         match self {
-            Outcome::Grpc(code) => stockweb::code_name(*code),
+            Outcome::Grpc(code) => stockdata::code_name(*code),
             Outcome::ConnectFailed => "CONNECT_FAILED",
             Outcome::NotSent => "NOT_SENT",
             Outcome::Reset => "RESET",

@@ -14,10 +14,11 @@
 
 use super::body::Buffered;
 use super::classify::Outcome;
+use super::gate::Available;
 use http::{Request, Response};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -117,15 +118,14 @@ impl<C: Connect> Http2Endpoint<C> {
             }),
         }
     }
+}
 
-    /// The endpoint's address.
-    pub fn addr(&self) -> SocketAddr {
-        self.inner.addr
-    }
-
-    /// Whether the endpoint is outside a connect backoff.
-    pub fn is_available(&self, now: Instant) -> bool {
-        self.inner.backoff().until.is_none_or(|until| now >= until)
+/// Available unless in a connect backoff.
+impl<C> Available for Http2Endpoint<C> {
+    fn is_available(&self, now: Instant) -> bool {
+        crate::lock(&self.inner.backoff)
+            .until
+            .is_none_or(|until| now >= until)
     }
 }
 
@@ -136,20 +136,16 @@ impl<C: Connect> Inner<C> {
 
     fn connect_failed(&self, now: Instant) {
         let mut b = self.backoff();
-        let doubling = 1u32.checked_shl(b.failures.min(31)).unwrap_or(u32::MAX);
-        let base = self
-            .config
-            .backoff_min
-            .saturating_mul(doubling)
-            .min(self.config.backoff_max);
-        let jitter = self.config.backoff_jitter;
-        let extra = if jitter > 0.0 {
-            base.mul_f64(b.rng.random_range(0.0..=jitter))
-        } else {
-            Duration::ZERO
-        };
+        let Backoff { failures, rng, .. } = &mut *b;
+        let delay = super::backoff::exponential(
+            self.config.backoff_min,
+            self.config.backoff_max,
+            *failures,
+            self.config.backoff_jitter,
+            rng,
+        );
         b.failures = b.failures.saturating_add(1);
-        b.until = Some(now + base + extra);
+        b.until = Some(now + delay);
     }
 
     /// The live connection's sender, connecting first if there is none.

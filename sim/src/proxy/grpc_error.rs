@@ -6,14 +6,13 @@
 //! `grpc-message` in the headers), as Linkerd and Envoy send.
 
 use super::body::Buffered;
-use super::outbound::ProxyBody;
 use http::{HeaderValue, Response};
 
 /// The header naming why the proxy answered on the server's behalf.
 pub const PROXY_ERROR_HEADER: &str = "meshsim-proxy-error";
 
 /// A trailers-only gRPC response with `code` (numeric gRPC status).
-pub fn response(code: tonic::Code, message: &str) -> Response<ProxyBody> {
+pub fn response(code: tonic::Code, message: &str) -> Response<Buffered> {
     let mut response = Response::new(Buffered::empty());
     let headers = response.headers_mut();
     headers.insert(

@@ -1,7 +1,27 @@
 //! Per-endpoint metrics the sidecar keeps, as a real proxy exports them.
+//!
+//! [`MetricsLayer`] is the outermost layer of each endpoint's stack, so it
+//! sees every attempt the balancer sends there and how it ended, after
+//! every policy below it has had its say. Request-level counters (requests,
+//! attempts, refused retries, timeouts) are kept by the route's retry and
+//! timeout layers in the same [`ProxyMetrics`].
 
+use super::balance::IsRetry;
+use super::body::Buffered;
+use super::classify::{Classified, Outcome, outcome_of};
+use super::gate::Available;
+use crate::lock;
+use http::Request;
 use loadgen::LatencyRecorder;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::time::Instant;
+use tower::load::Load;
+use tower::{Layer, Service};
 
 /// What one endpoint saw from this proxy.
 #[derive(Debug, Clone, Default)]
@@ -78,5 +98,112 @@ impl ProxyMetrics {
         if let Some(now) = self.clock.and_then(|clock| clock()) {
             *self.retries_by_second.entry(now.as_secs()).or_insert(0) += 1;
         }
+    }
+}
+
+/// Times an endpoint was taken out of service, counted by the layers that
+/// do it (failure accrual, outlier detection) and reported by
+/// [`MetricsLayer`] with the attempt that caused it.
+#[derive(Debug, Clone, Default)]
+pub struct Ejections(Arc<AtomicU64>);
+
+impl Ejections {
+    /// Counts one ejection.
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The ejections counted since the last call.
+    pub fn take(&self) -> u64 {
+        self.0.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// Records every attempt to one endpoint into the sidecar's metrics.
+#[derive(Debug, Clone)]
+pub struct MetricsLayer {
+    metrics: Arc<Mutex<ProxyMetrics>>,
+    endpoint: Arc<str>,
+    ejections: Ejections,
+}
+
+impl MetricsLayer {
+    /// Records attempts to `endpoint` (a pod name) into `metrics`, with the
+    /// ejections counted in `ejections`.
+    pub fn new(metrics: Arc<Mutex<ProxyMetrics>>, endpoint: &str, ejections: Ejections) -> Self {
+        Self {
+            metrics,
+            endpoint: Arc::from(endpoint),
+            ejections,
+        }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = Metered<S>;
+    fn layer(&self, inner: S) -> Metered<S> {
+        Metered {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`MetricsLayer`].
+#[derive(Debug)]
+pub struct Metered<S> {
+    inner: S,
+    layer: MetricsLayer,
+}
+
+impl<S: Available> Available for Metered<S> {
+    fn is_available(&self, now: Instant) -> bool {
+        self.inner.is_available(now)
+    }
+}
+
+impl<S: Load> Load for Metered<S> {
+    type Metric = S::Metric;
+    fn load(&self) -> S::Metric {
+        self.inner.load()
+    }
+}
+
+impl<S> Service<Request<Buffered>> for Metered<S>
+where
+    S: Service<Request<Buffered>, Response = Classified, Error = Outcome>,
+    S::Future: Send + 'static,
+{
+    type Response = Classified;
+    type Error = Outcome;
+    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
+        let is_retry = request.extensions().get::<IsRetry>().is_some();
+        let start = Instant::now();
+        let call = self.inner.call(request);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let result = call.await;
+            let latency = Instant::now().saturating_duration_since(start);
+            let outcome = outcome_of(&result);
+            let mut m = lock(&layer.metrics);
+            let e = m.endpoints.entry(layer.endpoint.to_string()).or_default();
+            e.requests += 1;
+            e.retries += u64::from(is_retry);
+            if outcome == Outcome::Grpc(tonic::Code::Ok) {
+                e.successes += 1;
+            } else {
+                *e.failures.entry(outcome.name().to_string()).or_insert(0) += 1;
+            }
+            e.latency.record(latency);
+            e.ejections += layer.ejections.take();
+            drop(m);
+            result
+        })
     }
 }

@@ -8,30 +8,39 @@
 //! per connection: this is what Linkerd, Istio/Envoy and Consul Connect do,
 //! and why a meshed gRPC client spreads load with no code change.
 //!
-//! One policy per module, each a tower service or a state machine a tower
-//! service drives, each with its defaults as cited constants:
-//! - [`discovery`]: endpoint changes, delivered after a propagation delay;
-//! - [`endpoint`]: one HTTP/2 connection per endpoint, reconnect backoff;
-//! - [`balance`]: round robin, random, least-request P2C, peak-EWMA P2C,
-//!   weighted; with [`load`] metrics;
-//! - [`accrual`]: Linkerd's consecutive-failure circuit breaker;
-//! - [`outlier`]: Envoy's consecutive-5xx outlier detection;
+//! One concern per module, each a tower `Layer` + `Service` (or the state
+//! machine one drives), each with its defaults as cited constants. In the
+//! order a request passes through them (assembled in [`stack`]):
+//! - [`outbound`]: the sidecar's HTTP/2 server, routing by `:authority`,
+//!   and the whole-request timeout;
 //! - [`retry`] with [`budget`]: retries, backoff, Linkerd budget, Envoy
-//!   retry circuit breaker; per-try and request timeouts;
-//! - [`profile`]: mesh profiles (`linkerd`, `istio`, `consul`);
-//! - [`outbound`]: the assembled request path.
+//!   concurrent-retry breaker;
+//! - [`balance`] with [`discovery`]: the endpoint set and the policy that
+//!   picks (round robin, random, P2C, weighted); [`gate`] is what it asks
+//!   of each endpoint;
+//! - per endpoint: [`metrics`], [`load`] (requests in flight, peak-EWMA),
+//!   [`outlier`] (Envoy's consecutive-5xx ejection), [`accrual`] (Linkerd's
+//!   consecutive-failure breaker), [`classify`] (`grpc-status` → outcome),
+//!   [`timeout`] (per try), and [`endpoint`] (one HTTP/2 connection,
+//!   reconnect backoff with [`backoff`]);
+//! - [`profile`]: mesh profiles (`linkerd`, `istio`, `consul`) as
+//!   settings for those layers.
+//!
+//! The proxy depends on nothing above it: no scenario, strategy or world.
 //!
 //! Everything is generic over [`stockdata::transport::Connect`] and
 //! [`stockdata::transport::Listener`], so the proxy runs unchanged on tokio
 //! sockets, and takes time only from tokio (virtual under turmoil).
 
 pub mod accrual;
+pub mod backoff;
 pub mod balance;
 pub mod body;
 pub mod budget;
 pub mod classify;
 pub mod discovery;
 pub mod endpoint;
+pub mod gate;
 pub mod grpc_error;
 pub mod load;
 pub mod metrics;
@@ -39,6 +48,11 @@ pub mod outbound;
 pub mod outlier;
 pub mod profile;
 pub mod retry;
+pub mod stack;
+pub mod timeout;
+
+#[cfg(test)]
+mod tests;
 
 pub use endpoint::Http2Endpoint;
 pub use outbound::Outbound;

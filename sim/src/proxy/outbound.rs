@@ -1,25 +1,25 @@
-//! The outbound sidecar's request path, assembled.
+//! The outbound sidecar: the HTTP/2 server side of the request path.
 //!
-//! ```text
-//! app ──HTTP/2──▶ Outbound ─▶ request timeout ─▶ Retry ─▶ Balance ─▶ Http2Endpoint ──▶ pod
-//!                 (route by :authority, buffer)   (budget) (policy, health, metrics)
-//! ```
+//! It reads each request's `:authority`, buffers the body (so retries can
+//! resend it), and sends it down that service's route ([`super::stack`]),
+//! under the whole-request timeout.
 //!
 //! Proxy-side failures reach the application as well-formed gRPC errors
 //! ([`grpc_error`](super::grpc_error)).
 
-use super::balance::{Balance, MakeEndpoint, SharedBalance, send};
+use super::balance::send;
 use super::body::Buffered;
 use super::discovery::watch_delayed;
+use super::endpoint::Http2Endpoint;
 use super::metrics::ProxyMetrics;
 use super::profile::SidecarConfig;
-use super::retry::Retry;
-use super::{Http2Endpoint, ProxyError, grpc_error};
+use super::stack::{Route, route};
+use super::{ProxyError, grpc_error};
 use crate::cluster::Cluster;
 use crate::lock;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -33,8 +33,6 @@ use tower::Service;
 /// The body of every response the proxy returns.
 pub type ProxyBody = Buffered;
 
-type Route<C> = Retry<SharedBalance<Http2Endpoint<C>>>;
-
 /// The outbound proxy service; cheap to clone (state is shared by every
 /// connection the application opens to its sidecar).
 pub struct Outbound<C> {
@@ -47,7 +45,7 @@ struct Inner<C> {
     config: SidecarConfig,
     rng: Mutex<ChaCha8Rng>,
     /// Service name → its route, created on the first request for it.
-    routes: Mutex<BTreeMap<String, Route<C>>>,
+    routes: Mutex<BTreeMap<String, Route<Http2Endpoint<C>>>>,
     metrics: Arc<Mutex<ProxyMetrics>>,
 }
 
@@ -90,30 +88,19 @@ impl<C: Connect> Outbound<C> {
 }
 
 impl<C: Connect> Inner<C> {
-    fn route(&self, service: &str) -> Route<C> {
+    fn route(&self, service: &str) -> Route<Http2Endpoint<C>> {
         let mut routes = lock(&self.routes);
         if let Some(route) = routes.get(service) {
             return route.clone();
         }
         let mut rng = lock(&self.rng);
         let discovery = watch_delayed(&self.cluster, service, self.config.discovery_delay);
-        let connect = self.connect.clone();
-        let connect_config = self.config.connect;
-        let make: MakeEndpoint<Http2Endpoint<C>> = Box::new(move |e, seed| {
-            Http2Endpoint::new(e.addr, connect.clone(), connect_config, seed)
-        });
-        let balance = Balance::from_rng(
-            self.config.balance.clone(),
+        let route = route(
+            &self.config,
+            self.connect.clone(),
             discovery,
-            make,
             self.metrics.clone(),
             &mut *rng,
-        );
-        let route = Retry::new(
-            SharedBalance::new(balance),
-            self.config.retry,
-            rng.random(),
-            self.metrics.clone(),
         );
         routes.insert(service.to_string(), route.clone());
         route

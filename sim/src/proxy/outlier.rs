@@ -22,9 +22,20 @@
 //! max_ejection_percent 10; panic threshold 50 % (Envoy
 //! `common_lb_config.healthy_panic_threshold`).
 
+use super::body::Buffered;
+use super::classify::{Classified, Outcome, outcome_of};
+use super::gate::Available;
+use super::metrics::Ejections;
+use crate::lock;
+use http::Request;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
+use tower::{Layer, Service};
 
 /// Envoy `consecutive_5xx` default.
 pub const ENVOY_CONSECUTIVE_5XX: u32 = 5;
@@ -185,6 +196,82 @@ impl OutlierDetector {
         host.ejected_until = Some(now + duration);
         host.consecutive = 0;
         self.ejections += 1;
+    }
+}
+
+/// One endpoint's view of a cluster-wide [`OutlierDetector`]: the
+/// endpoint is unavailable while ejected, and every finished attempt is
+/// recorded against it.
+#[derive(Debug, Clone)]
+pub struct OutlierLayer {
+    detector: Arc<Mutex<OutlierDetector>>,
+    host: Arc<str>,
+    ejections: Ejections,
+}
+
+impl OutlierLayer {
+    /// Records `host`'s attempts into the shared `detector`; each ejection
+    /// of it counts in `ejections`.
+    pub fn new(detector: Arc<Mutex<OutlierDetector>>, host: &str, ejections: Ejections) -> Self {
+        Self {
+            detector,
+            host: Arc::from(host),
+            ejections,
+        }
+    }
+}
+
+impl<S> Layer<S> for OutlierLayer {
+    type Service = Outlier<S>;
+    fn layer(&self, inner: S) -> Outlier<S> {
+        Outlier {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`OutlierLayer`].
+#[derive(Debug)]
+pub struct Outlier<S> {
+    inner: S,
+    layer: OutlierLayer,
+}
+
+impl<S: Available> Available for Outlier<S> {
+    fn is_available(&self, now: Instant) -> bool {
+        self.inner.is_available(now)
+            && !lock(&self.layer.detector).is_ejected(&self.layer.host, now)
+    }
+}
+
+impl<S> Service<Request<Buffered>> for Outlier<S>
+where
+    S: Service<Request<Buffered>, Response = Classified, Error = Outcome>,
+    S::Future: Send + 'static,
+{
+    type Response = Classified;
+    type Error = Outcome;
+    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
+        let call = self.inner.call(request);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let result = call.await;
+            let failure = outcome_of(&result).is_failure();
+            let mut d = lock(&layer.detector);
+            let before = d.ejections;
+            d.record(&layer.host, failure, Instant::now());
+            if d.ejections > before {
+                layer.ejections.add();
+            }
+            result
+        })
     }
 }
 

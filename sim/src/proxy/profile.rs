@@ -8,6 +8,11 @@
 //! accrual are opt-in; Istio has no outlier detection without a
 //! DestinationRule), the profile has it off, and `+feature` turns it on
 //! with that mesh's documented values.
+//!
+//! Profiles are plain constructors ([`SidecarConfig::linkerd`], …) and
+//! builder methods for features; turning a strategy name into one of them is
+//! `crate::strategy`'s job, so the proxy knows nothing of strategies or
+//! scenarios.
 
 use super::accrual::AccrualConfig;
 use super::balance::p2c::ENVOY_CHOICE_COUNT;
@@ -15,12 +20,12 @@ use super::balance::{BalanceConfig, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
 use super::endpoint::ConnectConfig;
+use super::load::LoadMetric;
 use super::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
 use super::outlier::{ENVOY_PANIC_THRESHOLD, OutlierConfig};
 use super::retry::{
     ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, ENVOY_MAX_CONCURRENT_RETRIES, RetryConfig,
 };
-use crate::strategy::{Features, Mesh, PolicyName, SidecarBase, SidecarSpec};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -46,21 +51,32 @@ pub const LINKERD_RETRY_LIMIT: u32 = 1;
 /// debounce, the one documented figure.
 pub const DEFAULT_DISCOVERY_DELAY: Duration = ISTIO_DEBOUNCE_AFTER;
 
-/// Everything one sidecar is configured with.
+/// Everything one sidecar is configured with, in the order a request
+/// meets it (see [`super::stack`]).
 #[derive(Debug, Clone)]
 pub struct SidecarConfig {
-    /// Balancer, health and weights.
-    pub balance: BalanceConfig,
-    /// Endpoint connections.
-    pub connect: ConnectConfig,
-    /// Retries.
-    pub retry: RetryConfig,
     /// Whole-request timeout (all tries), if any.
     pub request_timeout: Option<Duration>,
+    /// Retries.
+    pub retry: RetryConfig,
     /// Endpoint-change propagation delay.
     pub discovery_delay: Duration,
+    /// Balancer policy, panic threshold and weights.
+    pub balance: BalanceConfig,
+    /// What the endpoint stacks measure as load.
+    pub load: LoadMetric,
+    /// Envoy outlier detection, if on.
+    pub outlier: Option<OutlierConfig>,
+    /// Linkerd failure accrual, if on.
+    pub accrual: Option<AccrualConfig>,
+    /// Per-try timeout, if any.
+    pub per_try_timeout: Option<Duration>,
+    /// Endpoint connections.
+    pub connect: ConnectConfig,
 }
 
+/// Envoy's retry policy as Istio installs it (`max_concurrent` retries in
+/// flight per cluster).
 fn envoy_retry(max_concurrent: u32) -> RetryConfig {
     RetryConfig {
         max_retries: ISTIO_RETRIES,
@@ -68,11 +84,11 @@ fn envoy_retry(max_concurrent: u32) -> RetryConfig {
         budget: None,
         max_concurrent_retries: Some(max_concurrent),
         backoff: Some((ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX)),
-        per_try_timeout: None,
         avoid_previous_hosts: true,
     }
 }
 
+/// Linkerd's retries: a limit per request and a budget, no backoff.
 fn linkerd_retry() -> RetryConfig {
     RetryConfig {
         max_retries: LINKERD_RETRY_LIMIT,
@@ -80,7 +96,6 @@ fn linkerd_retry() -> RetryConfig {
         budget: Some(BudgetConfig::default()),
         max_concurrent_retries: None,
         backoff: None,
-        per_try_timeout: None,
         avoid_previous_hosts: false,
     }
 }
@@ -88,135 +103,150 @@ fn linkerd_retry() -> RetryConfig {
 // === impl SidecarConfig ===
 
 impl SidecarConfig {
-    /// Resolves a strategy's sidecar spec into settings.
-    pub fn resolve(spec: SidecarSpec, weights: BTreeMap<String, u32>) -> Self {
-        let mut config = match spec.base {
-            SidecarBase::Policy(policy) => Self::plain(policy),
-            SidecarBase::Mesh(mesh) => Self::mesh(mesh),
-        };
-        config.balance.weights = weights;
-        config.apply(spec.features, spec.base);
-        config
-    }
-
-    fn plain(policy: PolicyName) -> Self {
-        let policy = match policy {
-            PolicyName::RoundRobin => Policy::RoundRobin,
-            PolicyName::Random => Policy::Random,
-            PolicyName::LeastRequest => Policy::LeastRequest {
-                choice_count: ENVOY_CHOICE_COUNT,
-            },
-            PolicyName::PeakEwma => Policy::PeakEwma {
-                default_rtt: LINKERD_DEFAULT_RTT,
-                decay: LINKERD_DECAY,
-            },
-            PolicyName::Weighted => Policy::Weighted,
-        };
+    /// A bare sidecar: `policy` over `load`, everything else off, endpoint
+    /// changes after istiod's debounce.
+    fn bare(policy: Policy, load: LoadMetric) -> Self {
         Self {
+            request_timeout: None,
+            retry: RetryConfig::OFF,
+            discovery_delay: DEFAULT_DISCOVERY_DELAY,
             balance: BalanceConfig {
                 policy,
-                accrual: None,
-                outlier: None,
                 panic_threshold: None,
                 weights: BTreeMap::new(),
             },
+            load,
+            outlier: None,
+            accrual: None,
+            per_try_timeout: None,
             connect: ConnectConfig::default(),
-            retry: RetryConfig::OFF,
-            request_timeout: None,
-            discovery_delay: DEFAULT_DISCOVERY_DELAY,
         }
     }
 
-    fn mesh(mesh: Mesh) -> Self {
-        match mesh {
-            // Linkerd: P2C peak-EWMA; retries, timeouts and failure accrual
-            // are opt-in; fail fast when no endpoint is available.
-            Mesh::Linkerd => Self {
-                discovery_delay: Duration::ZERO,
-                ..Self::plain(PolicyName::PeakEwma)
+    /// `sidecar:round-robin`.
+    pub fn round_robin() -> Self {
+        Self::bare(Policy::RoundRobin, LoadMetric::PendingRequests)
+    }
+
+    /// `sidecar:random`.
+    pub fn random() -> Self {
+        Self::bare(Policy::Random, LoadMetric::PendingRequests)
+    }
+
+    /// `sidecar:least-request`: P2C over requests in flight (Envoy
+    /// `LEAST_REQUEST`, `choice_count` 2).
+    pub fn least_request() -> Self {
+        Self::bare(
+            Policy::P2c {
+                choice_count: ENVOY_CHOICE_COUNT,
             },
-            // Istio: Envoy LEAST_REQUEST (Istio ≥ 1.14 default), default
-            // retry policy, circuit breakers at u32::MAX, no outlier
-            // detection without a DestinationRule, panic threshold 50 %.
-            Mesh::Istio => {
-                let mut c = Self::plain(PolicyName::LeastRequest);
-                c.retry = envoy_retry(ISTIO_MAX_CONCURRENT_RETRIES);
-                c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
-                c.connect.timeout = ISTIO_CONNECT_TIMEOUT;
-                c
-            }
-            // Consul: Envoy ROUND_ROBIN (no LoadBalancer in the
-            // service-resolver), no retries, and outlier detection on with
-            // Envoy's defaults (Consul always sends an OutlierDetection).
-            Mesh::Consul => {
-                let mut c = Self::plain(PolicyName::RoundRobin);
-                c.balance.outlier = Some(OutlierConfig::default());
-                c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
-                c.connect.timeout = CONSUL_CONNECT_TIMEOUT;
-                c.discovery_delay = Duration::ZERO;
-                c
-            }
+            LoadMetric::PendingRequests,
+        )
+    }
+
+    /// `sidecar:peak-ewma`: P2C over Linkerd's peak-EWMA cost.
+    pub fn peak_ewma() -> Self {
+        Self::bare(
+            Policy::P2c { choice_count: 2 },
+            LoadMetric::PeakEwma {
+                default_rtt: LINKERD_DEFAULT_RTT,
+                decay: LINKERD_DECAY,
+            },
+        )
+    }
+
+    /// `sidecar:weighted`: random by pod weight.
+    pub fn weighted() -> Self {
+        Self::bare(Policy::Weighted, LoadMetric::PendingRequests)
+    }
+
+    /// Linkerd: P2C peak-EWMA; retries, timeouts and failure accrual are
+    /// opt-in; fail fast when no endpoint is available.
+    pub fn linkerd() -> Self {
+        Self {
+            discovery_delay: Duration::ZERO,
+            ..Self::peak_ewma()
         }
     }
 
-    fn apply(&mut self, features: Features, base: SidecarBase) {
-        let linkerd = base == SidecarBase::Mesh(Mesh::Linkerd);
-        if features.retry && self.retry.max_retries == 0 {
-            self.retry = if linkerd {
-                linkerd_retry()
-            } else {
-                envoy_retry(ENVOY_MAX_CONCURRENT_RETRIES)
-            };
-        }
-        if features.budget {
-            if self.retry.max_retries == 0 {
-                self.retry = linkerd_retry();
-            }
-            self.retry.budget = Some(BudgetConfig::default());
-        }
-        if features.accrual {
-            self.balance.accrual = Some(AccrualConfig::default());
-        }
-        if features.outlier {
-            self.balance.outlier = Some(OutlierConfig::default());
-            self.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
-        }
+    /// Istio: Envoy `LEAST_REQUEST` (Istio ≥ 1.14 default), the default
+    /// retry policy, circuit breakers at `u32::MAX`, no outlier detection
+    /// without a DestinationRule, panic threshold 50 %.
+    pub fn istio() -> Self {
+        let mut c = Self::least_request();
+        c.retry = envoy_retry(ISTIO_MAX_CONCURRENT_RETRIES);
+        c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
+        c.connect.timeout = ISTIO_CONNECT_TIMEOUT;
+        c
     }
 
-    /// Applies a scenario's `[sidecar]` overrides.
-    pub fn with_overrides(mut self, o: &crate::scenario::SidecarOverrides) -> Self {
-        if let Some(t) = o.request_timeout {
-            self.request_timeout = Some(t.0);
-        }
-        if let Some(n) = o.max_retries {
-            if n > 0 && self.retry.max_retries == 0 {
-                // Turning retries on: Envoy-style unless the profile is
-                // Linkerd's (budget set).
-                self.retry = envoy_retry(ENVOY_MAX_CONCURRENT_RETRIES);
-            }
-            self.retry.max_retries = n;
-        }
-        if let Some(t) = o.per_try_timeout {
-            self.retry.per_try_timeout = Some(t.0);
-        }
-        if let Some(i) = o.idempotent {
-            self.retry.idempotent = i;
-        }
-        if let Some(d) = o.discovery_delay {
-            self.discovery_delay = d.0;
-        }
-        if let (Some(k), Policy::LeastRequest { choice_count }) =
-            (o.choice_count, &mut self.balance.policy)
-        {
-            *choice_count = k;
+    /// Consul: Envoy `ROUND_ROBIN` (no LoadBalancer in the
+    /// service-resolver), no retries, and outlier detection on with Envoy's
+    /// defaults (Consul always sends an OutlierDetection).
+    pub fn consul() -> Self {
+        let mut c = Self::round_robin();
+        c.outlier = Some(OutlierConfig::default());
+        c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
+        c.connect.timeout = CONSUL_CONNECT_TIMEOUT;
+        c.discovery_delay = Duration::ZERO;
+        c
+    }
+
+    /// Envoy-style retries (Istio's default policy, Envoy's default
+    /// concurrent-retry breaker), unless retries are on already.
+    pub fn with_envoy_retries(mut self) -> Self {
+        if self.retry.max_retries == 0 {
+            self.retry = envoy_retry(ENVOY_MAX_CONCURRENT_RETRIES);
         }
         self
+    }
+
+    /// Linkerd-style retries (limit 1, retry budget, no backoff), unless
+    /// retries are on already.
+    pub fn with_linkerd_retries(mut self) -> Self {
+        if self.retry.max_retries == 0 {
+            self.retry = linkerd_retry();
+        }
+        self
+    }
+
+    /// A Linkerd retry budget (turning on Linkerd-style retries if off).
+    pub fn with_budget(self) -> Self {
+        let mut c = self.with_linkerd_retries();
+        c.retry.budget = Some(BudgetConfig::default());
+        c
+    }
+
+    /// Linkerd failure accrual with its documented defaults.
+    pub fn with_accrual(mut self) -> Self {
+        self.accrual = Some(AccrualConfig::default());
+        self
+    }
+
+    /// Envoy outlier detection with its defaults, and Envoy's panic
+    /// threshold.
+    pub fn with_outlier(mut self) -> Self {
+        self.outlier = Some(OutlierConfig::default());
+        self.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
+        self
+    }
+
+    /// At most `n` retries per request. Turning retries on from off uses
+    /// this profile's own retry style: Linkerd's (budget, no backoff) when
+    /// `linkerd_style`, Envoy's otherwise.
+    pub fn with_max_retries(self, n: u32, linkerd_style: bool) -> Self {
+        let mut c = match (n > 0, linkerd_style) {
+            (false, _) => self,
+            (true, true) => self.with_linkerd_retries(),
+            (true, false) => self.with_envoy_retries(),
+        };
+        c.retry.max_retries = n;
+        c
     }
 
     /// The resolved settings as `name → value` text, for reports.
     pub fn settings(&self) -> BTreeMap<String, String> {
         let per_try = self
-            .retry
             .per_try_timeout
             .map(|t| format!("{t:?}"))
             .unwrap_or_else(|| "none".into());
@@ -226,16 +256,16 @@ impl SidecarConfig {
         };
         put(
             "balancer",
-            match self.balance.policy {
-                Policy::RoundRobin => "round-robin".into(),
-                Policy::Random => "random".into(),
-                Policy::LeastRequest { choice_count } => {
+            match (self.balance.policy, self.load) {
+                (Policy::RoundRobin, _) => "round-robin".into(),
+                (Policy::Random, _) => "random".into(),
+                (Policy::P2c { choice_count }, LoadMetric::PendingRequests) => {
                     format!("least-request (choice_count {choice_count})")
                 }
-                Policy::PeakEwma { default_rtt, decay } => {
+                (Policy::P2c { .. }, LoadMetric::PeakEwma { default_rtt, decay }) => {
                     format!("peak-ewma (default_rtt {default_rtt:?}, decay {decay:?})")
                 }
-                Policy::Weighted => "weighted".into(),
+                (Policy::Weighted, _) => "weighted".into(),
             },
         );
         put("discovery_delay", format!("{:?}", self.discovery_delay));
@@ -290,8 +320,7 @@ impl SidecarConfig {
         );
         put(
             "failure_accrual",
-            self.balance
-                .accrual
+            self.accrual
                 .map(|a| {
                     format!(
                         "consecutive {}, penalty {:?}..{:?}, jitter {}",
@@ -302,7 +331,7 @@ impl SidecarConfig {
         );
         put(
             "outlier_detection",
-            self.balance
+            self
                 .outlier
                 .map(|o| {
                     format!(

@@ -16,7 +16,7 @@
 //! timeout) is retried. Retries prefer endpoints not tried before (Envoy's
 //! `previous_hosts` predicate, which Istio installs by default).
 
-use super::balance::{Attempt, IsRetry, PerTryTimeout, PreviousHosts, send};
+use super::balance::{Attempt, IsRetry, PreviousHosts, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
 use super::metrics::ProxyMetrics;
@@ -55,8 +55,6 @@ pub struct RetryConfig {
     pub max_concurrent_retries: Option<u32>,
     /// Backoff `(base, max)` between tries; `None` retries at once.
     pub backoff: Option<(Duration, Duration)>,
-    /// Per-try timeout, if any.
-    pub per_try_timeout: Option<Duration>,
     /// Prefer endpoints not tried before.
     pub avoid_previous_hosts: bool,
 }
@@ -69,9 +67,54 @@ impl RetryConfig {
         budget: None,
         max_concurrent_retries: None,
         backoff: None,
-        per_try_timeout: None,
         avoid_previous_hosts: false,
     };
+}
+
+/// Wraps a (shared, cloneable) balancer in [`Retry`].
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    config: RetryConfig,
+    seed: u64,
+    metrics: Arc<Mutex<ProxyMetrics>>,
+}
+
+impl RetryLayer {
+    /// Retries by `config`; backoff jitter comes from `seed`; request-level
+    /// counters go to `metrics`.
+    pub fn new(config: RetryConfig, seed: u64, metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
+        Self {
+            config,
+            seed,
+            metrics,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for RetryLayer {
+    type Service = Retry<S>;
+    fn layer(&self, inner: S) -> Retry<S> {
+        Retry::new(inner, self.config, self.seed, self.metrics.clone())
+    }
+}
+
+/// Holds one of the route's concurrent-retry slots (Envoy's `max_retries`
+/// circuit breaker) from the moment a retry is granted until its attempt
+/// ends, however it ends: a request dropped during the backoff or the
+/// attempt (request timeout, client reset) gives its slot back.
+struct RetrySlot(Arc<AtomicU32>);
+
+impl RetrySlot {
+    fn take(in_flight: &Arc<AtomicU32>) -> Self {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(in_flight.clone())
+    }
+}
+
+impl Drop for RetrySlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The retry service around a (shared, cloneable) balancer.
@@ -170,13 +213,9 @@ where
             let mut inner = this.inner.clone();
             let mut tried: Vec<String> = Vec::new();
             let mut retries = 0u32;
+            let mut slot: Option<RetrySlot> = None;
             loop {
                 let mut attempt_request = copy_request(&request);
-                if let Some(limit) = config.per_try_timeout {
-                    attempt_request
-                        .extensions_mut()
-                        .insert(PerTryTimeout(limit));
-                }
                 if retries > 0 {
                     attempt_request.extensions_mut().insert(IsRetry);
                     if config.avoid_previous_hosts {
@@ -187,8 +226,10 @@ where
                 }
                 lock(&this.metrics).attempts += 1;
                 let attempt = send(&mut inner, attempt_request).await;
-                if retries > 0 {
-                    this.in_flight_retries.fetch_sub(1, Ordering::Relaxed);
+                // The retry (if this was one) is over: its slot is free.
+                drop(slot.take());
+                if attempt.endpoint.is_none() {
+                    lock(&this.metrics).no_endpoints += 1;
                 }
                 let outcome = attempt.outcome;
                 let retryable =
@@ -209,7 +250,7 @@ where
                     lock(&this.metrics).retries_refused += 1;
                     return Ok(attempt);
                 }
-                this.in_flight_retries.fetch_add(1, Ordering::Relaxed);
+                slot = Some(RetrySlot::take(&this.in_flight_retries));
                 lock(&this.metrics).record_retry();
                 retries += 1;
                 if let Some(endpoint) = attempt.endpoint {

@@ -10,6 +10,7 @@
 
 mod duration;
 mod error;
+mod overrides;
 pub mod timeline;
 
 pub use duration::SimDuration;

@@ -163,8 +163,8 @@ impl PodFactory {
                 WebMode::Sidecar {
                     port: sidecar_port,
                     config: Box::new(
-                        SidecarConfig::resolve(spec, s.stockdata.weights.clone())
-                            .with_overrides(&s.sidecar),
+                        s.sidecar
+                            .apply_to(&spec, spec.config(s.stockdata.weights.clone())),
                     ),
                     seed: derive_seed(self.seed, &format!("sidecar/{name}")),
                     metrics: Arc::new(Mutex::new(ProxyMetrics {

@@ -70,7 +70,12 @@ pub struct BenchArgs {
     #[arg(long)]
     instructions: bool,
     /// With --instructions: only these operations (comma-separated).
-    #[arg(long, value_delimiter = ',', requires = "instructions", value_name = "OP")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "instructions",
+        value_name = "OP"
+    )]
     ops: Vec<String>,
     /// With --instructions: the baseline file.
     #[arg(long, default_value = crate::instructions::DEFAULT_BASELINE, value_name = "FILE")]

@@ -234,7 +234,6 @@ fn render(counts: &Counts, baseline: Option<&Counts>) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

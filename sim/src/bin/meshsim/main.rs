@@ -147,9 +147,8 @@ fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(args) => bench::bench(args),
-        Command::BenchOp { op, n } => {
-            sim::bench::instructions::run(&op, n).map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))
-        }
+        Command::BenchOp { op, n } => sim::bench::instructions::run(&op, n)
+            .map_err(|e| Failure::Input(anyhow::anyhow!("{e}"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

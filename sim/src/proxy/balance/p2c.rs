@@ -15,6 +15,17 @@ use rand::Rng;
 /// Envoy `LeastRequest.choice_count` default.
 pub const ENVOY_CHOICE_COUNT: u32 = 2;
 
+/// Two distinct positions in `0..n` (`n ≥ 2`), uniformly: the pair a
+/// power-of-two pick compares.
+pub fn distinct_pair<R: Rng + ?Sized>(n: usize, rng: &mut R) -> (usize, usize) {
+    let a = rng.random_range(0..n);
+    let mut b = rng.random_range(0..n - 1);
+    if b >= a {
+        b += 1;
+    }
+    (a, b)
+}
+
 /// Picks a position in `candidates` (non-empty): `choice_count` distinct
 /// random candidates (all of them if there are fewer), the lowest load wins,
 /// ties to the first drawn.
@@ -34,11 +45,7 @@ pub fn pick<R: Rng + ?Sized>(candidates: &[Candidate], choice_count: u32, rng: &
         });
     };
     if k == 2 {
-        let a = rng.random_range(0..n);
-        let mut b = rng.random_range(0..n - 1);
-        if b >= a {
-            b += 1;
-        }
+        let (a, b) = distinct_pair(n, rng);
         consider(a);
         consider(b);
     } else {
