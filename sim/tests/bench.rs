@@ -33,8 +33,12 @@ fn scale_point_spreads_requests_over_every_pod_through_inbound_sidecars() {
         requests: 480,
         inbound_sidecars: true,
     };
-    let t = scale::run(config).expect("scale point");
+    let (t, per_pod) = scale::run_counted(config).expect("scale point");
     assert_eq!(t.ops, 480);
+    // Two client sidecars, each round-robining 240 requests over 24 pods:
+    // exactly 10 from each, 20 per pod, and every pod served.
+    assert_eq!(per_pod.len(), 24, "{per_pod:?}");
+    assert!(per_pod.values().all(|&n| n == 20), "{per_pod:?}");
     assert!(
         t.name.contains("24 pods behind inbound sidecars"),
         "{}",

@@ -12,8 +12,11 @@ use super::paths::{
 };
 use crate::cluster::Cluster;
 use crate::net::{SimConnect, SimListener};
+use crate::proxy::metrics::ProxyMetrics;
 use crate::proxy::{Outbound, serve_outbound};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 /// The shape of a scale run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,15 @@ fn inbound_port(offset: u16) -> u16 {
 
 /// Runs the scale point; ops = successful requests.
 pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>> {
+    run_counted(config).map(|(throughput, _)| throughput)
+}
+
+/// [`run`], also returning how many requests the client sidecars sent to
+/// each pod (by pod name).
+pub fn run_counted(
+    config: ScaleConfig,
+) -> Result<(Throughput, BTreeMap<String, u64>), Box<dyn std::error::Error>> {
+    let metrics: Arc<Mutex<ProxyMetrics>> = Arc::default();
     let mut sim = sim(4);
     let cluster = Cluster::new();
     let per_node = config.pods.div_ceil(config.server_nodes.max(1));
@@ -85,6 +97,7 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
     let per_client = config.requests / u64::from(config.client_nodes.max(1));
     for c in 0..config.client_nodes {
         let cluster = cluster.clone();
+        let metrics = metrics.clone();
         let cfg = config;
         sim.client(format!("client-{c}"), async move {
             if c == 0 {
@@ -110,7 +123,7 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
                 SimConnect,
                 sidecar_config(),
                 100 + u64::from(c),
-                Default::default(),
+                metrics,
             );
             tokio::spawn(serve_outbound(
                 SimListener::bind(any(OUTBOUND_PORT)).await?,
@@ -123,7 +136,7 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
         });
     }
     let ops = driven(per_client, u64::from(config.concurrency)) * u64::from(config.client_nodes);
-    timed(
+    let throughput = timed(
         sim,
         &format!(
             "{} pods{} on {} nodes, {} client sidecars",
@@ -137,5 +150,11 @@ pub fn run(config: ScaleConfig) -> Result<Throughput, Box<dyn std::error::Error>
             config.client_nodes
         ),
         ops,
-    )
+    );
+    let per_pod = crate::lock(&metrics)
+        .endpoints
+        .iter()
+        .map(|(pod, m)| (pod.clone(), m.requests))
+        .collect();
+    Ok((throughput?, per_pod))
 }
