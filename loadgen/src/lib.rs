@@ -2,6 +2,9 @@
 The load side of meshsim: when requests start ([`schedule`]) and how their
 latencies are recorded ([`recorder`]).
 
+It does not depend on meshsim's report model: its summaries are its own
+types, and whoever writes a report maps them into it.
+
 ```
 use loadgen::{FixedInterval, LatencyRecorder};
 use std::time::Duration;
@@ -22,6 +25,6 @@ pub mod schedule;
 pub mod series;
 
 pub use arrivals::{Process, arrivals};
-pub use recorder::LatencyRecorder;
+pub use recorder::{LatencyRecorder, LatencySummary};
 pub use schedule::FixedInterval;
 pub use series::{Bucket, TimeSeries};

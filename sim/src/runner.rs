@@ -5,6 +5,12 @@
 //! streams; the only difference between rows is the strategy. Strategies run
 //! on worker threads (up to the number of cores) and results are put back in
 //! scenario order, so the report's bytes never depend on scheduling.
+//!
+//! loadgen's summaries become the report's types here, not in `reports`:
+//! `reports` is the model of `report.json` that readers (`meshsim report`,
+//! `compare`, the HTML) use without running anything, and `loadgen` must
+//! stay free of the report model to drive real sockets. The crate that
+//! composes a run into a report is the one place that knows both.
 
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
@@ -12,10 +18,9 @@ use crate::scenario::{Model, Target};
 use crate::strategy::Strategy;
 use crate::world::browser::Answer;
 use crate::world::{StrategyRun, run_strategy};
-use loadgen::LatencyRecorder;
-use loadgen::TimeSeries;
+use loadgen::{LatencyRecorder, LatencySummary, TimeSeries};
 use reports::{
-    EndpointReport, Histograms, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
+    EndpointReport, Histograms, Latency, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
     StrategyReport, WorkloadReport,
 };
 use std::collections::BTreeMap;
@@ -237,7 +242,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
                 duration_ms: ms(u128::from(page.elapsed_us)),
                 per_replica: page_replicas,
                 errors: page_errors,
-                latency_ms: latency.summary(),
+                latency_ms: report_latency(latency.summary()),
             });
         }
     }
@@ -267,7 +272,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         name: run.strategy.to_string(),
         requests: Requests { sent, ok, errors },
         per_replica,
-        latency_ms: all.summary(),
+        latency_ms: report_latency(all.summary()),
         page_loads,
         failed_page_loads: if run.target == Target::Page {
             failed
@@ -277,7 +282,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         sim_time_ms: ms(run.sim_time.as_micros()),
         per_replica_latency_ms: per_replica_latency
             .iter()
-            .map(|(k, v)| (k.clone(), v.summary()))
+            .map(|(k, v)| (k.clone(), report_latency(v.summary())))
             .collect(),
         workload: Some(WorkloadReport {
             model: model.to_string(),
@@ -290,8 +295,8 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
             failed,
             in_flight_at_end: in_flight,
             measured,
-            latency_ms: corrected.summary(),
-            latency_uncorrected_ms: uncorrected.summary(),
+            latency_ms: report_latency(corrected.summary()),
+            latency_uncorrected_ms: report_latency(uncorrected.summary()),
         }),
         series,
         settings: run.settings.clone(),
@@ -300,6 +305,19 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
             calls: encode_nonempty(&all),
             workload: encode_nonempty(&corrected),
         },
+    }
+}
+
+/// loadgen's summary as the report's type (field for field).
+fn report_latency(l: LatencySummary) -> Latency {
+    Latency {
+        count: l.count,
+        mean: l.mean,
+        p50: l.p50,
+        p90: l.p90,
+        p99: l.p99,
+        p999: l.p999,
+        max: l.max,
     }
 }
 
@@ -331,7 +349,7 @@ fn proxy_report(m: &ProxyMetrics) -> ProxyReport {
                         successes: e.successes,
                         failures: e.failures.clone(),
                         ejections: e.ejections,
-                        latency_ms: e.latency.summary(),
+                        latency_ms: report_latency(e.latency.summary()),
                     },
                 )
             })
