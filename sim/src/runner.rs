@@ -18,7 +18,7 @@ use crate::scenario::{Model, Target};
 use crate::strategy::Strategy;
 use crate::world::browser::Answer;
 use crate::world::{StrategyRun, run_strategy};
-use loadgen::{LatencyRecorder, LatencySummary, TimeSeries};
+use loadgen::{Fate, LatencyRecorder, LatencySummary, Summary, TimeSeries};
 use reports::{
     EndpointReport, Histograms, Latency, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
     StrategyReport, WorkloadReport,
@@ -171,37 +171,18 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
     let mut per_replica_latency: BTreeMap<String, LatencyRecorder> = BTreeMap::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut all = LatencyRecorder::new();
-    let mut corrected = LatencyRecorder::new();
-    let mut uncorrected = LatencyRecorder::new();
     let mut series = TimeSeries::new();
     let (mut sent, mut ok) = (0u64, 0u64);
-    let (mut completed, mut failed, mut in_flight, mut measured) = (0u64, 0u64, 0u64, 0u64);
     let mut page_loads = Vec::new();
+    let workload = Summary::of(&run.requests, run.warmup);
     for record in &run.requests {
         let in_window = record.intended >= run.warmup;
-        let answer = match (&record.outcome, record.done) {
-            (Some(Ok(answer)), Some(done)) => {
-                completed += 1;
-                if in_window {
-                    measured += 1;
-                    corrected.record(done.saturating_sub(record.intended));
-                    uncorrected.record(done.saturating_sub(record.sent.unwrap_or(record.intended)));
-                }
-                let bucket = series.bucket(done);
-                bucket.completed += 1;
-                bucket.latency.record(done.saturating_sub(record.intended));
-                (answer, done)
-            }
-            (Some(Err(_)), _) => {
-                failed += 1;
-                continue;
-            }
-            _ => {
-                in_flight += 1;
-                continue;
-            }
+        let Fate::Completed { answer, done } = record.fate() else {
+            continue;
         };
-        let (answer, done) = answer;
+        let bucket = series.bucket(done);
+        bucket.completed += 1;
+        bucket.latency.record(done.saturating_sub(record.intended));
         let calls: Vec<&stockweb::Call> = match answer {
             Answer::Page(page) => page.calls.iter().collect(),
             Answer::Call(call) => vec![call],
@@ -275,7 +256,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         latency_ms: report_latency(all.summary()),
         page_loads,
         failed_page_loads: if run.target == Target::Page {
-            failed
+            workload.failed
         } else {
             0
         },
@@ -290,20 +271,20 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
                 Target::Page => "page".into(),
                 Target::Get => "get".into(),
             },
-            issued: run.requests.len() as u64,
-            completed,
-            failed,
-            in_flight_at_end: in_flight,
-            measured,
-            latency_ms: report_latency(corrected.summary()),
-            latency_uncorrected_ms: report_latency(uncorrected.summary()),
+            issued: workload.issued,
+            completed: workload.completed,
+            failed: workload.failed,
+            in_flight_at_end: workload.in_flight_at_end,
+            measured: workload.measured,
+            latency_ms: report_latency(workload.corrected.summary()),
+            latency_uncorrected_ms: report_latency(workload.uncorrected.summary()),
         }),
         series,
         settings: run.settings.clone(),
         proxy: run.proxy.as_ref().map(proxy_report),
         histograms: Histograms {
             calls: encode_nonempty(&all),
-            workload: encode_nonempty(&corrected),
+            workload: encode_nonempty(&workload.corrected),
         },
     }
 }
