@@ -59,20 +59,8 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         Some(Model::Closed) => "closed",
     };
     let strategies: Vec<StrategyReport> = runs.iter().map(|r| strategy_report(r, model)).collect();
-    for s in &strategies {
-        // Every request issued and every call made is accounted for.
-        let errors: u64 = s.requests.errors.values().sum();
-        let balanced = s
-            .workload
-            .as_ref()
-            .is_none_or(|w| w.issued == w.completed + w.failed + w.in_flight_at_end);
-        if !balanced || s.requests.sent != s.requests.ok + errors {
-            return Err(RunError {
-                strategy: s.name.parse().unwrap_or(scenario.strategies[0]),
-                seed,
-                message: "requests unaccounted for (a bug in meshsim)".into(),
-            });
-        }
+    for (run, s) in runs.iter().zip(&strategies) {
+        check_accounted(run.strategy, s, seed)?;
     }
     let mut report = Report::new(
         crate::VERSION,
@@ -95,6 +83,25 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         })
         .unwrap_or_default();
     Ok(report)
+}
+
+/// Checks that every request issued and every call made by `strategy`'s
+/// run is accounted for in its report `s`. The error names `strategy`, the
+/// run's own, not one recovered from the report's name.
+fn check_accounted(strategy: Strategy, s: &StrategyReport, seed: u64) -> Result<(), RunError> {
+    let errors: u64 = s.requests.errors.values().sum();
+    let balanced = s
+        .workload
+        .as_ref()
+        .is_none_or(|w| w.issued == w.completed + w.failed + w.in_flight_at_end);
+    if balanced && s.requests.sent == s.requests.ok + errors {
+        return Ok(());
+    }
+    Err(RunError {
+        strategy,
+        seed,
+        message: "requests unaccounted for (a bug in meshsim)".into(),
+    })
 }
 
 /// Runs every strategy and returns the raw runs in scenario order.
