@@ -4,10 +4,33 @@
 //! precision wrk2 and HdrHistogram's own tools use; percentiles come back in
 //! milliseconds as HdrHistogram reports them (the highest value equivalent
 //! to the sample within that precision).
+//!
+//! The summary is loadgen's own [`LatencySummary`], not the report model's
+//! type: the generator must be usable without meshsim's report crate (over
+//! real sockets, in a benchmark), so whoever writes a report maps the
+//! summary into it.
 
 use hdrhistogram::Histogram;
-use reports::Latency;
 use std::time::Duration;
+
+/// Mean and percentiles of a [`LatencyRecorder`], in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LatencySummary {
+    /// Number of samples.
+    pub count: u64,
+    /// Arithmetic mean, rounded to whole microseconds.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest sample.
+    pub max: f64,
+}
 
 /// Highest trackable latency: one hour, in microseconds. Larger samples are
 /// clamped to it (and still counted).
@@ -82,20 +105,12 @@ impl LatencyRecorder {
     }
 
     /// Mean and percentiles in milliseconds (all zero when empty).
-    pub fn summary(&self) -> Latency {
+    pub fn summary(&self) -> LatencySummary {
         if self.hist.is_empty() {
-            return Latency {
-                count: 0,
-                mean: 0.0,
-                p50: 0.0,
-                p90: 0.0,
-                p99: 0.0,
-                p999: 0.0,
-                max: 0.0,
-            };
+            return LatencySummary::default();
         }
         let ms = |us: u64| us as f64 / 1000.0;
-        Latency {
+        LatencySummary {
             count: self.hist.len(),
             // Rounded to whole microseconds so the JSON stays short and stable.
             mean: self.hist.mean().round() / 1000.0,

@@ -5,6 +5,12 @@
 //! streams; the only difference between rows is the strategy. Strategies run
 //! on worker threads (up to the number of cores) and results are put back in
 //! scenario order, so the report's bytes never depend on scheduling.
+//!
+//! loadgen's summaries become the report's types here, not in `reports`:
+//! `reports` is the model of `report.json` that readers (`meshsim report`,
+//! `compare`, the HTML) use without running anything, and `loadgen` must
+//! stay free of the report model to drive real sockets. The crate that
+//! composes a run into a report is the one place that knows both.
 
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
@@ -12,10 +18,9 @@ use crate::scenario::{Model, Target};
 use crate::strategy::Strategy;
 use crate::world::browser::Answer;
 use crate::world::{StrategyRun, run_strategy};
-use loadgen::LatencyRecorder;
-use loadgen::TimeSeries;
+use loadgen::{Fate, LatencyRecorder, LatencySummary, Summary, TimeSeries};
 use reports::{
-    EndpointReport, Histograms, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
+    EndpointReport, Histograms, Latency, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
     StrategyReport, WorkloadReport,
 };
 use std::collections::BTreeMap;
@@ -54,20 +59,8 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         Some(Model::Closed) => "closed",
     };
     let strategies: Vec<StrategyReport> = runs.iter().map(|r| strategy_report(r, model)).collect();
-    for s in &strategies {
-        // Every request issued and every call made is accounted for.
-        let errors: u64 = s.requests.errors.values().sum();
-        let balanced = s
-            .workload
-            .as_ref()
-            .is_none_or(|w| w.issued == w.completed + w.failed + w.in_flight_at_end);
-        if !balanced || s.requests.sent != s.requests.ok + errors {
-            return Err(RunError {
-                strategy: s.name.parse().unwrap_or(scenario.strategies[0]),
-                seed,
-                message: "requests unaccounted for (a bug in meshsim)".into(),
-            });
-        }
+    for (run, s) in runs.iter().zip(&strategies) {
+        check_accounted(run.strategy, s, seed)?;
     }
     let mut report = Report::new(
         crate::VERSION,
@@ -90,6 +83,25 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         })
         .unwrap_or_default();
     Ok(report)
+}
+
+/// Checks that every request issued and every call made by `strategy`'s
+/// run is accounted for in its report `s`. The error names `strategy`, the
+/// run's own, not one recovered from the report's name.
+fn check_accounted(strategy: Strategy, s: &StrategyReport, seed: u64) -> Result<(), RunError> {
+    let errors: u64 = s.requests.errors.values().sum();
+    let balanced = s
+        .workload
+        .as_ref()
+        .is_none_or(|w| w.issued == w.completed + w.failed + w.in_flight_at_end);
+    if balanced && s.requests.sent == s.requests.ok + errors {
+        return Ok(());
+    }
+    Err(RunError {
+        strategy,
+        seed,
+        message: "requests unaccounted for (a bug in meshsim)".into(),
+    })
 }
 
 /// Runs every strategy and returns the raw runs in scenario order.
@@ -166,37 +178,18 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
     let mut per_replica_latency: BTreeMap<String, LatencyRecorder> = BTreeMap::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut all = LatencyRecorder::new();
-    let mut corrected = LatencyRecorder::new();
-    let mut uncorrected = LatencyRecorder::new();
     let mut series = TimeSeries::new();
     let (mut sent, mut ok) = (0u64, 0u64);
-    let (mut completed, mut failed, mut in_flight, mut measured) = (0u64, 0u64, 0u64, 0u64);
     let mut page_loads = Vec::new();
+    let workload = Summary::of(&run.requests, run.warmup);
     for record in &run.requests {
         let in_window = record.intended >= run.warmup;
-        let answer = match (&record.outcome, record.done) {
-            (Some(Ok(answer)), Some(done)) => {
-                completed += 1;
-                if in_window {
-                    measured += 1;
-                    corrected.record(done.saturating_sub(record.intended));
-                    uncorrected.record(done.saturating_sub(record.sent.unwrap_or(record.intended)));
-                }
-                let bucket = series.bucket(done);
-                bucket.completed += 1;
-                bucket.latency.record(done.saturating_sub(record.intended));
-                (answer, done)
-            }
-            (Some(Err(_)), _) => {
-                failed += 1;
-                continue;
-            }
-            _ => {
-                in_flight += 1;
-                continue;
-            }
+        let Fate::Completed { answer, done } = record.fate() else {
+            continue;
         };
-        let (answer, done) = answer;
+        let bucket = series.bucket(done);
+        bucket.completed += 1;
+        bucket.latency.record(done.saturating_sub(record.intended));
         let calls: Vec<&stockweb::Call> = match answer {
             Answer::Page(page) => page.calls.iter().collect(),
             Answer::Call(call) => vec![call],
@@ -237,7 +230,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
                 duration_ms: ms(u128::from(page.elapsed_us)),
                 per_replica: page_replicas,
                 errors: page_errors,
-                latency_ms: latency.summary(),
+                latency_ms: report_latency(latency.summary()),
             });
         }
     }
@@ -267,17 +260,17 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         name: run.strategy.to_string(),
         requests: Requests { sent, ok, errors },
         per_replica,
-        latency_ms: all.summary(),
+        latency_ms: report_latency(all.summary()),
         page_loads,
         failed_page_loads: if run.target == Target::Page {
-            failed
+            workload.failed
         } else {
             0
         },
         sim_time_ms: ms(run.sim_time.as_micros()),
         per_replica_latency_ms: per_replica_latency
             .iter()
-            .map(|(k, v)| (k.clone(), v.summary()))
+            .map(|(k, v)| (k.clone(), report_latency(v.summary())))
             .collect(),
         workload: Some(WorkloadReport {
             model: model.to_string(),
@@ -285,21 +278,34 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
                 Target::Page => "page".into(),
                 Target::Get => "get".into(),
             },
-            issued: run.requests.len() as u64,
-            completed,
-            failed,
-            in_flight_at_end: in_flight,
-            measured,
-            latency_ms: corrected.summary(),
-            latency_uncorrected_ms: uncorrected.summary(),
+            issued: workload.issued,
+            completed: workload.completed,
+            failed: workload.failed,
+            in_flight_at_end: workload.in_flight_at_end,
+            measured: workload.measured,
+            latency_ms: report_latency(workload.corrected.summary()),
+            latency_uncorrected_ms: report_latency(workload.uncorrected.summary()),
         }),
         series,
         settings: run.settings.clone(),
         proxy: run.proxy.as_ref().map(proxy_report),
         histograms: Histograms {
             calls: encode_nonempty(&all),
-            workload: encode_nonempty(&corrected),
+            workload: encode_nonempty(&workload.corrected),
         },
+    }
+}
+
+/// loadgen's summary as the report's type (field for field).
+fn report_latency(l: LatencySummary) -> Latency {
+    Latency {
+        count: l.count,
+        mean: l.mean,
+        p50: l.p50,
+        p90: l.p90,
+        p99: l.p99,
+        p999: l.p999,
+        max: l.max,
     }
 }
 
@@ -331,7 +337,7 @@ fn proxy_report(m: &ProxyMetrics) -> ProxyReport {
                         successes: e.successes,
                         failures: e.failures.clone(),
                         ejections: e.ejections,
-                        latency_ms: e.latency.summary(),
+                        latency_ms: report_latency(e.latency.summary()),
                     },
                 )
             })

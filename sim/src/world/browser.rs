@@ -1,37 +1,30 @@
-//! The simulated browser / load generator on the `ingress` host.
+//! The simulated browser on the `ingress` host: a thin adapter from
+//! loadgen's generator to StockWeb.
 //!
-//! It issues the scenario's workload against StockWeb over HTTP/1.1:
-//! - open loop: requests due at times fixed in advance (the `[load]` page
-//!   schedule, or constant/Poisson arrivals); at most `connections` in
-//!   flight, later ones wait, and latency counts from when a request was
-//!   *due*, so a stall shows up in every request it delayed (coordinated
-//!   omission corrected, as wrk2 does); the uncorrected latency (from when
-//!   it was sent) is kept too;
-//! - closed loop: `users` that each send, wait, think, repeat.
-//!
-//! After the issuing period it waits `drain` for requests in flight, then
-//! records the rest as in flight at the end: every request issued is
-//! accounted for.
+//! The load itself (open and closed loops, the connection cap, think time,
+//! drain, coordinated-omission correction, request accounting) lives in the
+//! `loadgen` crate so it can drive real sockets too; this module only
+//! resolves the scenario's workload into a [`loadgen::Workload`], and gives
+//! loadgen the one thing that is simulator-specific: "send request k", an
+//! HTTP/1.1 `GET` to a StockWeb pod over the simulated network, parsed into
+//! an [`Answer`].
 
 use super::{INGRESS, STOCKWEB, derive_seed};
 use crate::cluster::Cluster;
-use crate::lock;
 use crate::net::SimConnect;
 use crate::scenario::{Arrival, Model, Scenario, Target, Think};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
+use loadgen::{Issue, Ledger, Request, Workload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use stockdata::transport::Connect;
 use stockweb::{Call, Page};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -45,43 +38,15 @@ pub enum Answer {
 }
 
 /// One workload request, from issue to outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestRecord {
-    /// Issue order.
-    pub index: u64,
-    /// When it was due (open loop) or sent (closed loop).
-    pub intended: Duration,
-    /// When it was sent (after waiting for a connection), if it was.
-    pub sent: Option<Duration>,
-    /// When it completed, if it did before the end.
-    pub done: Option<Duration>,
-    /// StockWeb's answer, or why the HTTP request failed; `None` while in
-    /// flight.
-    pub outcome: Option<Result<Answer, String>>,
-}
-
-/// How the workload issues requests.
-#[derive(Debug, Clone)]
-pub(crate) enum Issue {
-    Open {
-        arrivals: Vec<Duration>,
-        connections: Option<usize>,
-    },
-    Closed {
-        users: u32,
-        think: Think,
-        think_time: Duration,
-    },
-}
+pub type RequestRecord = loadgen::RequestRecord<Answer>;
 
 /// The resolved workload.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub target: Target,
-    pub issue: Issue,
-    pub duration: Duration,
+    pub workload: Workload,
+    /// Requests due before this are left out of latency results.
     pub warmup: Duration,
-    pub drain: Duration,
     pub not_found_ratio: f64,
     pub seed: u64,
 }
@@ -96,48 +61,117 @@ impl Plan {
                 let duration = scenario.schedule().last() + scenario.tick.0;
                 Plan {
                     target: Target::Page,
-                    issue: Issue::Open {
-                        arrivals,
-                        connections: None,
+                    workload: Workload {
+                        issue: Issue::Open {
+                            arrivals,
+                            connections: None,
+                        },
+                        duration,
+                        // The fixed schedule waits for every page.
+                        drain: scenario
+                            .time_limit
+                            .0
+                            .saturating_sub(duration + scenario.tick.0),
                     },
-                    duration,
                     warmup: Duration::ZERO,
-                    // The fixed schedule waits for every page.
-                    drain: scenario
-                        .time_limit
-                        .0
-                        .saturating_sub(duration + scenario.tick.0),
                     not_found_ratio: 0.0,
                     seed,
                 }
             }
             Some(w) => Plan {
                 target: w.target,
-                issue: match w.model {
-                    Model::Open => Issue::Open {
-                        arrivals: loadgen::arrivals(
-                            match w.arrival {
-                                Arrival::Constant => loadgen::Process::Constant,
-                                Arrival::Poisson => loadgen::Process::Poisson,
-                            },
-                            w.rate.unwrap_or(1.0),
-                            w.duration.0,
-                            derive_seed(seed, "arrivals"),
-                        ),
-                        connections: w.connections.map(|c| c as usize),
+                workload: Workload {
+                    issue: match w.model {
+                        Model::Open => Issue::Open {
+                            arrivals: loadgen::arrivals(
+                                match w.arrival {
+                                    Arrival::Constant => loadgen::Process::Constant,
+                                    Arrival::Poisson => loadgen::Process::Poisson,
+                                },
+                                w.rate.unwrap_or(1.0),
+                                w.duration.0,
+                                derive_seed(seed, "arrivals"),
+                            ),
+                            connections: w.connections.map(|c| c as usize),
+                        },
+                        Model::Closed => {
+                            let think_time = w.think_time.map(|t| t.0).unwrap_or_default();
+                            Issue::Closed {
+                                // Each user's think times from its own stream.
+                                user_seeds: (0..w.users.unwrap_or(1))
+                                    .map(|u| derive_seed(seed, &format!("think/{u}")))
+                                    .collect(),
+                                think: match w.think {
+                                    Think::Constant => loadgen::Think::Constant(think_time),
+                                    Think::Exponential => loadgen::Think::Exponential(think_time),
+                                },
+                            }
+                        }
                     },
-                    Model::Closed => Issue::Closed {
-                        users: w.users.unwrap_or(1),
-                        think: w.think,
-                        think_time: w.think_time.map(|t| t.0).unwrap_or_default(),
-                    },
+                    duration: w.duration.0,
+                    drain: w.drain.0,
                 },
-                duration: w.duration.0,
                 warmup: w.warmup.0,
-                drain: w.drain.0,
                 not_found_ratio: w.not_found_ratio,
                 seed,
             },
+        }
+    }
+}
+
+/// Starts the browser on the `ingress` host; returns where its records go.
+pub(crate) fn start(sim: &mut turmoil::Sim<'_>, plan: Plan, cluster: &Cluster) -> Ledger<Answer> {
+    let ledger = Ledger::new();
+    let out = ledger.clone();
+    let cluster = cluster.clone();
+    sim.client(INGRESS, async move {
+        let browser = Arc::new(Browser {
+            webs: cluster.endpoints(STOCKWEB).iter().map(|e| e.addr).collect(),
+            target: plan.target,
+            not_found_ratio: plan.not_found_ratio,
+            seed: plan.seed,
+        });
+        loadgen::run(plan.workload, &ledger, move |r| browser.send(r)).await?;
+        Ok(())
+    });
+    out
+}
+
+/// What the browser needs to send one request.
+struct Browser {
+    /// StockWeb pods; a user sticks to one (its index modulo their count).
+    webs: Vec<SocketAddr>,
+    target: Target,
+    not_found_ratio: f64,
+    seed: u64,
+}
+
+impl Browser {
+    /// Request `r.index`, from user `r.user`, to StockWeb.
+    fn send(&self, r: Request) -> impl Future<Output = Result<Answer, String>> + Send + use<> {
+        let web = usize::try_from(r.user)
+            .ok()
+            .and_then(|u| u.checked_rem(self.webs.len()))
+            .and_then(|i| self.webs.get(i).copied());
+        let k = r.index;
+        let target = self.target;
+        let stock_id = match target {
+            Target::Page => 0,
+            Target::Get => self.stock_id(k),
+        };
+        async move {
+            let web = web.ok_or("no StockWeb endpoint")?;
+            let outcome = match target {
+                Target::Page => fetch::<Page>(web, "/api/stocks".into(), &format!("page-{k}"))
+                    .await
+                    .map(Answer::Page),
+                Target::Get => {
+                    fetch::<Call>(web, format!("/api/stock/{stock_id}"), &format!("get-{k}"))
+                        .await
+                        .map(Answer::Call)
+                }
+            };
+            outcome.map_err(|e| e.to_string())
         }
     }
 
@@ -150,119 +184,6 @@ impl Plan {
         } else {
             rng.random_range(2..=101)
         }
-    }
-}
-
-type Records = Arc<Mutex<BTreeMap<u64, RequestRecord>>>;
-
-/// Starts the browser on the `ingress` host; returns where its records go.
-pub(crate) fn start(sim: &mut turmoil::Sim<'_>, plan: Plan, cluster: &Cluster) -> Records {
-    let records: Records = Arc::default();
-    let out = records.clone();
-    let cluster = cluster.clone();
-    sim.client(INGRESS, async move {
-        let t0 = Instant::now();
-        let webs: Vec<SocketAddr> = cluster.endpoints(STOCKWEB).iter().map(|e| e.addr).collect();
-        let plan = Arc::new(plan);
-        let mut tasks = JoinSet::new();
-        match plan.issue.clone() {
-            Issue::Open {
-                arrivals,
-                connections,
-            } => {
-                let permits = connections.map(|c| Arc::new(Semaphore::new(c)));
-                for (k, at) in arrivals.into_iter().enumerate() {
-                    tokio::time::sleep_until(t0 + at).await;
-                    let k = k as u64;
-                    issue(&records, k, at);
-                    let (records, plan, permits) = (records.clone(), plan.clone(), permits.clone());
-                    let web = webs[k as usize % webs.len()];
-                    tasks.spawn(async move {
-                        let _permit = match &permits {
-                            Some(p) => p.clone().acquire_owned().await.ok(),
-                            None => None,
-                        };
-                        run_one(&records, &plan, k, web, t0).await;
-                    });
-                }
-            }
-            Issue::Closed {
-                users,
-                think,
-                think_time,
-            } => {
-                let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-                for u in 0..users {
-                    let (records, plan, next) = (records.clone(), plan.clone(), next.clone());
-                    let web = webs[u as usize % webs.len()];
-                    let mut rng =
-                        ChaCha8Rng::seed_from_u64(derive_seed(plan.seed, &format!("think/{u}")));
-                    tasks.spawn(async move {
-                        while t0.elapsed() < plan.duration {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            issue(&records, k, t0.elapsed());
-                            run_one(&records, &plan, k, web, t0).await;
-                            let pause = match think {
-                                Think::Constant => think_time,
-                                Think::Exponential => Duration::from_secs_f64(
-                                    loadgen::arrivals::exp(&mut rng, think_time.as_secs_f64()),
-                                ),
-                            };
-                            tokio::time::sleep(pause).await;
-                        }
-                    });
-                }
-            }
-        }
-        // Wait for what is in flight, up to the drain deadline.
-        let deadline = t0 + plan.duration + plan.drain;
-        while !tasks.is_empty() {
-            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
-                Ok(Some(done)) => done?,
-                Ok(None) => break,
-                Err(_) => break,
-            }
-        }
-        tasks.abort_all();
-        Ok(())
-    });
-    out
-}
-
-fn issue(records: &Records, k: u64, intended: Duration) {
-    lock(records).insert(
-        k,
-        RequestRecord {
-            index: k,
-            intended,
-            sent: None,
-            done: None,
-            outcome: None,
-        },
-    );
-}
-
-async fn run_one(records: &Records, plan: &Plan, k: u64, web: SocketAddr, t0: Instant) {
-    let sent = t0.elapsed();
-    if let Some(r) = lock(records).get_mut(&k) {
-        r.sent = Some(sent);
-    }
-    let outcome = match plan.target {
-        Target::Page => fetch::<Page>(web, "/api/stocks".into(), &format!("page-{k}"))
-            .await
-            .map(Answer::Page),
-        Target::Get => fetch::<Call>(
-            web,
-            format!("/api/stock/{}", plan.stock_id(k)),
-            &format!("get-{k}"),
-        )
-        .await
-        .map(Answer::Call),
-    };
-    let done = t0.elapsed();
-    if let Some(r) = lock(records).get_mut(&k) {
-        r.done = Some(done);
-        r.outcome = Some(outcome.map_err(|e| e.to_string()));
     }
 }
 

@@ -10,7 +10,8 @@
 //! A node agent per node runs the pods the [`pods::PodTable`] places there;
 //! the driver steps the simulation and applies the scenario's timeline
 //! ([`actions`]) between steps. A simulated browser on its own host
-//! (`ingress`) drives the workload ([`browser`]).
+//! (`ingress`) drives the workload ([`browser`], an adapter over the
+//! `loadgen` crate).
 
 mod actions;
 pub mod browser;
@@ -184,9 +185,7 @@ fn run_installed(
         }
     }
     let sim_time = sim.elapsed();
-    let requests: Vec<browser::RequestRecord> = std::mem::take(&mut *crate::lock(&records))
-        .into_values()
-        .collect();
+    let requests: Vec<browser::RequestRecord> = records.take();
 
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();

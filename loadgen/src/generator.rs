@@ -1,0 +1,178 @@
+//! The load generator: issues a workload through a "send one request"
+//! function and records every request in a [`Ledger`].
+//!
+//! It knows nothing about what a request is: the caller hands it a function
+//! from [`Request`] to a future of `Result<A, String>`, so the same loops
+//! drive StockWeb over turmoil's simulated sockets and, later, over real
+//! ones. It takes time only from `tokio::time` (virtual under turmoil and
+//! under tokio's paused test clock) and spawns on whatever runtime runs it.
+//!
+//! - **Open loop**: requests are due at times fixed in advance (a schedule or
+//!   constant/Poisson arrivals), whatever the system does, as real users
+//!   arrive independently of each other. With a connection cap at most that
+//!   many are in flight; later ones wait for a connection, and their latency
+//!   still counts from when they were due (see [`crate::ledger`]).
+//! - **Closed loop**: `users` that each send, wait for the answer, think,
+//!   repeat, until the issuing period ends.
+//!
+//! After the issuing period it waits up to `drain` for requests in flight,
+//! then stops; whatever has not completed stays in the ledger as in flight
+//! at the end. There is no warm-up phase in the generator: warm-up only
+//! decides which requests the latency results include
+//! ([`crate::Summary::of`]), so the system sees the same load throughout.
+//!
+//! Determinism: the order of sleeps, spawns and random draws is part of the
+//! contract (meshsim's reports are byte-identical per seed), so change it
+//! only knowing that every baseline moves.
+
+use crate::arrivals::exp;
+use crate::ledger::Ledger;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
+
+/// What to issue, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Open or closed loop.
+    pub issue: Issue,
+    /// The issuing period: a closed loop starts no request after it; it
+    /// plus `drain` is when the run stops.
+    pub duration: Duration,
+    /// How long after the issuing period to wait for requests in flight.
+    pub drain: Duration,
+}
+
+/// How requests are issued.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Issue {
+    /// Requests due at fixed offsets from the start.
+    Open {
+        /// Due times, sorted.
+        arrivals: Vec<Duration>,
+        /// Most requests in flight at once (`None`: no cap).
+        connections: Option<usize>,
+    },
+    /// Users that each send, wait, think and repeat.
+    Closed {
+        /// One user per seed; the seed drives that user's think-time
+        /// draws, so each user's pauses do not depend on the others.
+        user_seeds: Vec<u64>,
+        /// Pause between an answer and the user's next request.
+        think: Think,
+    },
+}
+
+/// A closed-loop user's pause between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Think {
+    /// Always this long.
+    Constant(Duration),
+    /// Exponentially distributed with this mean.
+    Exponential(Duration),
+}
+
+/// One request the generator asks the caller to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Issue order (the ledger's key).
+    pub index: u64,
+    /// Who sends it: in a closed loop the user; in an open loop every
+    /// arrival is a new user, so `user == index`.
+    pub user: u64,
+}
+
+/// Runs `workload`, sending each request with `send` and recording it in
+/// `ledger`. Returns when every request is done or the drain deadline
+/// passes, whichever is first; a request task that panicked is an error.
+pub async fn run<A, F, Fut>(
+    workload: Workload,
+    ledger: &Ledger<A>,
+    send: F,
+) -> Result<(), JoinError>
+where
+    A: Send + 'static,
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<A, String>> + Send + 'static,
+{
+    let t0 = Instant::now();
+    let send = Arc::new(send);
+    let mut tasks = JoinSet::new();
+    match workload.issue {
+        Issue::Open {
+            arrivals,
+            connections,
+        } => {
+            let permits = connections.map(|c| Arc::new(Semaphore::new(c)));
+            for (k, at) in arrivals.into_iter().enumerate() {
+                tokio::time::sleep_until(t0 + at).await;
+                let k = k as u64;
+                ledger.issue(k, at);
+                let (ledger, send, permits) = (ledger.clone(), send.clone(), permits.clone());
+                tasks.spawn(async move {
+                    // Held until the answer: the connection is busy till then.
+                    let _permit = match &permits {
+                        Some(p) => p.clone().acquire_owned().await.ok(),
+                        None => None,
+                    };
+                    let request = Request { index: k, user: k };
+                    run_one(&ledger, &*send, request, t0).await;
+                });
+            }
+        }
+        Issue::Closed { user_seeds, think } => {
+            let next = Arc::new(AtomicU64::new(0));
+            let duration = workload.duration;
+            for (u, seed) in user_seeds.into_iter().enumerate() {
+                let (ledger, send, next) = (ledger.clone(), send.clone(), next.clone());
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                tasks.spawn(async move {
+                    while t0.elapsed() < duration {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        ledger.issue(k, t0.elapsed());
+                        let request = Request {
+                            index: k,
+                            user: u as u64,
+                        };
+                        run_one(&ledger, &*send, request, t0).await;
+                        let pause = match think {
+                            Think::Constant(d) => d,
+                            Think::Exponential(mean) => {
+                                Duration::try_from_secs_f64(exp(&mut rng, mean.as_secs_f64()))
+                                    .unwrap_or(Duration::MAX)
+                            }
+                        };
+                        tokio::time::sleep(pause).await;
+                    }
+                });
+            }
+        }
+    }
+    // Wait for what is in flight, up to the drain deadline.
+    let deadline = t0 + workload.duration + workload.drain;
+    while !tasks.is_empty() {
+        match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+            Ok(Some(done)) => done?,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    tasks.abort_all();
+    Ok(())
+}
+
+/// Sends one request and records when it was sent and how it ended.
+async fn run_one<A, F, Fut>(ledger: &Ledger<A>, send: &F, request: Request, t0: Instant)
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Result<A, String>>,
+{
+    ledger.sent(request.index, t0.elapsed());
+    let outcome = send(request).await;
+    ledger.done(request.index, t0.elapsed(), outcome);
+}

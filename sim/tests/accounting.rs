@@ -1,0 +1,74 @@
+//! Report assembly refuses runs whose requests do not add up, and names
+//! the strategy whose run it was.
+
+use sim::Strategy;
+use sim::runner::assemble;
+use sim::scenario::Target;
+use sim::world::StrategyRun;
+use sim::world::browser::{Answer, RequestRecord};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const SCENARIO: &str = "name = \"accounting\"\nstrategies = [\"cached-dns\", \"sidecar\"]\n";
+
+fn call() -> Answer {
+    Answer::Call(stockweb::Call {
+        id: 2,
+        code: "OK".into(),
+        server: Some("stockdata-0".into()),
+        latency_us: 1_000,
+    })
+}
+
+fn run(strategy: Strategy, requests: Vec<RequestRecord>) -> StrategyRun {
+    StrategyRun {
+        strategy,
+        requests,
+        warmup: Duration::ZERO,
+        target: Target::Get,
+        stockdata_pods: vec!["stockdata-0".into()],
+        sim_time: Duration::from_millis(10),
+        proxy: None,
+        settings: BTreeMap::new(),
+        events: Vec::new(),
+    }
+}
+
+fn completed(index: u64, done: Option<Duration>) -> RequestRecord {
+    RequestRecord {
+        index,
+        intended: Duration::ZERO,
+        sent: Some(Duration::ZERO),
+        done,
+        outcome: Some(Ok(call())),
+    }
+}
+
+#[test]
+fn consistent_runs_assemble() {
+    let scenario = sim::Scenario::parse(SCENARIO, "accounting.toml").expect("parses");
+    let ms = Some(Duration::from_millis(1));
+    let runs = [
+        run(scenario.strategies[0], vec![completed(0, ms)]),
+        run(scenario.strategies[1], vec![completed(0, ms)]),
+    ];
+    let report = assemble(&scenario, 7, &runs).expect("balanced");
+    assert_eq!(report.strategies.len(), 2);
+}
+
+#[test]
+fn an_unaccounted_request_fails_the_run_of_its_own_strategy() {
+    let scenario = sim::Scenario::parse(SCENARIO, "accounting.toml").expect("parses");
+    let (first, second) = (scenario.strategies[0], scenario.strategies[1]);
+    let ms = Some(Duration::from_millis(1));
+    // The second run has an answer without a completion time: neither
+    // completed, failed nor in flight.
+    let runs = [
+        run(first, vec![completed(0, ms)]),
+        run(second, vec![completed(0, ms), completed(1, None)]),
+    ];
+    let err = assemble(&scenario, 7, &runs).expect_err("request 1 is unaccounted for");
+    assert_eq!(err.strategy, second, "{err}");
+    assert!(err.to_string().contains("sidecar:round-robin"), "{err}");
+    assert!(err.to_string().contains("MESHSIM_SEED=7"), "{err}");
+}
