@@ -17,6 +17,7 @@ pub use error::ScenarioError;
 pub use timeline::{EventKind, TimelineEvent};
 
 use crate::strategy::Strategy;
+use crate::topology::{self, INGRESS, MAX_PODS_PER_SERVICE, STOCKDATA, STOCKWEB};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,10 +37,7 @@ pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 /// Most requests an open-loop workload may issue.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 
-/// Most nodes a scenario may have: a node is a turmoil host, and turmoil's
-/// per-step cost grows with the cube of the host count (measured: 100 hosts
-/// cost 1.7 ms per 100 µs tick even when idle).
-pub const MAX_NODES: u32 = 64;
+pub use crate::topology::MAX_NODES;
 
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -520,7 +518,7 @@ impl Scenario {
                 return Err(invalid("strategies", format!("`{s}` is listed twice")));
             }
         }
-        let max_pods = crate::world::MAX_PODS_PER_SERVICE;
+        let max_pods = MAX_PODS_PER_SERVICE;
         for (field, n) in [
             ("stockdata.replicas", self.stockdata.replicas.get()),
             ("stockweb.replicas", self.stockweb.replicas.get()),
@@ -609,7 +607,7 @@ impl Scenario {
             }
         }
         let pods: Vec<String> = (0..self.stockdata.replicas.get())
-            .map(|i| format!("stockdata-{i}"))
+            .map(|i| topology::pod_name(STOCKDATA, i))
             .collect();
         for (pod, factor) in &self.stockdata.slowdown {
             if !pods.contains(pod) {
@@ -644,7 +642,7 @@ impl Scenario {
         }
         let known = self.known_pods();
         let nodes: Vec<String> = (0..self.cluster.nodes.get())
-            .map(|n| format!("node-{n}"))
+            .map(|n| topology::node_name(n as usize))
             .collect();
         for (pod, node) in &self.cluster.placement {
             if !known.contains(pod) {
@@ -784,16 +782,16 @@ impl Scenario {
             .filter_map(|e| e.replicas)
             .fold(self.stockdata.replicas.get(), u32::max);
         (0..most)
-            .map(|i| format!("stockdata-{i}"))
-            .chain((0..self.stockweb.replicas.get()).map(|j| format!("stockweb-{j}")))
+            .map(|i| topology::pod_name(STOCKDATA, i))
+            .chain((0..self.stockweb.replicas.get()).map(|j| topology::pod_name(STOCKWEB, j)))
             .collect()
     }
 
     /// Node names, plus the browser's host.
     pub fn known_hosts(&self) -> Vec<String> {
         (0..self.cluster.nodes.get())
-            .map(|n| format!("node-{n}"))
-            .chain(std::iter::once(crate::world::INGRESS.to_string()))
+            .map(|n| topology::node_name(n as usize))
+            .chain(std::iter::once(INGRESS.to_string()))
             .collect()
     }
 
@@ -916,7 +914,7 @@ impl Scenario {
                         format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
                     ));
                 }
-                if matches!(e.kind, Slow | Pause) && !pod.starts_with("stockdata-") {
+                if matches!(e.kind, Slow | Pause) && !topology::is_stockdata_pod(pod) {
                     return Err(invalid(
                         "pod",
                         "only StockData pods have a service time".into(),
@@ -931,7 +929,7 @@ impl Scenario {
                 for n in list {
                     let nodes_only = key == "node";
                     let valid = if nodes_only {
-                        n.starts_with("node-") && hosts.contains(&n)
+                        topology::node_index(&n).is_some() && hosts.contains(&n)
                     } else {
                         hosts.contains(&n)
                     };
@@ -955,13 +953,12 @@ impl Scenario {
                 return Err(invalid("service", "is required".into()));
             }
             if let Some(r) = e.replicas
-                && (!(1..=crate::world::MAX_PODS_PER_SERVICE).contains(&r))
+                && (!(1..=MAX_PODS_PER_SERVICE).contains(&r))
             {
                 return Err(invalid(
                     "replicas",
                     format!(
-                        "expected 1 to {}, got {r}",
-                        crate::world::MAX_PODS_PER_SERVICE
+                        "expected 1 to {MAX_PODS_PER_SERVICE}, got {r}"
                     ),
                 ));
             }

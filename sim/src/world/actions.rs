@@ -7,10 +7,10 @@
 //! exactly on a tick boundary, in a deterministic order.
 
 use super::pods::{PodFactory, PodKind, PodTable};
-use super::{STOCKDATA, node_name};
 use crate::cluster::Cluster;
 use crate::scenario::timeline::{DEFAULT_GRACE, DEFAULT_READY_AFTER, NODE_MONITOR_GRACE_PERIOD};
 use crate::scenario::{EventKind, Scenario, TimelineEvent};
+use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA, node_name};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -74,11 +74,7 @@ pub(crate) fn expand(scenario: &Scenario, queue: &mut ActionQueue) {
 fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut ActionQueue) {
     let label = Some(e.describe());
     let ready_after = e.ready_after.map(|d| d.0).unwrap_or(DEFAULT_READY_AFTER);
-    let node_index = |n: &str| {
-        n.strip_prefix("node-")
-            .and_then(|i| i.parse::<usize>().ok())
-            .unwrap_or(0)
-    };
+    let node_index = |n: &str| topology::node_index(n).unwrap_or(0);
     let pod = e.pod.clone().unwrap_or_default();
     match e.kind {
         EventKind::KillPod => {
@@ -278,13 +274,7 @@ impl World<'_, '_> {
             .all()
             .into_iter()
             .filter(|p| p.spec.service == STOCKDATA)
-            .filter_map(|p| {
-                p.spec
-                    .name
-                    .strip_prefix("stockdata-")
-                    .and_then(|i| i.parse().ok())
-                    .map(|i| (i, p.desired))
-            })
+            .filter_map(|p| topology::pod_index(STOCKDATA, &p.spec.name).map(|i| (i, p.desired)))
             .collect();
         pods.sort();
         pods
@@ -297,11 +287,8 @@ impl World<'_, '_> {
             .last()
             .map(|(i, _)| i + 1)
             .unwrap_or(0);
-        if next >= super::MAX_PODS_PER_SERVICE {
-            return Err(format!(
-                "more than {} StockData pods",
-                super::MAX_PODS_PER_SERVICE
-            ));
+        if next >= MAX_PODS_PER_SERVICE {
+            return Err(format!("more than {MAX_PODS_PER_SERVICE} StockData pods"));
         }
         let spec = self.factory.stockdata(next);
         let ip = self.sim.lookup(node_name(spec.node).as_str());
@@ -332,7 +319,7 @@ impl World<'_, '_> {
             .rev()
             .take(have.saturating_sub(replicas) as usize)
         {
-            let pod = format!("stockdata-{i}");
+            let pod = topology::pod_name(STOCKDATA, *i);
             self.cluster.set_ready(&pod, false);
             self.table.stop(&pod);
         }
@@ -352,7 +339,7 @@ impl World<'_, '_> {
             .stockdata_pods()
             .into_iter()
             .filter(|(_, d)| *d)
-            .map(|(i, _)| format!("stockdata-{i}"))
+            .map(|(i, _)| topology::pod_name(STOCKDATA, i))
             .collect();
         let mut t = now;
         for pod in old {
