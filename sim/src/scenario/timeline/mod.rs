@@ -4,6 +4,8 @@
 //! which other keys it takes depends on the kind (see `scenarios/README.md`).
 //! Events may repeat with `every` and `count`.
 
+mod check;
+
 use super::SimDuration;
 use serde::{Deserialize, Serialize};
 

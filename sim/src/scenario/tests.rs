@@ -1,0 +1,81 @@
+//! Scenario parsing, defaults, hashing and validation.
+
+use super::*;
+use std::time::Duration;
+
+#[test]
+fn minimal_scenario_gets_documented_defaults() {
+    let s = Scenario::parse("strategies = [\"sidecar\"]", "dir/minimal.toml").expect("valid");
+    assert_eq!(s.name(), "minimal");
+    assert_eq!(s.seed, 1);
+    assert_eq!(s.tick.to_string(), "1ms");
+    assert_eq!(s.time_limit.to_string(), "600s");
+    assert_eq!(
+        (s.cluster.nodes.get(), s.cluster.latency.to_string()),
+        (3, "1ms".into())
+    );
+    assert_eq!(
+        (s.stockdata.replicas.get(), s.stockdata.concurrency.get()),
+        (2, 8)
+    );
+    assert_eq!(
+        s.stockdata.service_time,
+        ServiceTimeConfig::Exponential {
+            mean: SimDuration(Duration::from_millis(2))
+        }
+    );
+    assert_eq!(
+        (s.stockweb.replicas.get(), s.stockweb.handler_lifetime),
+        (1, None)
+    );
+    assert_eq!(s.load, LoadConfig::default());
+    assert_eq!(s.load.page_loads, 10);
+}
+
+#[test]
+fn bundled_demo_parses() {
+    let s = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("valid");
+    assert_eq!(s.name(), "stockweb-demo");
+    assert_eq!(s.strategies.len(), 2);
+}
+
+#[test]
+fn hash_ignores_seed_but_not_settings() {
+    let base = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("valid");
+    let mut reseeded = base.clone();
+    reseeded.seed = 99;
+    assert_eq!(base.hash(), reseeded.hash());
+    let mut more = base.clone();
+    more.load.page_loads += 1;
+    assert_ne!(base.hash(), more.hash());
+    let mut fewer = base.clone();
+    fewer.strategies.pop();
+    assert_ne!(base.hash(), fewer.hash());
+}
+
+#[test]
+fn limits_are_enforced_with_field_names() {
+    let err = |text: &str| {
+        Scenario::parse(text, "x.toml")
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert!(err("strategies = []").contains("`strategies`"));
+    assert!(
+        err("strategies = [\"sidecar\"]\n[stockdata]\nreplicas = 1001")
+            .contains("`stockdata.replicas`: expected at most 1000")
+    );
+    assert!(err("strategies = [\"sidecar\"]\n[cluster]\nnodes = 65").contains("`cluster.nodes`"));
+    assert!(
+        err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`")
+    );
+    assert!(err("strategies = [\"sidecar\"]\ntick = \"0s\"").contains("`tick`"));
+    assert!(
+        err("strategies = [\"sidecar\"]\ntick = \"100us\"")
+            .contains("whole number of milliseconds")
+    );
+    assert!(
+        err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"")
+            .contains("`stockweb.handler_lifetime`")
+    );
+}
