@@ -60,7 +60,7 @@ pub struct Scenario {
     #[serde(default)]
     pub sidecar: SidecarOverrides,
     /// Faults and operations at simulated times. Default: none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::timeline::deserialize")]
     pub timeline: Vec<TimelineEvent>,
     /// An open- or closed-loop workload instead of `[load]`'s fixed page
     /// schedule. Default: none (use `[load]`).

@@ -10,6 +10,16 @@ use super::{GRPC_MIN_DNS_RESOLUTION_INTERVAL, SimDuration};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+/// `crash-node` detection: kube-controller-manager's
+/// `--node-monitor-grace-period` (40 s).
+pub const NODE_MONITOR_GRACE_PERIOD: Duration = Duration::from_secs(40);
+/// Time from a pod's process start to ready (`ready_after`).
+pub const READY_AFTER: Duration = Duration::from_secs(1);
+/// Rolling restart: time from endpoint removal to kill (`grace`).
+pub const GRACE: Duration = Duration::from_secs(1);
+/// Rolling restart: extra pods during the rollout (`max_surge`).
+pub const MAX_SURGE: u32 = 1;
+
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::MIN.saturating_add(n.saturating_sub(1))
 }

@@ -88,8 +88,10 @@ impl Scenario {
         let most = self
             .timeline
             .iter()
-            .filter(|e| e.kind == EventKind::Scale)
-            .filter_map(|e| e.replicas)
+            .filter_map(|e| match e.action() {
+                timeline::Action::Scale { replicas, .. } => Some(*replicas),
+                _ => None,
+            })
             .fold(self.stockdata.replicas.get(), u32::max);
         (0..most)
             .map(|i| topology::pod_name(STOCKDATA, i))

@@ -79,3 +79,17 @@ fn limits_are_enforced_with_field_names() {
             .contains("`stockweb.handler_lifetime`")
     );
 }
+
+#[test]
+fn timeline_errors_carry_the_events_line_and_index() {
+    let text = "strategies = [\"sidecar\"]\n\
+                [[timeline]]\nat = \"1s\"\nkind = \"kill-pod\"\npod = \"stockdata-0\"\n\
+                [[timeline]]\nat = \"2s\"\nkind = \"slow\"\npod = \"stockdata-1\"\nduration = \"1s\"\n";
+    let e = Scenario::parse(text, "x.toml")
+        .expect_err("factor is missing")
+        .to_string();
+    assert!(
+        e.starts_with("x.toml:6:") && e.contains("`timeline[1].factor`: slow event: is required"),
+        "{e}"
+    );
+}
