@@ -6,7 +6,7 @@
 //! | `kube-proxy` | connect to the service's virtual IP; each *connection* goes to a random ready pod |
 //! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved periodically |
 //! | `sidecar:<policy>[+feature…]` | an outbound sidecar balancing each request with `<policy>` |
-//! | `linkerd`, `istio`, `consul` [`+feature…`] | the sidecar with that mesh's documented defaults |
+//! | `linkerd`, `istio`, `consul` \[`+feature…`\] | the sidecar with that mesh's documented defaults |
 //!
 //! Policies: `round-robin`, `random`, `least-request`, `peak-ewma`,
 //! `weighted`. Features: `retry`, `budget`, `accrual`, `outlier`.

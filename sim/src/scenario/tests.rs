@@ -93,3 +93,34 @@ fn timeline_errors_carry_the_events_line_and_index() {
         "{e}"
     );
 }
+
+#[test]
+fn events_get_their_defaults_once_and_serialize_as_written() {
+    let text = "strategies = [\"sidecar\"]\n[load]\npage_loads = 100\n\
+                [[timeline]]\nat = \"1s\"\nkind = \"crash-node\"\nnode = \"node-1\"\n\
+                [[timeline]]\nat = \"2s\"\nkind = \"rolling-restart\"\nservice = \"stockdata\"\n";
+    let s = Scenario::parse(text, "x.toml").expect("valid");
+    assert_eq!(
+        s.timeline[0].action(),
+        &timeline::Action::CrashNode {
+            node: 1,
+            detect_after: Duration::from_secs(40),
+            duration: None,
+        }
+    );
+    assert_eq!(
+        s.timeline[1].action(),
+        &timeline::Action::RollingRestart {
+            surge: true,
+            ready_after: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+        }
+    );
+    // The hash covers the text: omitted keys stay omitted.
+    let json = serde_json::to_string(&s.timeline).expect("plain data");
+    assert_eq!(
+        json,
+        r#"[{"at":"1s","kind":"crash-node","node":"node-1"},{"at":"2s","kind":"rolling-restart","service":"stockdata"}]"#
+    );
+    assert_eq!(s.timeline[0].describe(), "crash-node node=node-1");
+}
