@@ -21,6 +21,7 @@ pub mod runner;
 pub mod scenario;
 pub mod strategy;
 pub mod sweep;
+pub mod topology;
 pub mod world;
 
 pub use runner::{RunError, run};

@@ -6,7 +6,7 @@
 //! | `kube-proxy` | connect to the service's virtual IP; each *connection* goes to a random ready pod |
 //! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved periodically |
 //! | `sidecar:<policy>[+feature…]` | an outbound sidecar balancing each request with `<policy>` |
-//! | `linkerd`, `istio`, `consul` [`+feature…`] | the sidecar with that mesh's documented defaults |
+//! | `linkerd`, `istio`, `consul` \[`+feature…`\] | the sidecar with that mesh's documented defaults |
 //!
 //! Policies: `round-robin`, `random`, `least-request`, `peak-ewma`,
 //! `weighted`. Features: `retry`, `budget`, `accrual`, `outlier`.
@@ -90,41 +90,149 @@ pub struct Features {
     pub outlier: bool,
 }
 
-/// Every accepted base name, for error messages and `--help`.
-pub const NAMES: &[&str] = &[
-    "cached-dns",
-    "kube-proxy",
-    "client-rr",
-    "sidecar",
-    "sidecar:round-robin",
-    "sidecar:random",
-    "sidecar:least-request",
-    "sidecar:peak-ewma",
-    "sidecar:weighted",
-    "linkerd",
-    "istio",
-    "consul",
-];
+/// What a base name (the part before any `+feature`) stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Base {
+    /// A strategy without a sidecar; it takes no features.
+    Client(Strategy),
+    /// A sidecar starting from this base.
+    Sidecar(SidecarBase),
+}
 
-/// Feature suffixes.
-pub const FEATURES: &[&str] = &["retry", "budget", "accrual", "outlier"];
+/// One accepted base name.
+struct BaseName {
+    name: &'static str,
+    base: Base,
+    /// Accepted on input but never printed (`sidecar`).
+    shorthand: bool,
+    /// One line for `--help` (client strategies only; the sidecar names are
+    /// listed by group).
+    help: &'static str,
+}
 
-fn policy_name(p: PolicyName) -> &'static str {
-    match p {
-        PolicyName::RoundRobin => "round-robin",
-        PolicyName::Random => "random",
-        PolicyName::LeastRequest => "least-request",
-        PolicyName::PeakEwma => "peak-ewma",
-        PolicyName::Weighted => "weighted",
+const fn name(name: &'static str, base: Base) -> BaseName {
+    BaseName {
+        name,
+        base,
+        shorthand: false,
+        help: "",
     }
 }
 
-fn mesh_name(m: Mesh) -> &'static str {
-    match m {
-        Mesh::Linkerd => "linkerd",
-        Mesh::Istio => "istio",
-        Mesh::Consul => "consul",
+const fn policy(p: PolicyName) -> Base {
+    Base::Sidecar(SidecarBase::Policy(p))
+}
+
+/// Every base name, in the order errors and `--help` list them. Parsing,
+/// [`fmt::Display`], error messages and help text all read this one table,
+/// so a name cannot be accepted but printed differently, or listed but not
+/// accepted.
+const BASES: &[BaseName] = &[
+    BaseName {
+        help: "resolve once, one HTTP/2 connection (the seed's HttpClient)",
+        ..name("cached-dns", Base::Client(Strategy::CachedDns))
+    },
+    BaseName {
+        help: "service VIP; each connection to a random ready pod",
+        ..name("kube-proxy", Base::Client(Strategy::KubeProxy))
+    },
+    BaseName {
+        help: "gRPC client-side round robin over a headless service",
+        ..name("client-rr", Base::Client(Strategy::ClientRr))
+    },
+    BaseName {
+        shorthand: true,
+        ..name("sidecar", policy(PolicyName::RoundRobin))
+    },
+    name("sidecar:round-robin", policy(PolicyName::RoundRobin)),
+    name("sidecar:random", policy(PolicyName::Random)),
+    name("sidecar:least-request", policy(PolicyName::LeastRequest)),
+    name("sidecar:peak-ewma", policy(PolicyName::PeakEwma)),
+    name("sidecar:weighted", policy(PolicyName::Weighted)),
+    name("linkerd", Base::Sidecar(SidecarBase::Mesh(Mesh::Linkerd))),
+    name("istio", Base::Sidecar(SidecarBase::Mesh(Mesh::Istio))),
+    name("consul", Base::Sidecar(SidecarBase::Mesh(Mesh::Consul))),
+];
+
+/// The prefix of policy names.
+const POLICY_PREFIX: &str = "sidecar:";
+
+/// The flag a feature suffix sets.
+type Flag = fn(&mut Features) -> &mut bool;
+
+/// Feature suffixes, in the order [`fmt::Display`] writes them, with the
+/// flag each sets.
+const FEATURES: &[(&str, Flag)] = &[
+    ("retry", |f| &mut f.retry),
+    ("budget", |f| &mut f.budget),
+    ("accrual", |f| &mut f.accrual),
+    ("outlier", |f| &mut f.outlier),
+];
+
+/// Every accepted base name, for error messages and `--help`.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    BASES.iter().map(|b| b.name)
+}
+
+/// Feature suffixes, without the `+`.
+pub fn feature_names() -> impl Iterator<Item = &'static str> {
+    FEATURES.iter().map(|(name, _)| *name)
+}
+
+/// The `Strategies:` section of `meshsim run --help`.
+pub fn help() -> String {
+    let column = |left: &str, right: &str| format!("  {left:<24}{right}\n");
+    let mut out = String::from("Strategies:\n");
+    for b in BASES.iter().filter(|b| matches!(b.base, Base::Client(_))) {
+        out.push_str(&column(b.name, b.help));
     }
+    let sidecars = |policies: bool| -> Vec<&str> {
+        BASES
+            .iter()
+            .filter(|b| !b.shorthand)
+            .filter_map(|b| match b.base {
+                Base::Sidecar(SidecarBase::Policy(_)) if policies => {
+                    b.name.strip_prefix(POLICY_PREFIX)
+                }
+                Base::Sidecar(SidecarBase::Mesh(_)) if !policies => Some(b.name),
+                _ => None,
+            })
+            .collect()
+    };
+    let shorthands = BASES
+        .iter()
+        .filter(|b| b.shorthand)
+        .map(|b| format!("{} = {}", b.name, canonical(b.base)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push_str(&column(
+        &format!("{POLICY_PREFIX}<policy>"),
+        "outbound sidecar balancing each request; <policy> is",
+    ));
+    out.push_str(&column("", &sidecars(true).join(", ")));
+    out.push_str(&column("", &format!("({shorthands})")));
+    out.push_str(&column(
+        &sidecars(false).join(", "),
+        "the sidecar with that mesh's documented defaults",
+    ));
+    out.push_str(&format!(
+        "  +{}\n",
+        feature_names().collect::<Vec<_>>().join(" +")
+    ));
+    out.push_str(&column(
+        "",
+        "turn on retries, a retry budget, failure accrual or",
+    ));
+    out.push_str(&column("", "outlier detection, e.g. linkerd+retry+accrual"));
+    out
+}
+
+/// The name a base is printed with.
+fn canonical(base: Base) -> &'static str {
+    BASES
+        .iter()
+        .find(|b| b.base == base && !b.shorthand)
+        .map_or("", |b| b.name)
 }
 
 impl FromStr for Strategy {
@@ -133,51 +241,34 @@ impl FromStr for Strategy {
         let s = s.trim();
         let mut parts = s.split('+');
         let base = parts.next().unwrap_or_default();
-        let unknown = || {
-            format!(
+        let features_list = || feature_names().collect::<Vec<_>>().join(", +");
+        let Some(entry) = BASES.iter().find(|b| b.name == base) else {
+            return Err(format!(
                 "unknown strategy `{s}`; expected one of {}, optionally with +{}",
-                NAMES.join(", "),
-                FEATURES.join(", +")
-            )
+                names().collect::<Vec<_>>().join(", "),
+                features_list()
+            ));
         };
-        let sidecar_base = match base {
-            "cached-dns" | "kube-proxy" | "client-rr" => {
+        let sidecar_base = match entry.base {
+            Base::Client(strategy) => {
                 if parts.next().is_some() {
                     return Err(format!(
                         "`{base}` takes no +features (they configure a sidecar)"
                     ));
                 }
-                return Ok(match base {
-                    "cached-dns" => Strategy::CachedDns,
-                    "kube-proxy" => Strategy::KubeProxy,
-                    _ => Strategy::ClientRr,
-                });
+                return Ok(strategy);
             }
-            "sidecar" | "sidecar:round-robin" => SidecarBase::Policy(PolicyName::RoundRobin),
-            "sidecar:random" => SidecarBase::Policy(PolicyName::Random),
-            "sidecar:least-request" => SidecarBase::Policy(PolicyName::LeastRequest),
-            "sidecar:peak-ewma" => SidecarBase::Policy(PolicyName::PeakEwma),
-            "sidecar:weighted" => SidecarBase::Policy(PolicyName::Weighted),
-            "linkerd" => SidecarBase::Mesh(Mesh::Linkerd),
-            "istio" => SidecarBase::Mesh(Mesh::Istio),
-            "consul" => SidecarBase::Mesh(Mesh::Consul),
-            _ => return Err(unknown()),
+            Base::Sidecar(b) => b,
         };
         let mut features = Features::default();
         for f in parts {
-            let flag = match f {
-                "retry" => &mut features.retry,
-                "budget" => &mut features.budget,
-                "accrual" => &mut features.accrual,
-                "outlier" => &mut features.outlier,
-                other => {
-                    return Err(format!(
-                        "unknown feature `+{other}` in `{s}`; expected +{}",
-                        FEATURES.join(", +")
-                    ));
-                }
+            let Some((_, flag)) = FEATURES.iter().find(|(name, _)| *name == f) else {
+                return Err(format!(
+                    "unknown feature `+{f}` in `{s}`; expected +{}",
+                    features_list()
+                ));
             };
-            *flag = true;
+            *flag(&mut features) = true;
         }
         Ok(Strategy::Sidecar(SidecarSpec {
             base: sidecar_base,
@@ -189,34 +280,18 @@ impl FromStr for Strategy {
 impl fmt::Display for Strategy {
     /// The canonical name used in reports (features in a fixed order).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Strategy::CachedDns => f.write_str("cached-dns"),
-            Strategy::KubeProxy => f.write_str("kube-proxy"),
-            Strategy::ClientRr => f.write_str("client-rr"),
-            Strategy::Sidecar(spec) => {
-                match spec.base {
-                    SidecarBase::Policy(p) => write!(f, "sidecar:{}", policy_name(p))?,
-                    SidecarBase::Mesh(m) => f.write_str(mesh_name(m))?,
-                }
-                let Features {
-                    retry,
-                    budget,
-                    accrual,
-                    outlier,
-                } = spec.features;
-                for (on, name) in [
-                    (retry, "retry"),
-                    (budget, "budget"),
-                    (accrual, "accrual"),
-                    (outlier, "outlier"),
-                ] {
-                    if on {
-                        write!(f, "+{name}")?;
-                    }
-                }
-                Ok(())
+        let spec = match self {
+            Strategy::Sidecar(spec) => spec,
+            client => return f.write_str(canonical(Base::Client(*client))),
+        };
+        f.write_str(canonical(Base::Sidecar(spec.base)))?;
+        let mut features = spec.features;
+        for (name, flag) in FEATURES {
+            if *flag(&mut features) {
+                write!(f, "+{name}")?;
             }
         }
+        Ok(())
     }
 }
 
@@ -284,7 +359,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in NAMES {
+        for name in names() {
             let s: Strategy = name.parse().expect("valid");
             let again: Strategy = s.to_string().parse().expect("canonical parses");
             assert_eq!(s, again);
@@ -308,5 +383,48 @@ mod tests {
                 .contains("+retry")
         );
         assert!("cached-dns+retry".parse::<Strategy>().is_err());
+    }
+
+    #[test]
+    fn every_strategy_prints_as_it_parses() {
+        let every = [
+            "cached-dns",
+            "kube-proxy",
+            "client-rr",
+            "sidecar:round-robin",
+            "sidecar:random",
+            "sidecar:least-request",
+            "sidecar:peak-ewma",
+            "sidecar:weighted",
+            "linkerd",
+            "istio",
+            "consul",
+            "linkerd+retry+budget+accrual+outlier",
+            "sidecar:peak-ewma+outlier",
+        ];
+        for name in every {
+            let s: Strategy = name.parse().expect("valid");
+            assert_eq!(s.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn help_lists_the_table() {
+        assert_eq!(
+            help(),
+            "\
+Strategies:
+  cached-dns              resolve once, one HTTP/2 connection (the seed's HttpClient)
+  kube-proxy              service VIP; each connection to a random ready pod
+  client-rr               gRPC client-side round robin over a headless service
+  sidecar:<policy>        outbound sidecar balancing each request; <policy> is
+                          round-robin, random, least-request, peak-ewma, weighted
+                          (sidecar = sidecar:round-robin)
+  linkerd, istio, consul  the sidecar with that mesh's documented defaults
+  +retry +budget +accrual +outlier
+                          turn on retries, a retry budget, failure accrual or
+                          outlier detection, e.g. linkerd+retry+accrual
+"
+        );
     }
 }

@@ -2,15 +2,17 @@
 //!
 //! Each scenario event expands into primitive actions at simulated times
 //! (a `slow` is "set factor" then "reset factor"; a rolling restart is a
-//! sequence of pod starts and stops computed when it begins). The driver
+//! sequence of pod starts and stops computed when it begins). Events arrive
+//! typed, defaults applied and names checked, so expansion is a plain
+//! match. The driver
 //! applies due actions between simulation steps, so every action happens
 //! exactly on a tick boundary, in a deterministic order.
 
 use super::pods::{PodFactory, PodKind, PodTable};
-use super::{STOCKDATA, node_name};
 use crate::cluster::Cluster;
-use crate::scenario::timeline::{DEFAULT_GRACE, DEFAULT_READY_AFTER, NODE_MONITOR_GRACE_PERIOD};
-use crate::scenario::{EventKind, Scenario, TimelineEvent};
+use crate::scenario::timeline::{self, Links, Peers};
+use crate::scenario::{Scenario, TimelineEvent};
+use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA, node_name};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ pub(crate) enum Action {
     Partition(Vec<String>, Vec<String>),
     Heal(Vec<String>, Vec<String>),
     SetLoss(Vec<String>, Vec<String>, Option<f64>),
-    SetLatency(Vec<String>, Duration),
+    SetLatency(Links, Duration),
     Scale(u32, Duration),
     AddPod(Duration),
     RollingRestart {
@@ -73,91 +75,94 @@ pub(crate) fn expand(scenario: &Scenario, queue: &mut ActionQueue) {
 
 fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut ActionQueue) {
     let label = Some(e.describe());
-    let ready_after = e.ready_after.map(|d| d.0).unwrap_or(DEFAULT_READY_AFTER);
-    let node_index = |n: &str| {
-        n.strip_prefix("node-")
-            .and_then(|i| i.parse::<usize>().ok())
-            .unwrap_or(0)
-    };
-    let pod = e.pod.clone().unwrap_or_default();
-    match e.kind {
-        EventKind::KillPod => {
+    match e.action() {
+        timeline::Action::KillPod {
+            pod,
+            duration,
+            ready_after,
+        } => {
             q.push(t, Action::KillPod(pod.clone()), label);
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::StartPod(pod, ready_after), None);
+            if let Some(d) = duration {
+                q.push(t + *d, Action::StartPod(pod.clone(), *ready_after), None);
             }
         }
-        EventKind::Restart => match (&e.pod, &e.node) {
-            (Some(p), _) => q.push(t, Action::StartPod(p.clone(), ready_after), label),
-            (None, Some(n)) => q.push(t, Action::RestartNode(node_index(n)), label),
-            (None, None) => {}
-        },
-        EventKind::CrashNode => {
-            let n = node_index(e.node.as_deref().unwrap_or_default());
-            q.push(t, Action::CrashNode(n), label);
-            let detect = e
-                .detect_after
-                .map(|d| d.0)
-                .unwrap_or(NODE_MONITOR_GRACE_PERIOD);
-            q.push(t + detect, Action::NodePodsUnready(n), None);
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::RestartNode(n), None);
+        timeline::Action::RestartPod { pod, ready_after } => {
+            q.push(t, Action::StartPod(pod.clone(), *ready_after), label);
+        }
+        timeline::Action::RestartNode { node } => q.push(t, Action::RestartNode(*node), label),
+        timeline::Action::CrashNode {
+            node,
+            detect_after,
+            duration,
+        } => {
+            q.push(t, Action::CrashNode(*node), label);
+            q.push(t + *detect_after, Action::NodePodsUnready(*node), None);
+            if let Some(d) = duration {
+                q.push(t + *d, Action::RestartNode(*node), None);
             }
         }
-        EventKind::Slow => {
-            q.push(
-                t,
-                Action::SetSlowdown(pod.clone(), e.factor.unwrap_or(1.0)),
-                label,
-            );
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::SetSlowdown(pod, 1.0), None);
-            }
+        timeline::Action::Slow {
+            pod,
+            factor,
+            duration,
+        } => {
+            q.push(t, Action::SetSlowdown(pod.clone(), *factor), label);
+            q.push(t + *duration, Action::SetSlowdown(pod.clone(), 1.0), None);
         }
-        EventKind::Pause => {
+        timeline::Action::Pause { pod, duration } => {
             q.push(t, Action::SetPaused(pod.clone(), true), label);
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::SetPaused(pod, false), None);
-            }
+            q.push(t + *duration, Action::SetPaused(pod.clone(), false), None);
         }
-        EventKind::Latency => {
-            let nodes = e.nodes.clone().unwrap_or_default();
+        timeline::Action::Latency {
+            links,
+            add,
+            duration,
+        } => {
             let base = scenario.cluster.latency.0;
-            let add = e.add.map(|a| a.0).unwrap_or_default();
-            q.push(t, Action::SetLatency(nodes.clone(), base + add), label);
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::SetLatency(nodes, base), None);
-            }
+            q.push(t, Action::SetLatency(links.clone(), base + *add), label);
+            q.push(t + *duration, Action::SetLatency(links.clone(), base), None);
         }
-        EventKind::Partition => {
-            let (a, b) = sides(scenario, e);
+        timeline::Action::Partition {
+            nodes,
+            from,
+            duration,
+        } => {
+            let (a, b) = sides(scenario, nodes, from);
             q.push(t, Action::Partition(a.clone(), b.clone()), label);
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::Heal(a, b), None);
+            if let Some(d) = duration {
+                q.push(t + *d, Action::Heal(a, b), None);
             }
         }
-        EventKind::Heal => {
-            let (a, b) = sides(scenario, e);
+        timeline::Action::Heal { nodes, from } => {
+            let (a, b) = sides(scenario, nodes, from);
             q.push(t, Action::Heal(a, b), label);
         }
-        EventKind::Loss => {
-            let (a, b) = sides(scenario, e);
-            q.push(t, Action::SetLoss(a.clone(), b.clone(), e.rate), label);
-            if let Some(d) = e.duration {
-                q.push(t + d.0, Action::SetLoss(a, b, None), None);
+        timeline::Action::Loss {
+            nodes,
+            from,
+            rate,
+            duration,
+        } => {
+            let (a, b) = sides(scenario, nodes, from);
+            q.push(t, Action::SetLoss(a.clone(), b.clone(), Some(*rate)), label);
+            if let Some(d) = duration {
+                q.push(t + *d, Action::SetLoss(a, b, None), None);
             }
         }
-        EventKind::Scale => q.push(
-            t,
-            Action::Scale(e.replicas.unwrap_or(1), ready_after),
-            label,
-        ),
-        EventKind::RollingRestart => q.push(
+        timeline::Action::Scale {
+            replicas,
+            ready_after,
+        } => q.push(t, Action::Scale(*replicas, *ready_after), label),
+        timeline::Action::RollingRestart {
+            surge,
+            ready_after,
+            grace,
+        } => q.push(
             t,
             Action::RollingRestart {
-                surge: e.max_surge.unwrap_or(1) == 1,
-                ready_after,
-                grace: e.grace.map(|g| g.0).unwrap_or(DEFAULT_GRACE),
+                surge: *surge,
+                ready_after: *ready_after,
+                grace: *grace,
             },
             label,
         ),
@@ -165,16 +170,16 @@ fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut Actio
 }
 
 /// Both sides of a partition: `nodes`, and `from` or every other host.
-fn sides(scenario: &Scenario, e: &TimelineEvent) -> (Vec<String>, Vec<String>) {
-    let a = e.nodes.clone().unwrap_or_default();
-    let b = e.from.clone().unwrap_or_else(|| {
-        scenario
+fn sides(scenario: &Scenario, nodes: &[String], from: &Peers) -> (Vec<String>, Vec<String>) {
+    let b = match from {
+        Peers::Only(hosts) => hosts.clone(),
+        Peers::AllOthers => scenario
             .known_hosts()
             .into_iter()
-            .filter(|h| !a.contains(h))
-            .collect()
-    });
-    (a, b)
+            .filter(|h| !nodes.contains(h))
+            .collect(),
+    };
+    (nodes.to_vec(), b)
 }
 
 /// What applying an action needs.
@@ -236,17 +241,16 @@ impl World<'_, '_> {
                     }
                 }
             }
-            Action::SetLatency(nodes, latency) => {
-                let pairs: Vec<(String, String)> = match nodes.as_slice() {
-                    [a, b] => vec![(a.clone(), b.clone())],
-                    [a] => self
+            Action::SetLatency(links, latency) => {
+                let pairs: Vec<(String, String)> = match links {
+                    Links::Between(a, b) => vec![(a, b)],
+                    Links::Host(a) => self
                         .scenario
                         .known_hosts()
                         .into_iter()
-                        .filter(|h| h != a)
+                        .filter(|h| *h != a)
                         .map(|h| (a.clone(), h))
                         .collect(),
-                    _ => Vec::new(),
                 };
                 for (a, b) in pairs {
                     self.sim.set_link_latency(a.as_str(), b.as_str(), latency);
@@ -278,13 +282,7 @@ impl World<'_, '_> {
             .all()
             .into_iter()
             .filter(|p| p.spec.service == STOCKDATA)
-            .filter_map(|p| {
-                p.spec
-                    .name
-                    .strip_prefix("stockdata-")
-                    .and_then(|i| i.parse().ok())
-                    .map(|i| (i, p.desired))
-            })
+            .filter_map(|p| topology::pod_index(STOCKDATA, &p.spec.name).map(|i| (i, p.desired)))
             .collect();
         pods.sort();
         pods
@@ -297,11 +295,8 @@ impl World<'_, '_> {
             .last()
             .map(|(i, _)| i + 1)
             .unwrap_or(0);
-        if next >= super::MAX_PODS_PER_SERVICE {
-            return Err(format!(
-                "more than {} StockData pods",
-                super::MAX_PODS_PER_SERVICE
-            ));
+        if next >= MAX_PODS_PER_SERVICE {
+            return Err(format!("more than {MAX_PODS_PER_SERVICE} StockData pods"));
         }
         let spec = self.factory.stockdata(next);
         let ip = self.sim.lookup(node_name(spec.node).as_str());
@@ -332,7 +327,7 @@ impl World<'_, '_> {
             .rev()
             .take(have.saturating_sub(replicas) as usize)
         {
-            let pod = format!("stockdata-{i}");
+            let pod = topology::pod_name(STOCKDATA, *i);
             self.cluster.set_ready(&pod, false);
             self.table.stop(&pod);
         }
@@ -352,7 +347,7 @@ impl World<'_, '_> {
             .stockdata_pods()
             .into_iter()
             .filter(|(_, d)| *d)
-            .map(|(i, _)| format!("stockdata-{i}"))
+            .map(|(i, _)| topology::pod_name(STOCKDATA, i))
             .collect();
         let mut t = now;
         for pod in old {

@@ -28,27 +28,15 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
-/// StockData's service port (what the application asks for).
-pub const STOCKDATA_SERVICE_PORT: u16 = 50051;
-/// First pod port of StockData pods (pod `i` listens on base + i).
-pub const STOCKDATA_POD_PORT_BASE: u16 = 50051;
-/// First port of StockWeb pods (pod `j` on base + j).
-pub const STOCKWEB_POD_PORT_BASE: u16 = 8080;
-/// First loopback port of StockWeb's outbound sidecars (Linkerd's outbound
-/// proxy port is 4140; pod `j` uses base + j since pods share a node's
-/// loopback here).
-pub const SIDECAR_OUTBOUND_PORT_BASE: u16 = 4140;
-/// Most pods per service, so the port ranges above never overlap.
-pub const MAX_PODS_PER_SERVICE: u32 = 1000;
 /// turmoil's TCP capacity: in-flight segments per direction and the accept
 /// backlog. Its default (64) panics under a 100-call fan-out.
 pub const TCP_CAPACITY: usize = 1 << 16;
-/// The StockData service name.
-pub const STOCKDATA: &str = "stockdata";
-/// The StockWeb service name.
-pub const STOCKWEB: &str = "stockweb";
-/// The browser's host name.
-pub const INGRESS: &str = "ingress";
+// The cluster's names and limits live in `topology` (the scenario checks
+// names against them too); re-exported here for the world's submodules.
+pub use crate::topology::{
+    INGRESS, MAX_PODS_PER_SERVICE, SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_POD_PORT_BASE,
+    STOCKDATA_SERVICE_PORT, STOCKWEB, STOCKWEB_POD_PORT_BASE, node_name,
+};
 
 /// Everything one strategy's run produced.
 #[derive(Debug, Clone)]
@@ -89,10 +77,6 @@ pub fn derive_seed(seed: u64, component: &str) -> u64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     u64::from_le_bytes(bytes)
-}
-
-pub(crate) fn node_name(n: usize) -> String {
-    format!("node-{n}")
 }
 
 /// Runs `strategy` in a fresh simulated cluster built from `scenario`.

@@ -6,10 +6,7 @@
 //! and restarts a pod whose generation changed. A crashed node loses every
 //! task; when it restarts, its agent starts its pods again.
 
-use super::{SIDECAR_OUTBOUND_PORT_BASE, derive_seed};
-use super::{
-    STOCKDATA, STOCKDATA_POD_PORT_BASE, STOCKDATA_SERVICE_PORT, STOCKWEB, STOCKWEB_POD_PORT_BASE,
-};
+use super::derive_seed;
 use crate::cluster::Cluster;
 use crate::kube_proxy::{KubeProxyConnect, VipDns};
 use crate::lock;
@@ -18,6 +15,10 @@ use crate::proxy::metrics::ProxyMetrics;
 use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
 use crate::scenario::Scenario;
 use crate::strategy::Strategy;
+use crate::topology::{
+    SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_POD_PORT_BASE, STOCKDATA_SERVICE_PORT,
+    STOCKWEB, STOCKWEB_POD_PORT_BASE, node_index, pod_name,
+};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -93,14 +94,13 @@ impl PodFactory {
             .cluster
             .placement
             .get(pod)
-            .and_then(|n| n.strip_prefix("node-"))
-            .and_then(|i| i.parse().ok())
+            .and_then(|n| node_index(n))
             .unwrap_or(spread % self.nodes())
     }
 
     /// StockData pod `i` (on node `(i + 1) mod nodes`).
     pub fn stockdata(&self, i: u32) -> PodSpec {
-        let name = format!("{STOCKDATA}-{i}");
+        let name = pod_name(STOCKDATA, i);
         let s = &self.scenario;
         PodSpec {
             node: self.node_of(&name, i as usize + 1),
@@ -132,7 +132,7 @@ impl PodFactory {
     /// StockWeb pod `j` (on node `j mod nodes`), wired for the strategy.
     pub fn stockweb(&self, j: u32) -> PodSpec {
         let s = &self.scenario;
-        let name = format!("{STOCKWEB}-{j}");
+        let name = pod_name(STOCKWEB, j);
         let sidecar_port = SIDECAR_OUTBOUND_PORT_BASE + j as u16;
         let direct = AppOutbound::Direct {
             service: STOCKDATA.into(),

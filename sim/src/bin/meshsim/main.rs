@@ -52,7 +52,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario and compare its client strategies.
-    #[command(after_help = RUN_EXAMPLES)]
+    #[command(after_help = run_help())]
     Run(RunArgs),
     /// Re-render summary.md, index.html, charts and .hgrm files from a
     /// report.json alone.
@@ -79,19 +79,13 @@ enum Command {
     },
 }
 
-const RUN_EXAMPLES: &str = "\
-Strategies:
-  cached-dns              resolve once, one HTTP/2 connection (the seed's HttpClient)
-  kube-proxy              service VIP; each connection to a random ready pod
-  client-rr               gRPC client-side round robin over a headless service
-  sidecar:<policy>        outbound sidecar balancing each request; <policy> is
-                          round-robin, random, least-request, peak-ewma, weighted
-                          (sidecar = sidecar:round-robin)
-  linkerd, istio, consul  the sidecar with that mesh's documented defaults
-  +retry +budget +accrual +outlier
-                          turn on retries, a retry budget, failure accrual or
-                          outlier detection, e.g. linkerd+retry+accrual
+/// `run --help`'s epilogue: the strategies (from their one table in
+/// `sim::strategy`), then outputs and examples.
+fn run_help() -> String {
+    format!("{}\n{RUN_OUTPUT_AND_EXAMPLES}", sim::strategy::help())
+}
 
+const RUN_OUTPUT_AND_EXAMPLES: &str = "\
 Output:
   A comparison table on stdout (or the JSON report with --json), and in --out
   (default target/meshsim/<scenario name>/): report.json, summary.md,
@@ -106,25 +100,63 @@ Examples:
   meshsim run --verify-determinism";
 
 #[derive(Args)]
+#[command(
+    mut_arg("out", |a| a.help("Folder for report.json. Default: target/meshsim/<scenario name>/")),
+    mut_arg("json", |a| a.help("Print the report JSON on stdout instead of the table"))
+)]
 struct RunArgs {
     /// Scenario file (TOML). Default: the bundled scenarios/stockweb-demo.toml.
     scenario: Option<PathBuf>,
+    #[command(flatten)]
+    flags: RunFlags,
+    /// Run everything twice and fail (exit 1) unless both reports are
+    /// byte-identical.
+    #[arg(long)]
+    verify_determinism: bool,
+}
+
+/// The flags of every subcommand that runs a scenario (`run`, `sweep`),
+/// declared once so their names, parsing and help cannot drift apart.
+#[derive(Args)]
+struct RunFlags {
     /// Override the scenario's seed.
     #[arg(long, env = "MESHSIM_SEED")]
     seed: Option<u64>,
     /// Override the scenario's strategies (comma-separated).
     #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
     strategies: Option<Vec<Strategy>>,
-    /// Folder for report.json. Default: target/meshsim/<scenario name>/.
+    /// Output folder (each subcommand names its default).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Print the report JSON on stdout instead of the table.
+    /// Print the JSON on stdout instead of the table.
     #[arg(long)]
     json: bool,
-    /// Run everything twice and fail (exit 1) unless both reports are
-    /// byte-identical.
-    #[arg(long)]
-    verify_determinism: bool,
+}
+
+impl RunFlags {
+    /// Applies `--strategies` to `scenario` and checks the result;
+    /// `path` names the scenario in errors.
+    fn apply_strategies(&self, scenario: &mut Scenario, path: &str) -> Result<(), Failure> {
+        if let Some(strategies) = &self.strategies {
+            scenario.strategies = strategies.clone();
+            scenario
+                .validate(path)
+                .map_err(|e| Failure::Input(anyhow::anyhow!("--strategies: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// `--seed`, or else the scenario's.
+    fn seed(&self, scenario: &Scenario) -> u64 {
+        self.seed.unwrap_or(scenario.seed)
+    }
+
+    /// `--out`, or else `target/meshsim/<default_dir>`.
+    fn out(&self, default_dir: String) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| Path::new("target").join("meshsim").join(default_dir))
+    }
 }
 
 fn parse_strategy(s: &str) -> Result<Strategy, String> {
@@ -178,18 +210,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| format!("{BUNDLED_DEMO_PATH} (bundled)"));
-    if let Some(strategies) = args.strategies {
-        scenario.strategies = strategies;
-        scenario
-            .validate(&source)
-            .map_err(|e| Failure::Input(anyhow::anyhow!("--strategies: {e}")))?;
-    }
-    let seed = args.seed.unwrap_or(scenario.seed);
-    let out = args.out.unwrap_or_else(|| {
-        Path::new("target")
-            .join("meshsim")
-            .join(dir_name(scenario.name()))
-    });
+    args.flags.apply_strategies(&mut scenario, &source)?;
+    let seed = args.flags.seed(&scenario);
+    let out = args.flags.out(dir_name(scenario.name()));
 
     let runs = if args.verify_determinism { 2 } else { 1 };
     let progress = progress_bar((scenario.strategies.len() * runs) as u64, "strategies");
@@ -207,7 +230,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         );
         if runs == 1 {
             progress.finish_and_clear();
-            write_outputs(&out, &report, &reports[0], args.json)?;
+            write_outputs(&out, &report, &reports[0], args.flags.json)?;
         }
     }
     if args.verify_determinism {
@@ -220,7 +243,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
         let report =
             reports::Report::from_json_slice(&reports[0]).map_err(|e| Failure::Failed(e.into()))?;
-        write_outputs(&out, &report, &reports[0], args.json)?;
+        write_outputs(&out, &report, &reports[0], args.flags.json)?;
         eprintln!(
             "determinism verified: two runs wrote identical reports ({} bytes)",
             reports[0].len()

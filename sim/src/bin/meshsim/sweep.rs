@@ -1,12 +1,11 @@
 //! `meshsim sweep`: a scenario over a grid of parameter values.
 
-use crate::{Failure, dir_name, load_scenario, parse_strategy, progress_bar};
+use crate::{Failure, RunFlags, dir_name, load_scenario, progress_bar};
 use anyhow::Context;
 use clap::Args;
-use sim::Strategy;
 use sim::scenario::{BUNDLED_DEMO, BUNDLED_DEMO_PATH};
 use sim::sweep::{Param, grid, run_grid};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub const EXAMPLES: &str = "\
 Parameters:
@@ -25,24 +24,18 @@ Examples:
   meshsim sweep --set replicas=2,4,8 --set load.interval=25ms,100ms";
 
 #[derive(Args)]
+#[command(
+    mut_arg("out", |a| a.help("Output folder")),
+    mut_arg("json", |a| a.help("Print sweep.json on stdout instead of the table"))
+)]
 pub struct SweepArgs {
     /// Scenario file (TOML). Default: the bundled stockweb demo.
     scenario: Option<PathBuf>,
     /// A parameter and its values, e.g. `replicas=2,4,8` (repeatable).
     #[arg(long = "set", value_name = "KEY=V1,V2", required = true, value_parser = parse_param)]
     set: Vec<Param>,
-    /// Override the scenario's strategies (comma-separated).
-    #[arg(long, value_delimiter = ',', value_parser = parse_strategy)]
-    strategies: Option<Vec<Strategy>>,
-    /// Override the scenario's seed.
-    #[arg(long, env = "MESHSIM_SEED")]
-    seed: Option<u64>,
-    /// Output folder.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Print sweep.json on stdout instead of the table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    flags: RunFlags,
 }
 
 fn parse_param(s: &str) -> Result<Param, String> {
@@ -64,20 +57,11 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
         BUNDLED_DEMO.to_string()
     };
     let mut points = grid(&text, &path, &args.set).map_err(|e| Failure::Input(e.into()))?;
-    if let Some(strategies) = &args.strategies {
-        for p in &mut points {
-            p.scenario.strategies = strategies.clone();
-            p.scenario
-                .validate(&path)
-                .map_err(|e| Failure::Input(anyhow::anyhow!("--strategies: {e}")))?;
-        }
+    for p in &mut points {
+        args.flags.apply_strategies(&mut p.scenario, &path)?;
     }
-    let seed = args.seed.unwrap_or(base.seed);
-    let out = args.out.unwrap_or_else(|| {
-        Path::new("target")
-            .join("meshsim")
-            .join(format!("{}-sweep", dir_name(base.name())))
-    });
+    let seed = args.flags.seed(&base);
+    let out = args.flags.out(format!("{}-sweep", dir_name(base.name())));
     let runs: usize = points.iter().map(|p| p.scenario.strategies.len()).sum();
     let progress = progress_bar(runs as u64, "runs");
     let reports = run_grid(&points, seed, &|s| {
@@ -122,7 +106,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
             .with_context(|| format!("writing {}", path.display()))
             .map_err(Failure::Failed)?;
     }
-    if args.json {
+    if args.flags.json {
         use std::io::Write;
         std::io::stdout()
             .write_all(&json)

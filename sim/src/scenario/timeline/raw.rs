@@ -1,10 +1,13 @@
-//! Timeline events: faults and operations at simulated times.
+//! A timeline event as written: one flat table of optional keys.
 //!
-//! Every event is one TOML table in `[[timeline]]` with `at` and `kind`;
-//! which other keys it takes depends on the kind (see `scenarios/README.md`).
-//! Events may repeat with `every` and `count`.
+//! TOML has no tagged unions of tables, so every `[[timeline]]` table has
+//! the same shape, whatever its `kind`. This is that shape, and only that:
+//! it is parsed, checked and converted into a typed [`super::TimelineEvent`]
+//! once, at load, and kept beside it so the scenario's hash and the
+//! report's event labels stay exactly what the file said (an omitted key
+//! and one written with its default value are different text).
 
-use super::SimDuration;
+use crate::scenario::SimDuration;
 use serde::{Deserialize, Serialize};
 
 /// What an event does.
@@ -56,10 +59,10 @@ impl EventKind {
     }
 }
 
-/// One `[[timeline]]` entry.
+/// One `[[timeline]]` entry, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TimelineEvent {
+pub struct RawEvent {
     /// When, from the start of the run.
     pub at: SimDuration,
     /// What.
@@ -119,33 +122,9 @@ pub struct TimelineEvent {
     pub count: Option<u32>,
 }
 
-/// `crash-node` detection default: kube-controller-manager's
-/// `--node-monitor-grace-period` (40 s).
-pub const NODE_MONITOR_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(40);
-/// Default time from process start to ready.
-pub const DEFAULT_READY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-/// Default rolling-restart grace period.
-pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl TimelineEvent {
-    /// Start times of every occurrence.
-    pub fn occurrences(&self) -> Vec<std::time::Duration> {
-        let count = self.count.unwrap_or(1).max(1);
-        let every = self.every.map(|e| e.0).unwrap_or_default();
-        (0..count)
-            .map(|k| self.at.0 + every.saturating_mul(k))
-            .collect()
-    }
-
-    /// The fault window of one occurrence starting at `t`, if it has one.
-    pub fn window(
-        &self,
-        t: std::time::Duration,
-    ) -> Option<(std::time::Duration, std::time::Duration)> {
-        self.duration.map(|d| (t, t + d.0))
-    }
-
-    /// A one-line description for reports.
+impl RawEvent {
+    /// A one-line description for reports: the kind and the keys that
+    /// say what is hit, as written.
     pub fn describe(&self) -> String {
         let mut parts = vec![self.kind.name().to_string()];
         for (k, v) in [

@@ -1,0 +1,126 @@
+//! Scenario parsing, defaults, hashing and validation.
+
+use super::*;
+use std::time::Duration;
+
+#[test]
+fn minimal_scenario_gets_documented_defaults() {
+    let s = Scenario::parse("strategies = [\"sidecar\"]", "dir/minimal.toml").expect("valid");
+    assert_eq!(s.name(), "minimal");
+    assert_eq!(s.seed, 1);
+    assert_eq!(s.tick.to_string(), "1ms");
+    assert_eq!(s.time_limit.to_string(), "600s");
+    assert_eq!(
+        (s.cluster.nodes.get(), s.cluster.latency.to_string()),
+        (3, "1ms".into())
+    );
+    assert_eq!(
+        (s.stockdata.replicas.get(), s.stockdata.concurrency.get()),
+        (2, 8)
+    );
+    assert_eq!(
+        s.stockdata.service_time,
+        ServiceTimeConfig::Exponential {
+            mean: SimDuration(Duration::from_millis(2))
+        }
+    );
+    assert_eq!(
+        (s.stockweb.replicas.get(), s.stockweb.handler_lifetime),
+        (1, None)
+    );
+    assert_eq!(s.load, LoadConfig::default());
+    assert_eq!(s.load.page_loads, 10);
+}
+
+#[test]
+fn bundled_demo_parses() {
+    let s = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("valid");
+    assert_eq!(s.name(), "stockweb-demo");
+    assert_eq!(s.strategies.len(), 2);
+}
+
+#[test]
+fn hash_ignores_seed_but_not_settings() {
+    let base = Scenario::parse(BUNDLED_DEMO, BUNDLED_DEMO_PATH).expect("valid");
+    let mut reseeded = base.clone();
+    reseeded.seed = 99;
+    assert_eq!(base.hash(), reseeded.hash());
+    let mut more = base.clone();
+    more.load.page_loads += 1;
+    assert_ne!(base.hash(), more.hash());
+    let mut fewer = base.clone();
+    fewer.strategies.pop();
+    assert_ne!(base.hash(), fewer.hash());
+}
+
+#[test]
+fn limits_are_enforced_with_field_names() {
+    let err = |text: &str| {
+        Scenario::parse(text, "x.toml")
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert!(err("strategies = []").contains("`strategies`"));
+    assert!(
+        err("strategies = [\"sidecar\"]\n[stockdata]\nreplicas = 1001")
+            .contains("`stockdata.replicas`: expected at most 1000")
+    );
+    assert!(err("strategies = [\"sidecar\"]\n[cluster]\nnodes = 65").contains("`cluster.nodes`"));
+    assert!(
+        err("strategies = [\"sidecar\"]\n[load]\npage_loads = 0").contains("`load.page_loads`")
+    );
+    assert!(err("strategies = [\"sidecar\"]\ntick = \"0s\"").contains("`tick`"));
+    assert!(
+        err("strategies = [\"sidecar\"]\ntick = \"100us\"")
+            .contains("whole number of milliseconds")
+    );
+    assert!(
+        err("strategies = [\"sidecar\"]\n[stockweb]\nhandler_lifetime = \"0ms\"")
+            .contains("`stockweb.handler_lifetime`")
+    );
+}
+
+#[test]
+fn timeline_errors_carry_the_events_line_and_index() {
+    let text = "strategies = [\"sidecar\"]\n\
+                [[timeline]]\nat = \"1s\"\nkind = \"kill-pod\"\npod = \"stockdata-0\"\n\
+                [[timeline]]\nat = \"2s\"\nkind = \"slow\"\npod = \"stockdata-1\"\nduration = \"1s\"\n";
+    let e = Scenario::parse(text, "x.toml")
+        .expect_err("factor is missing")
+        .to_string();
+    assert!(
+        e.starts_with("x.toml:6:") && e.contains("`timeline[1].factor`: slow event: is required"),
+        "{e}"
+    );
+}
+
+#[test]
+fn events_get_their_defaults_once_and_serialize_as_written() {
+    let text = "strategies = [\"sidecar\"]\n[load]\npage_loads = 100\n\
+                [[timeline]]\nat = \"1s\"\nkind = \"crash-node\"\nnode = \"node-1\"\n\
+                [[timeline]]\nat = \"2s\"\nkind = \"rolling-restart\"\nservice = \"stockdata\"\n";
+    let s = Scenario::parse(text, "x.toml").expect("valid");
+    assert_eq!(
+        s.timeline[0].action(),
+        &timeline::Action::CrashNode {
+            node: 1,
+            detect_after: Duration::from_secs(40),
+            duration: None,
+        }
+    );
+    assert_eq!(
+        s.timeline[1].action(),
+        &timeline::Action::RollingRestart {
+            surge: true,
+            ready_after: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+        }
+    );
+    // The hash covers the text: omitted keys stay omitted.
+    let json = serde_json::to_string(&s.timeline).expect("plain data");
+    assert_eq!(
+        json,
+        r#"[{"at":"1s","kind":"crash-node","node":"node-1"},{"at":"2s","kind":"rolling-restart","service":"stockdata"}]"#
+    );
+    assert_eq!(s.timeline[0].describe(), "crash-node node=node-1");
+}

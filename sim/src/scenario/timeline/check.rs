@@ -1,0 +1,183 @@
+//! Timeline checks that need the whole scenario: which pods and hosts
+//! exist, when the run ends, and whether two fault windows overlap.
+//!
+//! Everything an event can get wrong on its own was rejected when it was
+//! read (see the parent module); these checks run again whenever the
+//! scenario is validated, e.g. after `--strategies` replaces a list.
+
+use super::{Action, Links, Peers, TimelineEvent};
+use crate::scenario::{Scenario, ScenarioError, SimDuration};
+use crate::topology;
+use std::time::Duration;
+
+/// The pods, hosts and end of run that events are checked against.
+struct Context {
+    pods: Vec<String>,
+    hosts: Vec<String>,
+    nodes: Vec<String>,
+    end: Duration,
+}
+
+impl Scenario {
+    pub(in crate::scenario) fn validate_timeline(&self, path: &str) -> Result<(), ScenarioError> {
+        let hosts = self.known_hosts();
+        let cx = Context {
+            pods: self.known_pods(),
+            nodes: hosts
+                .iter()
+                .filter(|h| topology::node_index(h).is_some())
+                .cloned()
+                .collect(),
+            hosts,
+            end: self.run_end(),
+        };
+        // Fault windows so far: (target, start, end, event index).
+        let mut windows: Vec<(String, Duration, Duration, usize)> = Vec::new();
+        for (i, e) in self.timeline.iter().enumerate() {
+            let invalid = |key: &str, message: String| ScenarioError::Invalid {
+                path: path.to_string(),
+                field: format!("timeline[{i}].{key}"),
+                message: format!("{} event: {message}", e.kind().name()),
+            };
+            cx.check(e)
+                .map_err(|(key, message)| invalid(key, message))?;
+            for t in e.occurrences() {
+                if t >= cx.end {
+                    return Err(invalid(
+                        "at",
+                        format!(
+                            "an occurrence at {} is not before the end of the run ({}); expected an earlier time",
+                            SimDuration(t),
+                            SimDuration(cx.end)
+                        ),
+                    ));
+                }
+                let Some((target, length)) = fault_window(e.action()) else {
+                    continue;
+                };
+                let (a, b) = (t, t + length);
+                if let Some((_, _, _, other)) = windows
+                    .iter()
+                    .find(|(k, s, f, _)| *k == target && a < *f && *s < b)
+                {
+                    return Err(invalid(
+                        "at",
+                        format!(
+                            "overlaps timeline[{other}] on the same {target}; expected disjoint fault windows"
+                        ),
+                    ));
+                }
+                windows.push((target, a, b, i));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Context {
+    /// The event's pods and hosts exist: `Err((key, message))` if not.
+    fn check(&self, e: &TimelineEvent) -> Result<(), (&'static str, String)> {
+        let pod = |pod: &String| {
+            if self.pods.contains(pod) {
+                Ok(())
+            } else {
+                Err((
+                    "pod",
+                    format!(
+                        "unknown pod `{pod}`; expected one of {}",
+                        self.pods.join(", ")
+                    ),
+                ))
+            }
+        };
+        let node = |n: usize| {
+            let name = topology::node_name(n);
+            if self.nodes.contains(&name) {
+                Ok(())
+            } else {
+                Err((
+                    "node",
+                    format!(
+                        "unknown node `{name}`; expected one of {}",
+                        self.nodes.join(", ")
+                    ),
+                ))
+            }
+        };
+        let hosts = |key: &'static str, list: &[String]| match list
+            .iter()
+            .find(|h| !self.hosts.contains(h))
+        {
+            None => Ok(()),
+            Some(h) => Err((
+                key,
+                format!(
+                    "unknown node `{h}`; expected one of {}",
+                    self.hosts.join(", ")
+                ),
+            )),
+        };
+        let sides = |nodes: &[String], from: &Peers| {
+            hosts("nodes", nodes)?;
+            match from {
+                Peers::AllOthers => Ok(()),
+                Peers::Only(list) => hosts("from", list),
+            }
+        };
+        match e.action() {
+            Action::KillPod { pod: p, .. }
+            | Action::RestartPod { pod: p, .. }
+            | Action::Slow { pod: p, .. }
+            | Action::Pause { pod: p, .. } => pod(p),
+            Action::RestartNode { node: n } | Action::CrashNode { node: n, .. } => node(*n),
+            Action::Latency { links, .. } => match links {
+                Links::Host(a) => hosts("nodes", std::slice::from_ref(a)),
+                Links::Between(a, b) => hosts("nodes", &[a.clone(), b.clone()]),
+            },
+            Action::Partition { nodes, from, .. }
+            | Action::Heal { nodes, from }
+            | Action::Loss { nodes, from, .. } => sides(nodes, from),
+            Action::Scale { .. } | Action::RollingRestart { .. } => Ok(()),
+        }
+    }
+}
+
+/// What a fault with a duration holds for that long, and how long; two
+/// windows on the same target must not overlap.
+fn fault_window(action: &Action) -> Option<(String, Duration)> {
+    match action {
+        Action::Slow { pod, duration, .. } | Action::Pause { pod, duration } => {
+            Some((format!("pod {pod}"), *duration))
+        }
+        Action::KillPod {
+            pod,
+            duration: Some(d),
+            ..
+        } => Some((format!("pod {pod}"), *d)),
+        Action::Latency {
+            links, duration, ..
+        } => {
+            let nodes = match links {
+                Links::Host(a) => a.clone(),
+                Links::Between(a, b) => format!("{a},{b}"),
+            };
+            Some((format!("latency {nodes}"), *duration))
+        }
+        Action::Partition {
+            nodes,
+            duration: Some(d),
+            ..
+        } => Some((format!("partition {}", nodes.join(",")), *d)),
+        Action::Loss {
+            nodes,
+            duration: Some(d),
+            ..
+        } => Some((format!("loss {}", nodes.join(",")), *d)),
+        Action::CrashNode {
+            node,
+            duration: Some(d),
+            ..
+        } => Some((format!("node {}", topology::node_name(*node)), *d)),
+        _ => None,
+    }
+}
