@@ -196,10 +196,10 @@ mod tests {
         );
         let with_host = Request::builder()
             .uri("/x")
-            .header("host", "stockweb:8080")
+            .header("host", "frontend:8080")
             .body(())
             .expect("request");
-        assert_eq!(authority_service(&with_host), Some("stockweb".into()));
+        assert_eq!(authority_service(&with_host), Some("frontend".into()));
         assert_eq!(authority_service(&req("/x")), None);
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! Profiles are plain constructors ([`SidecarConfig::linkerd`], …) and
 //! builder methods for features; turning a strategy name into one of them is
-//! `crate::strategy`'s job, so the proxy knows nothing of strategies or
+//! the strategy module's job, so the proxy knows nothing of strategies or
 //! scenarios.
 
 use super::accrual::AccrualConfig;

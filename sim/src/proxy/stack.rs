@@ -21,6 +21,13 @@
 //! (super::gate::Available) and the balancer asks before it picks; the load
 //! layer answers tower's `Load`. A layer that is off is not in the stack
 //! (`option_layer`), so it costs nothing.
+//!
+//! tower's own pieces: `tower::load::Load` is the balancer's load interface;
+//! `tower::timeout` and `tower::load`'s measures are not used, for reasons
+//! given in [`super::timeout`] and [`super::load`]. There is no
+//! `tower::limit` layer: none of the modelled meshes limits outbound
+//! concurrency by default, and a limit is a queue, which must only exist
+//! where a scenario sets one and the report shows its wait.
 
 use super::accrual::{Accrual, AccrualLayer};
 use super::balance::{Balance, MakeEndpoint, OnRefresh, SharedBalance};

@@ -20,12 +20,15 @@ pub mod random;
 pub mod round_robin;
 pub mod weighted;
 
+mod shared;
+
+pub use shared::{SharedBalance, send};
+
 pub use super::gate::Available;
 
 use super::body::Buffered;
 use super::classify::{Classified, Outcome};
 use crate::cluster::Endpoint;
-use crate::lock;
 use http::{Request, Response};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -34,12 +37,12 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tower::Service;
 use tower::load::Load;
-use tower::{Service, ServiceExt};
 
 /// A balancing policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -377,56 +380,5 @@ impl<S: EndpointService> Service<Request<Buffered>> for Balance<S> {
                 response,
             })
         })
-    }
-}
-
-/// A balancer shared by every connection and retry of one sidecar route.
-/// Picking holds the lock only synchronously; the attempt runs unlocked.
-pub struct SharedBalance<S> {
-    inner: Arc<Mutex<Balance<S>>>,
-}
-
-impl<S> Clone for SharedBalance<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<S> SharedBalance<S> {
-    /// Shares `balance`.
-    pub fn new(balance: Balance<S>) -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(balance)),
-        }
-    }
-}
-
-impl<S: EndpointService> Service<Request<Buffered>> for SharedBalance<S> {
-    type Response = Attempt;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Attempt, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<Buffered>) -> Self::Future {
-        lock(&self.inner).call(request)
-    }
-}
-
-/// Sends `request` through `service` once it is ready.
-pub async fn send<S>(service: &mut S, request: Request<Buffered>) -> Attempt
-where
-    S: Service<Request<Buffered>, Response = Attempt, Error = Infallible>,
-{
-    match service.ready().await {
-        Ok(s) => match s.call(request).await {
-            Ok(a) => a,
-            Err(never) => match never {},
-        },
-        Err(never) => match never {},
     }
 }

@@ -4,7 +4,7 @@
 //! determinism holds across processes, builds and machines).
 //!
 //! A change that alters results on purpose re-blesses the baselines:
-//! `MESHSIM_BLESS=1 cargo test -p sim --test scenarios`, then review the
+//! `MESHSIM_BLESS=1 cargo test -p sim --test simulation scenarios`, then review the
 //! diff like any other change.
 
 use std::path::{Path, PathBuf};
@@ -124,7 +124,7 @@ fn check_baseline(scenario: &Path, report: &[u8]) {
     }
     let want = std::fs::read(&baseline).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; create it with MESHSIM_BLESS=1 cargo test -p sim --test scenarios",
+            "{}: {e}; create it with MESHSIM_BLESS=1 cargo test -p sim --test simulation scenarios",
             baseline.display()
         )
     });
@@ -138,7 +138,7 @@ fn check_baseline(scenario: &Path, report: &[u8]) {
             .unwrap_or(got.lines().count().min(want.lines().count()));
         panic!(
             "{} differs from {} at line {}:\n  baseline: {}\n  now:      {}\n\
-             If the change is intended, re-bless with MESHSIM_BLESS=1 cargo test -p sim --test scenarios",
+             If the change is intended, re-bless with MESHSIM_BLESS=1 cargo test -p sim --test simulation scenarios",
             scenario.display(),
             baseline.display(),
             line + 1,

@@ -1,8 +1,6 @@
 //! The `meshsim` binary: exit codes, error locations, outputs.
 
-mod common;
-
-use common::{meshsim, scratch, stderr, stdout};
+use crate::common::{meshsim, scratch, stderr, stdout};
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,9 +1,7 @@
 //! `meshsim report`, `compare` and `sweep` end to end, as CI and users run
 //! them.
 
-mod common;
-
-use common::{meshsim, scratch};
+use crate::common::{meshsim, scratch};
 use std::path::{Path, PathBuf};
 
 fn text(bytes: &[u8]) -> String {

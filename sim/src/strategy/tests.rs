@@ -1,0 +1,73 @@
+//! Strategy names: parsing, display and help.
+use super::*;
+
+#[test]
+fn names_round_trip() {
+    for name in names() {
+        let s: Strategy = name.parse().expect("valid");
+        let again: Strategy = s.to_string().parse().expect("canonical parses");
+        assert_eq!(s, again);
+    }
+    assert_eq!(
+        "sidecar".parse::<Strategy>().map(|s| s.to_string()),
+        Ok("sidecar:round-robin".to_string())
+    );
+    let err = "mesh".parse::<Strategy>().expect_err("unknown");
+    assert!(err.contains("cached-dns"), "{err}");
+}
+
+#[test]
+fn features_are_canonicalised() {
+    let s: Strategy = "istio+outlier+retry".parse().expect("valid");
+    assert_eq!(s.to_string(), "istio+retry+outlier");
+    assert!(
+        "linkerd+turbo"
+            .parse::<Strategy>()
+            .expect_err("bad")
+            .contains("+retry")
+    );
+    assert!("cached-dns+retry".parse::<Strategy>().is_err());
+}
+
+#[test]
+fn every_strategy_prints_as_it_parses() {
+    let every = [
+        "cached-dns",
+        "kube-proxy",
+        "client-rr",
+        "sidecar:round-robin",
+        "sidecar:random",
+        "sidecar:least-request",
+        "sidecar:peak-ewma",
+        "sidecar:weighted",
+        "linkerd",
+        "istio",
+        "consul",
+        "linkerd+retry+budget+accrual+outlier",
+        "sidecar:peak-ewma+outlier",
+    ];
+    for name in every {
+        let s: Strategy = name.parse().expect("valid");
+        assert_eq!(s.to_string(), name);
+    }
+}
+
+#[test]
+fn help_lists_the_table() {
+    assert_eq!(
+        help(),
+        "\
+Strategies:
+  cached-dns              resolve once, one HTTP/2 connection (the seed's HttpClient)
+  kube-proxy              service VIP; each connection to a random ready pod
+  client-rr               gRPC client-side round robin over a headless service
+  sidecar:<policy>        outbound sidecar balancing each request; <policy> is
+                          round-robin, random, least-request, peak-ewma, weighted
+                          (sidecar = sidecar:round-robin)
+  linkerd, istio, consul  the sidecar with that mesh's documented defaults
+  +retry +budget +accrual +outlier
+                          turn on retries, a retry budget, failure accrual or
+                          outlier detection, e.g. linkerd+retry+accrual
+"
+    );
+}

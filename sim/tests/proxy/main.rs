@@ -1,0 +1,7 @@
+//! The sidecar data plane: policies against mock endpoints in paused time
+//! (`dataplane`), and the whole proxy on real tokio sockets (`proxy_tokio`).
+//!
+//! One test binary per area: each links tonic, hyper and turmoil once.
+
+mod dataplane;
+mod proxy_tokio;

@@ -1,0 +1,15 @@
+//! Whole simulations: the bundled scenarios against their baselines, the
+//! timeline's events, the strategies, the demo, request accounting, the
+//! queueing-theory oracle and scenario fuzzing.
+//!
+//! One test binary per area: each links tonic, hyper and turmoil once.
+//! Run one area with a filter, e.g. `cargo test -p sim --test simulation
+//! queueing -- --nocapture`.
+
+mod accounting;
+mod demo;
+mod queueing;
+mod scenario_fuzz;
+mod scenarios;
+mod strategies;
+mod timeline;
