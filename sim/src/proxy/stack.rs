@@ -56,8 +56,35 @@ use tower::{Service, ServiceBuilder};
 /// breaker and the connect backoff draw from different streams.
 const ACCRUAL_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
-type Connection<E> = Either<PerTryTimeout<E>, E>;
-type Breaker<E> = Either<Accrual<Classify<Connection<E>>>, Classify<Connection<E>>>;
+/// What the endpoint stack needs of a connection to one endpoint (a trait
+/// alias): requests in, raw responses or a failed [`Outcome`] out, and an
+/// answer to [`Available`].
+pub trait Connection:
+    Service<
+        Request<Buffered>,
+        Response = Response<Buffered>,
+        Error = Outcome,
+        Future: Send + 'static,
+    > + Available
+    + Send
+    + 'static
+{
+}
+
+impl<E> Connection for E where
+    E: Service<
+            Request<Buffered>,
+            Response = Response<Buffered>,
+            Error = Outcome,
+            Future: Send + 'static,
+        > + Available
+        + Send
+        + 'static
+{
+}
+
+type Timed<E> = Either<PerTryTimeout<E>, E>;
+type Breaker<E> = Either<Accrual<Classify<Timed<E>>>, Classify<Timed<E>>>;
 type Ejector<E> = Either<Outlier<Breaker<E>>, Breaker<E>>;
 
 /// One endpoint's stack over its connection `E`, outermost layer first.
@@ -119,11 +146,7 @@ pub fn balance_with<E, R>(
     rng: &mut R,
 ) -> Balance<EndpointStack<E>>
 where
-    E: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
-        + Available
-        + Send
-        + 'static,
-    E::Future: Send + 'static,
+    E: Connection,
     R: Rng + ?Sized,
 {
     let outlier = config
@@ -149,11 +172,7 @@ pub fn route_with<E, R>(
     rng: &mut R,
 ) -> Route<E>
 where
-    E: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
-        + Available
-        + Send
-        + 'static,
-    E::Future: Send + 'static,
+    E: Connection,
     R: Rng + ?Sized,
 {
     let balance = balance_with(config, connect, discovery, metrics.clone(), rng);

@@ -13,7 +13,7 @@ use sim::proxy::classify::Outcome;
 use sim::proxy::metrics::ProxyMetrics;
 use sim::proxy::outlier::OutlierConfig;
 use sim::proxy::retry::{Retry, RetryConfig};
-use sim::proxy::stack::{EndpointStack, MakeConnection, balance_with, route_with};
+use sim::proxy::stack::{Connection, EndpointStack, MakeConnection, balance_with, route_with};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -46,11 +46,7 @@ fn balancer<E>(
     rng: &mut ChaCha8Rng,
 ) -> (Balance<EndpointStack<E>>, watch::Sender<Arc<Vec<Endpoint>>>)
 where
-    E: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>
-        + Available
-        + Send
-        + 'static,
-    E::Future: Send + 'static,
+    E: Connection,
 {
     let (tx, rx) = watch::channel(Arc::new(endpoints));
     (balance_with(config, connect, rx, metrics, rng), tx)
@@ -370,6 +366,41 @@ async fn retry_budget_prevents_a_retry_storm() {
     // And the budget is used, not just respected: exactly the bound.
     assert_eq!(attempts, bound as u64);
     assert!(metrics.lock().expect("lock").retries_refused > 0);
+}
+
+/// Regression: the concurrent-retry counter was raised before the backoff
+/// and lowered only after the retry's attempt, so a request dropped while
+/// backing off (a request timeout, a client reset) kept its slot forever;
+/// with Envoy's default of 3, three such drops disabled retries for the
+/// rest of the run. Here the cap is 1: no drop may cost a later retry.
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_during_backoff_gives_its_retry_slot_back() {
+    let attempts = Arc::new(Mutex::new(0u64));
+    let mut retry = Retry::new(
+        AlwaysUnavailable(attempts.clone()),
+        RetryConfig {
+            max_retries: 1,
+            max_concurrent_retries: Some(1),
+            backoff: Some((Duration::from_secs(1), Duration::from_secs(1))),
+            ..RetryConfig::OFF
+        },
+        1,
+        Arc::default(),
+    );
+    for dropped in 1..=3u64 {
+        // The first try fails, a retry is granted, and the caller gives up
+        // during its backoff (jittered in 0..=1 s; 1 µs is inside it).
+        let gave_up = tokio::time::timeout(Duration::from_micros(1), send(&mut retry, request()));
+        assert!(gave_up.await.is_err(), "dropped during the backoff");
+        assert_eq!(*attempts.lock().expect("lock"), dropped * 3 - 2);
+        // The next request still gets its retry.
+        send(&mut retry, request()).await;
+        assert_eq!(
+            *attempts.lock().expect("lock"),
+            dropped * 3,
+            "after {dropped} dropped request(s) the retry was refused"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,7 +2,6 @@
 //! mock endpoint, in paused tokio time (so every duration is exact).
 
 mod layers;
-mod retry;
 
 use super::body::Buffered;
 use super::classify::{Classified, Outcome};
