@@ -10,7 +10,6 @@
 //! [`KubeProxyConnect`] is the node's connection rewriting.
 
 use crate::cluster::Cluster;
-use crate::net::SimConnect;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
@@ -40,16 +39,19 @@ impl Resolve for VipDns {
 /// Dials through kube-proxy: a connection to `SERVICE_VIP:port` of
 /// `service` goes to a random ready endpoint of it.
 #[derive(Debug, Clone)]
-pub struct KubeProxyConnect {
+pub struct KubeProxyConnect<C> {
+    inner: C,
     cluster: Cluster,
     service: String,
     rng: Arc<Mutex<ChaCha8Rng>>,
 }
 
-impl KubeProxyConnect {
-    /// kube-proxy for `service`, choosing with a seeded RNG.
-    pub fn new(cluster: Cluster, service: &str, seed: u64) -> Self {
+impl<C: Connect> KubeProxyConnect<C> {
+    /// kube-proxy for `service` in front of `inner`, choosing with a
+    /// seeded RNG.
+    pub fn new(inner: C, cluster: Cluster, service: &str, seed: u64) -> Self {
         Self {
+            inner,
             cluster,
             service: service.to_string(),
             rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
@@ -57,8 +59,8 @@ impl KubeProxyConnect {
     }
 }
 
-impl Connect for KubeProxyConnect {
-    type Io = crate::net::SimStream;
+impl<C: Connect> Connect for KubeProxyConnect<C> {
+    type Io = C::Io;
     fn connect(
         &self,
         addr: SocketAddr,
@@ -77,6 +79,7 @@ impl Connect for KubeProxyConnect {
         } else {
             Ok(addr)
         };
-        async move { SimConnect.connect(target?).await }
+        let inner = self.inner.clone();
+        async move { inner.connect(target?).await }
     }
 }

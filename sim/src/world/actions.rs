@@ -8,7 +8,8 @@
 //! applies due actions between simulation steps, so every action happens
 //! exactly on a tick boundary, in a deterministic order.
 
-use super::pods::{PodFactory, PodKind, PodTable};
+use super::kubelet::PodTable;
+use super::pods::{PodFactory, PodKind};
 use crate::cluster::Cluster;
 use crate::scenario::timeline::{self, Links, Peers};
 use crate::scenario::{Scenario, TimelineEvent};

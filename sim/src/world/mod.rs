@@ -7,7 +7,7 @@
 //! nodes`, so with the default three nodes the app and the replicas are on
 //! different nodes and every call crosses the network.
 //!
-//! A node agent per node runs the pods the [`pods::PodTable`] places there;
+//! A node agent per node runs the pods the [`kubelet::PodTable`] places there;
 //! the driver steps the simulation and applies the scenario's timeline
 //! ([`actions`]) between steps. A simulated browser on its own host
 //! (`ingress`) drives the workload ([`browser`], an adapter over the
@@ -15,6 +15,7 @@
 
 mod actions;
 pub mod browser;
+mod kubelet;
 mod pods;
 
 use crate::cluster::Cluster;
@@ -22,7 +23,8 @@ use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
 use crate::strategy::Strategy;
 use actions::{ActionQueue, World};
-use pods::{PodFactory, PodKind, PodTable, WebMode};
+use kubelet::{PodTable, SimNet};
+use pods::{PodFactory, PodKind, WebMode};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -123,7 +125,8 @@ fn run_installed(
     for n in 0..scenario.cluster.nodes.get() as usize {
         let (table, cluster) = (table.clone(), cluster.clone());
         sim.host(node_name(n).as_str(), move || {
-            pods::node_agent(n, table.clone(), cluster.clone())
+            let agent = kubelet::node_agent(n, table.clone(), cluster.clone(), SimNet);
+            async move { agent.await.map_err(|e| e.to_string().into()) }
         });
     }
     let initial = (0..scenario.stockweb.replicas.get())

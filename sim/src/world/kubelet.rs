@@ -1,0 +1,290 @@
+//! The node agent (the "kubelet"), and the desired state it reconciles.
+//!
+//! The desired state lives in a [`PodTable`] outside the network (the "API
+//! server"); each node runs an agent that reconciles: it starts pods that
+//! should run on its node, aborts pods that should not, and restarts a pod
+//! whose generation changed. A crashed node loses every task (its agent and
+//! the pods it owns); when it restarts, its agent starts its pods again.
+//!
+//! The agent and the pods it runs are generic over [`PodNet`]: the
+//! simulator's network ([`SimNet`]) or this machine's (`crate::real`), so a
+//! pod is the same code in both.
+
+use super::pods::{PodKind, PodSpec, WebMode};
+use crate::cluster::Cluster;
+use crate::kube_proxy::{KubeProxyConnect, VipDns};
+use crate::lock;
+use crate::net::{SimConnect, SimListener};
+use crate::proxy::{Outbound, serve_outbound};
+use crate::topology::STOCKDATA;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stockdata::StockDataService;
+use stockdata::transport::{Connect, Listener, Resolve};
+use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How pods reach the network.
+pub(crate) trait PodNet: Clone + Send + Sync + 'static {
+    /// What a pod accepts on.
+    type Listener: Listener;
+    /// What a pod dials with.
+    type Connect: Connect;
+    /// Where pod `name` serves `port`.
+    fn service_addr(&self, name: &str, port: u16) -> SocketAddr;
+    /// Where pod `name`'s sidecar listens on `port`: reachable from the pod.
+    fn sidecar_addr(&self, name: &str, port: u16) -> SocketAddr;
+    /// Binds a listener.
+    fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
+    /// Dials out from `node`.
+    fn connect_from(&self, node: usize) -> Self::Connect;
+}
+
+/// The simulator's network: each node is a turmoil host, so a pod listens
+/// on its node's address and its sidecar on the node's loopback.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SimNet;
+
+impl PodNet for SimNet {
+    type Listener = SimListener;
+    type Connect = SimConnect;
+    fn service_addr(&self, _name: &str, port: u16) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
+    }
+    fn sidecar_addr(&self, _name: &str, port: u16) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+    fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<SimListener>> + Send {
+        SimListener::bind(addr)
+    }
+    fn connect_from(&self, _node: usize) -> SimConnect {
+        SimConnect
+    }
+}
+
+// === PodTable ===
+
+#[derive(Debug, Clone)]
+pub(crate) struct PodEntry {
+    pub spec: PodSpec,
+    /// Whether the pod should be running.
+    pub desired: bool,
+    /// Bumped on every (re)start; the agent restarts on change.
+    pub generation: u64,
+    /// From process start to ready.
+    pub ready_after: Duration,
+}
+
+/// The desired state of every pod; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct PodTable {
+    pods: Arc<Mutex<BTreeMap<String, PodEntry>>>,
+    version: Arc<watch::Sender<u64>>,
+    failures: Arc<Mutex<Vec<String>>>,
+}
+
+impl PodTable {
+    pub fn new() -> Self {
+        Self {
+            pods: Arc::default(),
+            version: Arc::new(watch::Sender::new(0)),
+            failures: Arc::default(),
+        }
+    }
+
+    fn bump(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Adds a pod that should run.
+    pub fn insert(&self, spec: PodSpec, ready_after: Duration) {
+        lock(&self.pods).insert(
+            spec.name.clone(),
+            PodEntry {
+                spec,
+                desired: true,
+                generation: 1,
+                ready_after,
+            },
+        );
+        self.bump();
+    }
+
+    /// Stops a pod (its process dies).
+    pub fn stop(&self, name: &str) {
+        if let Some(p) = lock(&self.pods).get_mut(name) {
+            p.desired = false;
+        }
+        self.bump();
+    }
+
+    /// (Re)starts a pod as a new process.
+    pub fn start(&self, name: &str, ready_after: Duration) {
+        if let Some(p) = lock(&self.pods).get_mut(name) {
+            p.desired = true;
+            p.generation += 1;
+            p.ready_after = ready_after;
+        }
+        self.bump();
+    }
+
+    pub fn get(&self, name: &str) -> Option<PodEntry> {
+        lock(&self.pods).get(name).cloned()
+    }
+
+    pub fn all(&self) -> Vec<PodEntry> {
+        lock(&self.pods).values().cloned().collect()
+    }
+
+    fn on_node(&self, node: usize) -> Vec<PodEntry> {
+        lock(&self.pods)
+            .values()
+            .filter(|p| p.spec.node == node)
+            .cloned()
+            .collect()
+    }
+
+    /// Pods that failed on their own (not killed), with the reason.
+    pub fn failures(&self) -> Vec<String> {
+        lock(&self.failures).clone()
+    }
+}
+
+/// A running pod's task, aborted when dropped: a node agent that dies
+/// (a crashed node) takes its pods with it.
+struct PodTask(tokio::task::JoinHandle<()>);
+
+impl Drop for PodTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A node's agent: runs the pods the table places on `node`.
+pub(crate) async fn node_agent<N: PodNet>(
+    node: usize,
+    table: PodTable,
+    cluster: Cluster,
+    net: N,
+) -> Result<(), BoxError> {
+    let mut changes = table.version.subscribe();
+    let mut running: BTreeMap<String, (u64, PodTask)> = BTreeMap::new();
+    loop {
+        for entry in table.on_node(node) {
+            let name = entry.spec.name.clone();
+            let current = running.get(&name).map(|(g, _)| *g);
+            if entry.desired {
+                if current != Some(entry.generation) {
+                    drop(running.remove(&name));
+                    cluster.set_ready(&name, false);
+                    let (cluster, failures, pod, net) = (
+                        cluster.clone(),
+                        table.failures.clone(),
+                        name.clone(),
+                        net.clone(),
+                    );
+                    let handle = tokio::spawn(async move {
+                        if let Err(e) = run_pod(entry.spec, entry.ready_after, cluster, net).await {
+                            lock(&failures).push(format!("{pod}: {e}"));
+                        }
+                    });
+                    running.insert(name, (entry.generation, PodTask(handle)));
+                }
+            } else if let Some(task) = running.remove(&name) {
+                drop(task);
+                cluster.set_ready(&name, false);
+            }
+        }
+        if changes.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// One pod's process: bind, become ready after `ready_after`, serve.
+async fn run_pod<N: PodNet>(
+    pod: PodSpec,
+    ready_after: Duration,
+    cluster: Cluster,
+    net: N,
+) -> Result<(), BoxError> {
+    let any = net.service_addr(&pod.name, pod.port);
+    let connect = net.connect_from(pod.node);
+    let ready = {
+        let (cluster, name) = (cluster.clone(), pod.name.clone());
+        async move {
+            tokio::time::sleep(ready_after).await;
+            cluster.set_ready(&name, true);
+        }
+    };
+    match pod.kind {
+        PodKind::StockData { config, control } => {
+            let replica = StockDataService::with_control(config, control)?;
+            let listener = net.bind(any).await?;
+            let (served, ()) = tokio::join!(stockdata::serve(listener, replica), ready);
+            served?;
+        }
+        PodKind::StockWeb { client, mode } => match mode {
+            WebMode::Dns => {
+                let listener = net.bind(any).await?;
+                serve_web(&pod.name, listener, client, connect, cluster.dns(), ready).await?
+            }
+            WebMode::KubeProxy { seed } => {
+                let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
+                let listener = net.bind(any).await?;
+                serve_web(&pod.name, listener, client, connect, VipDns, ready).await?
+            }
+            WebMode::Sidecar {
+                port,
+                config,
+                seed,
+                metrics,
+            } => {
+                // The sidecar listens where only its pod reaches it, and
+                // lives as long as the pod.
+                let local = net.sidecar_addr(&pod.name, port);
+                let client = ClientConfig {
+                    outbound: match client.outbound {
+                        AppOutbound::Sidecar { service, port, .. } => AppOutbound::Sidecar {
+                            service,
+                            port,
+                            proxy: local,
+                        },
+                        other => other,
+                    },
+                    ..client
+                };
+                let listener = net.bind(local).await?;
+                let outbound =
+                    Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
+                let mut sidecar = JoinSet::new();
+                sidecar.spawn(serve_outbound(listener, outbound));
+                let listener = net.bind(any).await?;
+                serve_web(&pod.name, listener, client, connect, cluster.dns(), ready).await?
+            }
+        },
+    }
+    Ok(())
+}
+
+async fn serve_web<L: Listener, C: Connect, R: Resolve>(
+    pod: &str,
+    listener: L,
+    client: ClientConfig,
+    connect: C,
+    resolve: R,
+    ready: impl std::future::Future<Output = ()>,
+) -> Result<(), BoxError> {
+    let client = StockClient::new(client, connect, resolve);
+    let app = Arc::new(StockWeb::new(pod, client));
+    let (served, ()) = tokio::join!(stockweb::serve(listener, app), ready);
+    served?;
+    Ok(())
+}
