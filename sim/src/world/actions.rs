@@ -8,12 +8,13 @@
 //! applies due actions between simulation steps, so every action happens
 //! exactly on a tick boundary, in a deterministic order.
 
+use super::fabric::Fabric;
 use super::kubelet::PodTable;
 use super::pods::{PodFactory, PodKind};
 use crate::cluster::Cluster;
 use crate::scenario::timeline::{self, Links, Peers};
 use crate::scenario::{Scenario, TimelineEvent};
-use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA, node_name};
+use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -184,16 +185,15 @@ fn sides(scenario: &Scenario, nodes: &[String], from: &Peers) -> (Vec<String>, V
 }
 
 /// What applying an action needs.
-pub(crate) struct World<'a, 'b> {
-    pub sim: &'a mut turmoil::Sim<'b>,
+pub(crate) struct World<'a, F> {
+    pub fabric: &'a mut F,
     pub table: &'a PodTable,
     pub cluster: &'a Cluster,
     pub factory: &'a PodFactory,
     pub scenario: &'a Scenario,
-    pub faults: &'a crate::net::NetFaults,
 }
 
-impl World<'_, '_> {
+impl<F: Fabric> World<'_, F> {
     /// Applies `action` at `now`; may queue follow-up actions.
     pub fn apply(
         &mut self,
@@ -207,38 +207,33 @@ impl World<'_, '_> {
             Action::Unready(pod) => self.cluster.set_ready(&pod, false),
             Action::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
             Action::SetPaused(pod, p) => self.control(&pod)?.set_paused(p),
-            Action::CrashNode(n) => self.sim.crash(node_name(n).as_str()),
+            Action::CrashNode(n) => self.fabric.crash(n),
             Action::NodePodsUnready(n) => {
-                if !self.sim.is_host_running(node_name(n).as_str()) {
+                if !self.fabric.is_running(n) {
                     for p in self.table.all().iter().filter(|p| p.spec.node == n) {
                         self.cluster.set_ready(&p.spec.name, false);
                     }
                 }
             }
-            Action::RestartNode(n) => self.sim.bounce(node_name(n).as_str()),
-            // turmoil's TCP never retransmits, so a partition that dropped
-            // segments would wedge connections for ever. Holding them and
-            // delivering them at the heal stands in for TCP retransmission:
-            // the connection stalls, then resumes.
+            Action::RestartNode(n) => self.fabric.bounce(n),
             Action::Partition(a, b) => {
                 for x in &a {
                     for y in &b {
-                        self.sim.hold(x.as_str(), y.as_str());
+                        self.fabric.hold(x, y);
                     }
                 }
             }
             Action::Heal(a, b) => {
                 for x in &a {
                     for y in &b {
-                        self.sim.release(x.as_str(), y.as_str());
+                        self.fabric.release(x, y);
                     }
                 }
             }
             Action::SetLoss(a, b, rate) => {
                 for x in &a {
                     for y in &b {
-                        let (x, y) = (self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
-                        self.faults.set(x, y, rate);
+                        self.fabric.set_loss(x, y, rate);
                     }
                 }
             }
@@ -254,7 +249,7 @@ impl World<'_, '_> {
                         .collect(),
                 };
                 for (a, b) in pairs {
-                    self.sim.set_link_latency(a.as_str(), b.as_str(), latency);
+                    self.fabric.set_latency(&a, &b, latency);
                 }
             }
             Action::Scale(replicas, ready_after) => self.scale(replicas, ready_after)?,
@@ -300,12 +295,8 @@ impl World<'_, '_> {
             return Err(format!("more than {MAX_PODS_PER_SERVICE} StockData pods"));
         }
         let spec = self.factory.stockdata(next);
-        let ip = self.sim.lookup(node_name(spec.node).as_str());
-        self.cluster.add_endpoint(
-            STOCKDATA,
-            &spec.name,
-            std::net::SocketAddr::from((ip, spec.port)),
-        );
+        let addr = self.fabric.endpoint_addr(&spec);
+        self.cluster.add_endpoint(STOCKDATA, &spec.name, addr);
         let name = spec.name.clone();
         self.table.insert(spec, ready_after);
         Ok(name)

@@ -122,23 +122,35 @@ impl Plan {
 /// Starts the browser on the `ingress` host; returns where its records go.
 pub(crate) fn start(sim: &mut turmoil::Sim<'_>, plan: Plan, cluster: &Cluster) -> Ledger<Answer> {
     let ledger = Ledger::new();
-    let out = ledger.clone();
-    let cluster = cluster.clone();
+    let browse = drive(plan, cluster.clone(), SimConnect, ledger.clone());
     sim.client(INGRESS, async move {
-        let browser = Arc::new(Browser {
-            webs: cluster.endpoints(STOCKWEB).iter().map(|e| e.addr).collect(),
-            target: plan.target,
-            not_found_ratio: plan.not_found_ratio,
-            seed: plan.seed,
-        });
-        loadgen::run(plan.workload, &ledger, move |r| browser.send(r)).await?;
-        Ok(())
+        browse.await.map_err(|e| e.to_string().into())
     });
-    out
+    ledger
+}
+
+/// Runs the workload against StockWeb's pods, dialing with `connect`, into
+/// `ledger`; ends when loadgen's run does (issuing period plus drain).
+pub(crate) async fn drive<C: Connect>(
+    plan: Plan,
+    cluster: Cluster,
+    connect: C,
+    ledger: Ledger<Answer>,
+) -> Result<(), BoxError> {
+    let browser = Arc::new(Browser {
+        webs: cluster.endpoints(STOCKWEB).iter().map(|e| e.addr).collect(),
+        target: plan.target,
+        not_found_ratio: plan.not_found_ratio,
+        seed: plan.seed,
+        connect,
+    });
+    loadgen::run(plan.workload, &ledger, move |r| browser.send(r)).await?;
+    Ok(())
 }
 
 /// What the browser needs to send one request.
-struct Browser {
+struct Browser<C> {
+    connect: C,
     /// StockWeb pods; a user sticks to one (its index modulo their count).
     webs: Vec<SocketAddr>,
     target: Target,
@@ -146,15 +158,16 @@ struct Browser {
     seed: u64,
 }
 
-impl Browser {
+impl<C: Connect> Browser<C> {
     /// Request `r.index`, from user `r.user`, to StockWeb.
-    fn send(&self, r: Request) -> impl Future<Output = Result<Answer, String>> + Send + use<> {
+    fn send(&self, r: Request) -> impl Future<Output = Result<Answer, String>> + Send + use<C> {
         let web = usize::try_from(r.user)
             .ok()
             .and_then(|u| u.checked_rem(self.webs.len()))
             .and_then(|i| self.webs.get(i).copied());
         let k = r.index;
         let target = self.target;
+        let connect = self.connect.clone();
         let stock_id = match target {
             Target::Page => 0,
             Target::Get => self.stock_id(k),
@@ -162,14 +175,19 @@ impl Browser {
         async move {
             let web = web.ok_or("no StockWeb endpoint")?;
             let outcome = match target {
-                Target::Page => fetch::<Page>(web, "/api/stocks".into(), &format!("page-{k}"))
-                    .await
-                    .map(Answer::Page),
-                Target::Get => {
-                    fetch::<Call>(web, format!("/api/stock/{stock_id}"), &format!("get-{k}"))
+                Target::Page => {
+                    fetch::<Page, C>(&connect, web, "/api/stocks".into(), &format!("page-{k}"))
                         .await
-                        .map(Answer::Call)
+                        .map(Answer::Page)
                 }
+                Target::Get => fetch::<Call, C>(
+                    &connect,
+                    web,
+                    format!("/api/stock/{stock_id}"),
+                    &format!("get-{k}"),
+                )
+                .await
+                .map(Answer::Call),
             };
             outcome.map_err(|e| e.to_string())
         }
@@ -188,12 +206,13 @@ impl Browser {
 }
 
 /// `GET path` over a fresh HTTP/1.1 connection, as a browser would.
-async fn fetch<T: serde::de::DeserializeOwned>(
+async fn fetch<T: serde::de::DeserializeOwned, C: Connect>(
+    connect: &C,
     addr: SocketAddr,
     path: String,
     request_id: &str,
 ) -> Result<T, BoxError> {
-    let io = SimConnect.connect(addr).await?;
+    let io = connect.connect(addr).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
     tokio::spawn(connection);
     let request = http::Request::get(path)

@@ -15,6 +15,7 @@
 
 mod actions;
 pub mod browser;
+mod fabric;
 mod kubelet;
 mod pods;
 
@@ -23,11 +24,11 @@ use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
 use crate::strategy::Strategy;
 use actions::{ActionQueue, World};
+use fabric::{Fabric, SimFabric};
 use kubelet::{PodTable, SimNet};
 use pods::{PodFactory, PodKind, WebMode};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// turmoil's TCP capacity: in-flight segments per direction and the accept
@@ -133,8 +134,8 @@ fn run_installed(
         .map(|j| factory.stockweb(j))
         .chain((0..scenario.stockdata.replicas.get()).map(|i| factory.stockdata(i)));
     for spec in initial {
-        let ip = sim.lookup(node_name(spec.node).as_str());
-        cluster.add_endpoint(spec.service, &spec.name, SocketAddr::from((ip, spec.port)));
+        let addr = SimFabric { sim, faults }.endpoint_addr(&spec);
+        cluster.add_endpoint(spec.service, &spec.name, addr);
         // Initial pods are ready as soon as they listen.
         table.insert(spec, Duration::ZERO);
     }
@@ -149,9 +150,12 @@ fn run_installed(
     loop {
         let now = sim.elapsed();
         while let Some((at, action, label)) = queue.pop_due(now) {
-            let mut world = World {
-                faults,
+            let mut fabric = SimFabric {
                 sim: &mut *sim,
+                faults,
+            };
+            let mut world = World {
+                fabric: &mut fabric,
                 table: &table,
                 cluster: &cluster,
                 factory: &factory,
