@@ -51,6 +51,32 @@ pub struct Report {
     /// strategy's run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelineEntry>,
+    /// Where it ran: `sim` (the deterministic simulator; omitted from the
+    /// file) or `real` (this machine's sockets, in real time).
+    #[serde(default, skip_serializing_if = "Mode::is_sim")]
+    pub mode: Mode,
+    /// Real mode: the cores of the machine it ran on (timings depend on
+    /// them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cores: Option<usize>,
+}
+
+/// Where a report's runs happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The deterministic simulator: same scenario and seed, same bytes.
+    #[default]
+    Sim,
+    /// Real sockets in real time: compare with thresholds, never bytes.
+    Real,
+}
+
+impl Mode {
+    /// Whether this is the simulator (the default, left out of the file).
+    pub fn is_sim(&self) -> bool {
+        *self == Mode::Sim
+    }
 }
 
 /// One applied timeline event.
@@ -291,6 +317,8 @@ impl Report {
             },
             strategies,
             timeline: Vec::new(),
+            mode: Mode::Sim,
+            host_cores: None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod kube_proxy;
 pub mod net;
 pub mod proxy;
+pub mod real;
 pub mod runner;
 pub mod scenario;
 pub mod strategy;

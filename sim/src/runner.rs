@@ -50,6 +50,41 @@ pub fn run(
     assemble(scenario, seed, &runs)
 }
 
+/// Runs every strategy in `scenario` for real (`crate::real`), one after
+/// another so they do not compete for the machine, and returns the report
+/// (`mode: "real"`, with the host's cores). The scenario is checked for
+/// what real mode cannot run before anything starts.
+pub fn run_real(
+    scenario: &Scenario,
+    seed: u64,
+    on_done: impl Fn(Strategy),
+) -> Result<Report, RunError> {
+    let first = scenario
+        .strategies
+        .first()
+        .copied()
+        .unwrap_or(Strategy::CachedDns);
+    crate::real::check(scenario).map_err(|message| RunError {
+        strategy: first,
+        seed,
+        message,
+    })?;
+    let mut runs = Vec::new();
+    for &strategy in &scenario.strategies {
+        let run = crate::real::run_strategy(scenario, strategy, seed).map_err(|e| RunError {
+            strategy,
+            seed,
+            message: e.to_string(),
+        })?;
+        on_done(strategy);
+        runs.push(run);
+    }
+    let mut report = assemble(scenario, seed, &runs)?;
+    report.mode = reports::Mode::Real;
+    report.host_cores = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    Ok(report)
+}
+
 /// Builds the report of one scenario from its strategies' runs (in
 /// scenario order), checking that every request is accounted for.
 pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<Report, RunError> {

@@ -151,6 +151,11 @@ impl PodTable {
             .collect()
     }
 
+    /// Records that something failed on its own (a pod, a node agent).
+    pub fn fail(&self, reason: &str) {
+        lock(&self.failures).push(reason.to_string());
+    }
+
     /// Pods that failed on their own (not killed), with the reason.
     pub fn failures(&self) -> Vec<String> {
         lock(&self.failures).clone()

@@ -13,11 +13,11 @@
 //! (`ingress`) drives the workload ([`browser`], an adapter over the
 //! `loadgen` crate).
 
-mod actions;
+pub(crate) mod actions;
 pub mod browser;
-mod fabric;
-mod kubelet;
-mod pods;
+pub(crate) mod fabric;
+pub(crate) mod kubelet;
+pub(crate) mod pods;
 
 use crate::cluster::Cluster;
 use crate::proxy::metrics::ProxyMetrics;
@@ -176,8 +176,26 @@ fn run_installed(
         }
     }
     let sim_time = sim.elapsed();
-    let requests: Vec<browser::RequestRecord> = records.take();
+    Ok(finish(
+        strategy,
+        records.take(),
+        (warmup, target),
+        sim_time,
+        &table,
+        events,
+    ))
+}
 
+/// What one strategy's run produced, gathered from its pods once the
+/// workload is over (the simulator's and real mode's runs alike).
+pub(crate) fn finish(
+    strategy: Strategy,
+    requests: Vec<browser::RequestRecord>,
+    (warmup, target): (Duration, crate::scenario::Target),
+    sim_time: Duration,
+    table: &PodTable,
+    events: Vec<(Duration, String)>,
+) -> StrategyRun {
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
     let mut stockdata_pods = Vec::new();
@@ -198,7 +216,7 @@ fn run_installed(
             PodKind::StockWeb { .. } => {}
         }
     }
-    Ok(StrategyRun {
+    StrategyRun {
         strategy,
         requests,
         warmup,
@@ -208,5 +226,5 @@ fn run_installed(
         proxy,
         settings,
         events,
-    })
+    }
 }

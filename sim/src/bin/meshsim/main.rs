@@ -111,8 +111,13 @@ struct RunArgs {
     flags: RunFlags,
     /// Run everything twice and fail (exit 1) unless both reports are
     /// byte-identical.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "real")]
     verify_determinism: bool,
+    /// Run on this machine's sockets in real time instead of the simulator:
+    /// each pod on its own loopback address, links emulated in user space.
+    /// Not deterministic; the report says `mode: "real"`.
+    #[arg(long)]
+    real: bool,
 }
 
 /// The flags of every subcommand that runs a scenario (`run`, `sweep`),
@@ -214,6 +219,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let seed = args.flags.seed(&scenario);
     let out = args.flags.out(dir_name(scenario.name()));
 
+    if args.real {
+        return run_real(&scenario, seed, &out, args.flags.json);
+    }
     let runs = if args.verify_determinism { 2 } else { 1 };
     let progress = progress_bar((scenario.strategies.len() * runs) as u64, "strategies");
     let mut reports = Vec::new();
@@ -250,6 +258,22 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// `meshsim run --real`: the strategies one after another, in real time.
+fn run_real(scenario: &Scenario, seed: u64, out: &Path, json: bool) -> Result<(), Failure> {
+    sim::real::check(scenario).map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
+    let progress = progress_bar(scenario.strategies.len() as u64, "strategies (real time)");
+    let report = sim::runner::run_real(scenario, seed, |s| {
+        progress.set_message(s.to_string());
+        progress.inc(1);
+    })
+    .map_err(|e| Failure::Failed(e.into()))?;
+    progress.finish_and_clear();
+    let bytes = report
+        .to_json_bytes()
+        .map_err(|e| Failure::Failed(e.into()))?;
+    write_outputs(out, &report, &bytes, json)
 }
 
 fn write_outputs(

@@ -1,0 +1,341 @@
+//! Real mode: the same scenario, services, proxy, timeline and load on this
+//! machine's sockets, in real time.
+//!
+//! Nothing here is a second implementation of a service or a policy: the
+//! pods are the simulator's pods (`world::kubelet` runs them, generic over
+//! the network), the timeline is the simulator's action queue applied
+//! through a real [`Fabric`], and the load is loadgen's generator. What
+//! differs is only the network:
+//! - every pod gets its own loopback address (`127.x.y.z`, as a pod gets its
+//!   own IP in Kubernetes), so a killed pod's address refuses connections;
+//! - a pod's sidecar listens on its pod's address;
+//! - links between hosts (nodes and the load generator's `ingress`) go
+//!   through the user-space emulator in [`link`] (latency, jitter, loss,
+//!   partitions), since this kernel has no `sch_netem` and nothing may need
+//!   root;
+//! - a node agent is a task per node; a crashed node's agent and pods are
+//!   aborted and its links held until it comes back.
+//!
+//! Real mode is not deterministic: compare its reports with thresholds,
+//! never bytes.
+
+pub mod link;
+
+use crate::cluster::Cluster;
+use crate::scenario::Scenario;
+use crate::strategy::Strategy;
+use crate::topology::{INGRESS, node_name};
+use crate::world::actions::{self, ActionQueue, World};
+use crate::world::fabric::Fabric;
+use crate::world::kubelet::{self, PodNet, PodTable};
+use crate::world::pods::{PodFactory, PodSpec};
+use crate::world::{StrategyRun, WorldError, browser, derive_seed, finish};
+use crate::{lock, topology};
+use link::{LinkConnect, Links};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The most pods one real-mode run may start: each needs a loopback
+/// address and a few sockets and tasks on this machine.
+pub const MAX_REAL_PODS: u32 = 250;
+/// How long the initial pods may take to become ready.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the driver looks at the clock between timeline events.
+const DRIVER_TICK: Duration = Duration::from_millis(5);
+
+/// Why a scenario cannot run for real, if it cannot; checked before any
+/// strategy starts.
+pub fn check(scenario: &Scenario) -> Result<(), String> {
+    let pods = scenario.known_pods().len() as u32 + scenario.stockweb.replicas.get();
+    if pods > MAX_REAL_PODS {
+        return Err(format!(
+            "real mode runs at most {MAX_REAL_PODS} pods (StockData replicas, including \
+             those a `scale` event adds, plus StockWeb replicas); this scenario needs {pods}"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs one strategy of `scenario` for real.
+pub fn run_strategy(
+    scenario: &Scenario,
+    strategy: Strategy,
+    seed: u64,
+) -> Result<StrategyRun, WorldError> {
+    check(scenario).map_err(WorldError)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WorldError(format!("starting the runtime: {e}")))?;
+    let run = runtime.block_on(drive(scenario, strategy, seed));
+    // Pods, sidecars and pumps end with the runtime.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    run
+}
+
+async fn drive(
+    scenario: &Scenario,
+    strategy: Strategy,
+    seed: u64,
+) -> Result<StrategyRun, WorldError> {
+    let cluster = Cluster::new();
+    let table = PodTable::new();
+    let factory = PodFactory::new(scenario, strategy, seed);
+    let c = &scenario.cluster;
+    let links = Links::new(
+        c.latency.0,
+        c.jitter.0,
+        c.loss,
+        derive_seed(seed, "network/real"),
+    );
+    let net = RealNet::new(links.clone());
+    let mut fabric = RealFabric {
+        net: net.clone(),
+        table: table.clone(),
+        cluster: cluster.clone(),
+        hosts: scenario.known_hosts(),
+        agents: BTreeMap::new(),
+        down: BTreeSet::new(),
+    };
+    for n in 0..c.nodes.get() as usize {
+        fabric.start_agent(n);
+    }
+    let initial: Vec<PodSpec> = (0..scenario.stockweb.replicas.get())
+        .map(|j| factory.stockweb(j))
+        .chain((0..scenario.stockdata.replicas.get()).map(|i| factory.stockdata(i)))
+        .collect();
+    let count = initial.len();
+    for spec in initial {
+        let addr = fabric.endpoint_addr(&spec);
+        cluster.add_endpoint(spec.service, &spec.name, addr);
+        table.insert(spec, Duration::ZERO);
+    }
+    started(&cluster, &table, count).await?;
+
+    let plan = browser::Plan::of(scenario, seed);
+    let (warmup, target) = (plan.warmup, plan.target);
+    let ledger = loadgen::Ledger::new();
+    let start = Instant::now();
+    let mut browse = tokio::spawn(browser::drive(
+        plan,
+        cluster.clone(),
+        LinkConnect::new(INGRESS, links),
+        ledger.clone(),
+    ));
+    let mut queue = ActionQueue::default();
+    actions::expand(scenario, &mut queue);
+    let mut events = Vec::new();
+    loop {
+        let now = start.elapsed();
+        while let Some((at, action, label)) = queue.pop_due(now) {
+            let mut world = World {
+                fabric: &mut fabric,
+                table: &table,
+                cluster: &cluster,
+                factory: &factory,
+                scenario,
+            };
+            world
+                .apply(now, action, &mut queue)
+                .map_err(|e| WorldError(format!("timeline action at {at:?}: {e}")))?;
+            if let Some(label) = label {
+                events.push((at, label));
+            }
+        }
+        if let Some(failure) = table.failures().first() {
+            browse.abort();
+            return Err(WorldError(format!("pod failed: {failure}")));
+        }
+        if now >= scenario.time_limit.0 {
+            browse.abort();
+            return Err(WorldError(format!(
+                "the workload did not finish within time_limit ({:?})",
+                scenario.time_limit.0
+            )));
+        }
+        tokio::select! {
+            done = &mut browse => {
+                match done {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => return Err(WorldError(format!("load generator: {e}"))),
+                    Err(e) => return Err(WorldError(format!("load generator: {e}"))),
+                }
+            }
+            () = tokio::time::sleep(DRIVER_TICK) => {}
+        }
+    }
+    let elapsed = start.elapsed();
+    Ok(finish(
+        strategy,
+        ledger.take(),
+        (warmup, target),
+        elapsed,
+        &table,
+        events,
+    ))
+}
+
+/// Waits until the first `count` pods are ready.
+async fn started(cluster: &Cluster, table: &PodTable, count: usize) -> Result<(), WorldError> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        let ready = [topology::STOCKDATA, topology::STOCKWEB]
+            .iter()
+            .map(|s| cluster.ready_endpoints(s).len())
+            .sum::<usize>();
+        if ready >= count {
+            return Ok(());
+        }
+        if let Some(failure) = table.failures().first() {
+            return Err(WorldError(format!("pod failed: {failure}")));
+        }
+        if Instant::now() >= deadline {
+            return Err(WorldError(format!(
+                "{ready} of {count} pods ready after {STARTUP_TIMEOUT:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+// === the network ===
+
+/// This machine's network for pods: an address per pod, links emulated.
+#[derive(Debug, Clone)]
+pub(crate) struct RealNet {
+    ips: Arc<Mutex<BTreeMap<String, Ipv4Addr>>>,
+    links: Arc<Links>,
+    block: u32,
+}
+
+/// Loopback address blocks handed out in this process, so that runs side
+/// by side (tests) never share a pod address.
+static BLOCKS: AtomicU32 = AtomicU32::new(0);
+/// Addresses per block: more than [`MAX_REAL_PODS`].
+const BLOCK_SIZE: u32 = 512;
+
+impl RealNet {
+    fn new(links: Arc<Links>) -> Self {
+        // Blocks start at 127.1.0.0, staggered by process so that two
+        // meshsim processes are unlikely to meet.
+        let per_process = 64;
+        let process = std::process::id() % 300;
+        let block = process * per_process + BLOCKS.fetch_add(1, Ordering::Relaxed) % per_process;
+        Self {
+            ips: Arc::default(),
+            links,
+            block,
+        }
+    }
+
+    /// The address of pod `name`, given on first use.
+    fn ip_of(&self, name: &str) -> Ipv4Addr {
+        let mut ips = lock(&self.ips);
+        if let Some(ip) = ips.get(name) {
+            return *ip;
+        }
+        let k = ips.len() as u32;
+        // Skip host parts 0 and 255: 254 usable per /24.
+        let offset = (1 << 16) + self.block * BLOCK_SIZE + k / 254 * 256 + k % 254 + 1;
+        let ip = Ipv4Addr::from((127u32 << 24) | (offset & 0x00ff_ffff));
+        ips.insert(name.to_string(), ip);
+        ip
+    }
+}
+
+impl PodNet for RealNet {
+    type Listener = tokio::net::TcpListener;
+    type Connect = LinkConnect;
+    fn service_addr(&self, name: &str, port: u16) -> SocketAddr {
+        SocketAddr::from((self.ip_of(name), port))
+    }
+    fn sidecar_addr(&self, name: &str, port: u16) -> SocketAddr {
+        SocketAddr::from((self.ip_of(name), port))
+    }
+    fn bind(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<tokio::net::TcpListener>> + Send {
+        tokio::net::TcpListener::bind(addr)
+    }
+    fn connect_from(&self, node: usize) -> LinkConnect {
+        LinkConnect::new(&node_name(node), self.links.clone())
+    }
+}
+
+/// A node agent's task, aborted (with the pods it owns) when dropped.
+struct Agent(tokio::task::JoinHandle<()>);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Nodes as agent tasks, links as the emulator's.
+struct RealFabric {
+    net: RealNet,
+    table: PodTable,
+    cluster: Cluster,
+    hosts: Vec<String>,
+    agents: BTreeMap<usize, Agent>,
+    down: BTreeSet<usize>,
+}
+
+impl RealFabric {
+    fn start_agent(&mut self, node: usize) {
+        let agent = kubelet::node_agent(
+            node,
+            self.table.clone(),
+            self.cluster.clone(),
+            self.net.clone(),
+        );
+        let failures = self.table.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = agent.await {
+                failures.fail(&format!("node agent {node}: {e}"));
+            }
+        });
+        self.agents.insert(node, Agent(handle));
+    }
+}
+
+impl Fabric for RealFabric {
+    fn crash(&mut self, node: usize) {
+        self.agents.remove(&node);
+        self.down.insert(node);
+        self.net.links.isolate(&node_name(node), &self.hosts, true);
+    }
+    fn is_running(&mut self, node: usize) -> bool {
+        !self.down.contains(&node)
+    }
+    fn bounce(&mut self, node: usize) {
+        self.net.links.isolate(&node_name(node), &self.hosts, false);
+        self.down.remove(&node);
+        self.agents.remove(&node);
+        self.start_agent(node);
+    }
+    fn hold(&mut self, a: &str, b: &str) {
+        self.net.links.hold(a, b);
+    }
+    fn release(&mut self, a: &str, b: &str) {
+        self.net.links.release(a, b);
+    }
+    fn set_loss(&mut self, a: &str, b: &str, rate: Option<f64>) {
+        self.net.links.set_loss(a, b, rate);
+    }
+    fn set_latency(&mut self, a: &str, b: &str, latency: Duration) {
+        self.net.links.set_latency(a, b, latency);
+    }
+    fn endpoint_addr(&mut self, pod: &PodSpec) -> SocketAddr {
+        let ip = self.net.ip_of(&pod.name);
+        self.net.links.place(ip.into(), &node_name(pod.node));
+        SocketAddr::from((ip, pod.port))
+    }
+}
