@@ -52,6 +52,10 @@ pub const BUNDLED_DEMO_PATH: &str = "scenarios/stockweb-demo.toml";
 /// `internal/resolver/dns/dns_resolver.go`, `MinResolutionInterval`, 30 s).
 pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Largest service-time multiplier (`stockdata.slowdown`, a `slow` event's
+/// `factor`): a 2 ms request becomes 2000 s, already longer than any run.
+pub const MAX_SLOWDOWN: f64 = 1e6;
+
 /// Most requests an open-loop workload may issue.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 

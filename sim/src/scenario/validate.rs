@@ -6,7 +6,7 @@
 //! dotted field it is about and what was expected.
 
 use super::config::{LoadConfig, Model, ServiceTimeConfig};
-use super::{MAX_REQUESTS, Scenario, ScenarioError, SimDuration};
+use super::{MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
 use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;
 
@@ -128,10 +128,12 @@ impl Scenario {
                     format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
                 ));
             }
-            if !(factor.is_finite() && *factor > 0.0) {
+            if !(factor.is_finite() && *factor > 0.0 && *factor <= MAX_SLOWDOWN) {
                 return Err(invalid(
                     "stockdata.slowdown",
-                    format!("`{pod}` = {factor}; expected a number above 0"),
+                    format!(
+                        "`{pod}` = {factor}; expected a number above 0 and at most {MAX_SLOWDOWN}"
+                    ),
                 ));
             }
         }

@@ -20,7 +20,7 @@ mod raw;
 pub use action::{Action, Links, Peers};
 pub use raw::{EventKind, RawEvent};
 
-use super::defaults;
+use super::{MAX_SLOWDOWN, defaults};
 use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -226,8 +226,13 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 let pod = pod()?;
                 let duration = duration()?;
                 let factor = match raw.factor {
-                    Some(f) if f.is_finite() && f > 0.0 => f,
-                    Some(_) => return Err(invalid("factor", "expected a number above 0")),
+                    Some(f) if f.is_finite() && f > 0.0 && f <= MAX_SLOWDOWN => f,
+                    Some(f) => {
+                        return Err(invalid(
+                            "factor",
+                            &format!("{f}; expected a number above 0 and at most {MAX_SLOWDOWN}"),
+                        ));
+                    }
                     None => return Err(required("factor")),
                 };
                 Action::Slow {

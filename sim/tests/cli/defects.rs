@@ -1,0 +1,49 @@
+//! Regression tests for defects found by hostile-input probes (see
+//! `defects/`, one fixture per reproducer): bad input gets exit 2 and a
+//! message naming the setting, never a panic, an abort or a late failure.
+
+use crate::common::{meshsim, scratch, stderr};
+use std::process::Output;
+
+/// The path of fixture `name` in `tests/cli/defects/`.
+fn fixture(name: &str) -> String {
+    format!("{}/tests/cli/defects/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs fixture `name` with a scratch `--out` folder.
+fn run_fixture(name: &str) -> Output {
+    let out = scratch(&format!("defects-{name}"));
+    meshsim(&["run", &fixture(name), "--out", &out.display().to_string()])
+}
+
+/// Asserts exit code 2, no panic, and every fragment in stderr.
+fn assert_input_error(o: &Output, fragments: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for f in fragments {
+        assert!(err.contains(f), "expected `{f}` in: {err}");
+    }
+}
+
+#[test]
+fn d01_huge_slowdown_is_rejected_with_its_limit() {
+    let o = run_fixture("D01-slowdown-huge.toml");
+    assert_input_error(
+        &o,
+        &["`stockdata.slowdown`", "stockdata-0", "at most 1000000"],
+    );
+}
+
+#[test]
+fn d02_huge_slow_factor_is_rejected_with_its_limit() {
+    let o = run_fixture("D02-slow-factor-huge.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D02-slow-factor-huge.toml:4:1:",
+            "`timeline[0].factor`",
+            "at most 1000000",
+        ],
+    );
+}
