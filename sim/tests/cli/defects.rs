@@ -47,3 +47,57 @@ fn d02_huge_slow_factor_is_rejected_with_its_limit() {
         ],
     );
 }
+
+#[test]
+fn d03a_huge_count_is_rejected_before_expanding() {
+    let o = run_fixture("D03a-count-4e9.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D03a-count-4e9.toml:4:1:",
+            "`timeline[0].count`",
+            "at most 10000",
+        ],
+    );
+}
+
+#[test]
+fn d03b_large_count_is_rejected_before_expanding() {
+    let o = run_fixture("D03b-count-1e8.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D03b-count-1e8.toml:4:1:",
+            "`timeline[0].count`",
+            "at most 10000",
+        ],
+    );
+}
+
+#[test]
+fn d03_timeline_total_occurrences_are_bounded() {
+    let dir = scratch("defects-d03-total");
+    let event = |pod: &str| {
+        format!(
+            "[[timeline]]\nat = \"100ms\"\nkind = \"pause\"\npod = \"{pod}\"\n\
+             duration = \"1ms\"\nevery = \"2ms\"\ncount = 6000\n"
+        )
+    };
+    let text = format!(
+        "strategies = [\"cached-dns\"]\n[load]\npage_loads = 2\n{}{}",
+        event("stockdata-0"),
+        event("stockdata-1")
+    );
+    let path = dir.join("total.toml");
+    std::fs::write(&path, text).expect("write scenario");
+    let o = meshsim(&[
+        "run",
+        &path.display().to_string(),
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert_input_error(
+        &o,
+        &["`timeline[1].count`", "12000 occurrences", "at most 10000"],
+    );
+}

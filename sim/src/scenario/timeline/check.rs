@@ -5,7 +5,7 @@
 //! read (see the parent module); these checks run again whenever the
 //! scenario is validated, e.g. after `--strategies` replaces a list.
 
-use super::{Action, Links, Peers, TimelineEvent};
+use super::{Action, Links, MAX_OCCURRENCES, Peers, TimelineEvent};
 use crate::scenario::{Scenario, ScenarioError, SimDuration};
 use crate::topology;
 use std::time::Duration;
@@ -31,6 +31,21 @@ impl Scenario {
             hosts,
             end: self.run_end(),
         };
+        // Bound the expansion before expanding anything.
+        let mut total: u64 = 0;
+        for (i, e) in self.timeline.iter().enumerate() {
+            total += u64::from(e.count());
+            if total > u64::from(MAX_OCCURRENCES) {
+                return Err(ScenarioError::Invalid {
+                    path: path.to_string(),
+                    field: format!("timeline[{i}].count"),
+                    message: format!(
+                        "{} event: brings the timeline to {total} occurrences; expected at most {MAX_OCCURRENCES} in all",
+                        e.kind().name()
+                    ),
+                });
+            }
+        }
         // Fault windows so far: (target, start, end, event index).
         let mut windows: Vec<(String, Duration, Duration, usize)> = Vec::new();
         for (i, e) in self.timeline.iter().enumerate() {

@@ -40,6 +40,11 @@ pub struct TimelineEvent {
     written: RawEvent,
 }
 
+/// Most occurrences a whole timeline may expand to (every event's `count`
+/// added up); each is a queued action and is checked against every other
+/// fault window, so the limit keeps validation and memory small.
+pub const MAX_OCCURRENCES: u32 = 10_000;
+
 /// `every` and `count`: further occurrences of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repeat {
@@ -85,14 +90,16 @@ impl TimelineEvent {
         &self.written
     }
 
-    /// Start times of every occurrence.
-    pub fn occurrences(&self) -> Vec<Duration> {
-        match self.repeat {
-            None => vec![self.at],
-            Some(Repeat { every, count }) => (0..count)
-                .map(|k| self.at + every.saturating_mul(k))
-                .collect(),
-        }
+    /// Number of occurrences (`count`, or 1).
+    pub fn count(&self) -> u32 {
+        self.repeat.map_or(1, |r| r.count)
+    }
+
+    /// Start times of every occurrence, computed as they are read (a
+    /// timeline is bounded at validation, see [`MAX_OCCURRENCES`]).
+    pub fn occurrences(&self) -> impl Iterator<Item = Duration> + '_ {
+        let every = self.repeat.map_or(Duration::ZERO, |r| r.every);
+        (0..self.count()).map(move |k| self.at.saturating_add(every.saturating_mul(k)))
     }
 
     /// A one-line description for reports (kind and target, as written).
@@ -326,6 +333,14 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 return Err(invalid("every", "expected a duration above 0"));
             }
             (_, Some(0)) => return Err(invalid("count", "expected at least 1")),
+            (_, Some(c)) if c > MAX_OCCURRENCES => {
+                return Err(invalid(
+                    "count",
+                    &format!(
+                        "{c}; expected at most {MAX_OCCURRENCES} (occurrences in the whole timeline)"
+                    ),
+                ));
+            }
             (None, Some(c)) if c > 1 => {
                 return Err(invalid("every", "is required when count > 1"));
             }
