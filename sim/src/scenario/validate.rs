@@ -62,6 +62,16 @@ impl Scenario {
                 ),
             ));
         }
+        if self.tick >= self.time_limit {
+            return Err(invalid(
+                "tick",
+                format!(
+                    "{} is not shorter than time_limit ({}); expected a tick below the time limit \
+                     (one step would pass it)",
+                    self.tick, self.time_limit
+                ),
+            ));
+        }
         if self.load.page_loads == 0 {
             return Err(invalid("load.page_loads", "expected at least 1".into()));
         }

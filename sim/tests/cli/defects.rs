@@ -101,3 +101,15 @@ fn d03_timeline_total_occurrences_are_bounded() {
         &["`timeline[1].count`", "12000 occurrences", "at most 10000"],
     );
 }
+
+#[test]
+fn d10_tick_longer_than_time_limit_is_rejected() {
+    let o = run_fixture("D10-tick-above-time-limit.toml");
+    assert_input_error(
+        &o,
+        &[
+            "`tick`",
+            "3600000000s is not shorter than time_limit (600s)",
+        ],
+    );
+}
