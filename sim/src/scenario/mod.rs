@@ -64,11 +64,14 @@ pub const MAX_REQUESTS: u64 = 10_000_000;
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|error| ScenarioError::Read {
+            path: shown.clone(),
+            error,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| ScenarioError::not_utf8(&shown, &bytes, &e))?;
+        Self::parse(text, &shown)
     }
 
     /// Parses and validates scenario text; `path` is used in errors and for

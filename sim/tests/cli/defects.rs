@@ -113,3 +113,22 @@ fn d10_tick_longer_than_time_limit_is_rejected() {
         ],
     );
 }
+
+#[test]
+fn d17c_non_utf8_file_names_the_byte_and_its_place() {
+    let o = run_fixture("D17c-non-utf8.toml");
+    assert_input_error(&o, &["D17c-non-utf8.toml:2:9:", "byte 0xff is not UTF-8"]);
+    assert!(
+        !stderr(&o).contains("stream did not contain"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn d17c_unreadable_file_error_is_said_once() {
+    let o = meshsim(&["run", "/nonexistent/x.toml"]);
+    let err = stderr(&o);
+    assert_input_error(&o, &["/nonexistent/x.toml: "]);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}
