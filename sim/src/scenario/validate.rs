@@ -18,6 +18,14 @@ impl Scenario {
             field: field.to_string(),
             message,
         };
+        if self.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(invalid(
+                "name",
+                "is empty; expected a name with at least one visible character (it names the \
+                 output folder, target/meshsim/<name>/)"
+                    .into(),
+            ));
+        }
         if self.strategies.is_empty() {
             return Err(invalid(
                 "strategies",

@@ -132,3 +132,45 @@ fn d17c_unreadable_file_error_is_said_once() {
     assert_input_error(&o, &["/nonexistent/x.toml: "]);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+#[test]
+fn d17a_crash_node_ingress_is_not_offered_as_a_node() {
+    let o = run_fixture("D17a-crash-node-ingress.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D17a-crash-node-ingress.toml:4:1:",
+            "unknown node `ingress`",
+        ],
+    );
+    assert!(!stderr(&o).contains(", ingress"), "{}", stderr(&o));
+}
+
+#[test]
+fn d17b_zero_factor_is_out_of_range_not_missing() {
+    let o = run_fixture("D17b-slow-factor-zero.toml");
+    assert_input_error(&o, &["`timeline[0].factor`", "expected a number above 0"]);
+    assert!(!stderr(&o).contains("is required"), "{}", stderr(&o));
+}
+
+#[test]
+fn d17d_empty_name_is_rejected_before_writing_anything() {
+    let out = scratch("defects-d17d").join("out");
+    let path = fixture("D17d-name-empty.toml");
+    let o = meshsim(&["run", &path, "--out", &out.display().to_string()]);
+    assert_input_error(&o, &["`name`", "is empty"]);
+    assert!(!out.exists(), "nothing is written for a rejected scenario");
+}
+
+#[test]
+fn d17e_repeated_feature_is_rejected() {
+    let o = run_fixture("D17e-repeated-feature.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D17e-repeated-feature.toml:1:",
+            "`+retry` is repeated",
+            "linkerd+retry+retry",
+        ],
+    );
+}
