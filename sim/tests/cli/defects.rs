@@ -174,3 +174,74 @@ fn d17e_repeated_feature_is_rejected() {
         ],
     );
 }
+
+/// Runs `meshsim sweep` on the tiny fixture with `args` into a scratch folder.
+fn sweep(test: &str, args: &[&str]) -> (Output, std::path::PathBuf) {
+    let out = scratch(test).join("out");
+    let tiny = fixture("D12-tiny.toml");
+    let mut all = vec!["sweep", tiny.as_str()];
+    all.extend_from_slice(args);
+    let out_arg = out.display().to_string();
+    all.extend_from_slice(&["--out", &out_arg]);
+    (meshsim(&all), out)
+}
+
+#[test]
+fn d12_sweeping_the_seed_runs_each_seed() {
+    let (o, out) = sweep("defects-d12", &["--set", "seed=1,2,3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for seed in 1..=3 {
+        let json = std::fs::read_to_string(out.join(format!("seed={seed}/report.json")))
+            .expect("point report");
+        assert!(
+            json.contains(&format!("\"seed\": {seed},")),
+            "seed={seed}: wrong seed"
+        );
+    }
+}
+
+#[test]
+fn d12_seed_flag_and_swept_seed_conflict() {
+    let (o, out) = sweep("defects-d12-flag", &["--set", "seed=1,2", "--seed", "7"]);
+    assert_input_error(&o, &["--seed", "--set seed"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn d13_sweep_errors_name_the_value_not_a_generated_place() {
+    let (o, _) = sweep("defects-d13", &["--set", "replicas=abc"]);
+    assert_input_error(
+        &o,
+        &["--set stockdata.replicas=abc: invalid type: string \"abc\""],
+    );
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("expected a nonzero u32").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(
+        !err.contains(":8:12"),
+        "no place in a generated document: {err}"
+    );
+    let (o, _) = sweep("defects-d13-interval", &["--set", "load.interval=-5ms"]);
+    assert_input_error(
+        &o,
+        &["--set load.interval=-5ms: `-5ms` does not start with a number"],
+    );
+    assert!(!stderr(&o).contains(":5:12"), "{}", stderr(&o));
+}
+
+#[test]
+fn d13_duplicate_sweep_values_are_rejected() {
+    let (o, out) = sweep("defects-d13-dup", &["--set", "replicas=2,2"]);
+    assert_input_error(&o, &["stockdata.replicas", "value `2` is listed twice"]);
+    assert!(!out.exists());
+    let (o, _) = sweep(
+        "defects-d13-key",
+        &["--set", "replicas=2", "--set", "stockdata.replicas=3"],
+    );
+    assert_input_error(&o, &["stockdata.replicas", "two --set flags"]);
+    let (o, _) = sweep("defects-d13-folder", &["--set", "name=a/b,a_b"]);
+    assert_input_error(&o, &["same folder `name=a_b`"]);
+}
