@@ -245,3 +245,79 @@ fn d13_duplicate_sweep_values_are_rejected() {
     let (o, _) = sweep("defects-d13-folder", &["--set", "name=a/b,a_b"]);
     assert_input_error(&o, &["same folder `name=a_b`"]);
 }
+
+/// The path of `rel` in the repository.
+fn repo(rel: &str) -> String {
+    format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn d14_report_without_out_leaves_a_neighbouring_report_alone() {
+    let dir = scratch("defects-d14");
+    std::fs::copy(
+        repo("scenarios/baselines/slow-replica.json"),
+        dir.join("slow-replica.json"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        repo("scenarios/baselines/stockweb-demo.json"),
+        dir.join("report.json"),
+    )
+    .expect("copy");
+    let before = std::fs::read(dir.join("report.json")).expect("read");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["report", "slow-replica.json"])
+        .current_dir(&dir)
+        .output()
+        .expect("meshsim runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.join("report.json")).expect("read"),
+        before
+    );
+    let err = stderr(&o);
+    let default = std::path::Path::new("target")
+        .join("meshsim")
+        .join("slow-replica");
+    assert!(err.contains(&format!("to {}", default.display())), "{err}");
+    assert!(dir.join(&default).join("index.html").is_file());
+}
+
+#[test]
+fn d14_report_never_overwrites_its_input() {
+    let dir = scratch("defects-d14-input");
+    let input = dir.join("report.json");
+    std::fs::copy(repo("scenarios/baselines/slow-replica.json"), &input).expect("copy");
+    let o = meshsim(&[
+        "report",
+        &input.display().to_string(),
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert_input_error(&o, &["would overwrite the input"]);
+}
+
+/// `meshsim run` of the tiny fixture with `--out out`: exit 2 at once, one
+/// message naming `--out`, and nothing written.
+fn assert_bad_out(out: &str, fragment: &str) {
+    let o = meshsim(&["run", &fixture("D12-tiny.toml"), "--out", out]);
+    assert_input_error(&o, &[&format!("--out {out}: "), fragment]);
+    assert_eq!(stderr(&o).lines().count(), 1, "one message: {}", stderr(&o));
+}
+
+#[test]
+fn d15_bad_out_paths_fail_before_the_run() {
+    let dir = scratch("defects-d15");
+    let file = dir.join("afile");
+    std::fs::write(&file, "hi").expect("write");
+    assert_bad_out(&file.display().to_string(), "is not a folder");
+    assert_eq!(std::fs::read(&file).expect("read"), b"hi");
+    assert_bad_out("/dev/null", "is not a folder");
+    assert_bad_out("/proc/x", "cannot create the folder");
+    let px = dir.join("px");
+    std::fs::create_dir_all(&px).expect("mkdir");
+    std::fs::write(px.join("charts"), "").expect("write");
+    assert_bad_out(&px.display().to_string(), "`charts` in it is not a folder");
+    let left: Vec<_> = std::fs::read_dir(&px).expect("read_dir").collect();
+    assert_eq!(left.len(), 1, "no partial files: {left:?}");
+}

@@ -20,6 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod instructions;
+mod out_dir;
 mod report;
 mod sweep;
 
@@ -213,6 +214,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     args.flags.apply_strategies(&mut scenario, &source)?;
     let seed = args.flags.seed(&scenario);
     let out = args.flags.out(dir_name(scenario.name()));
+    out_dir::prepare(&out)?;
 
     let runs = if args.verify_determinism { 2 } else { 1 };
     let progress = progress_bar((scenario.strategies.len() * runs) as u64, "strategies");

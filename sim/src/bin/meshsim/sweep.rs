@@ -67,6 +67,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     }
     let seed = args.flags.seed(&base);
     let out = args.flags.out(format!("{}-sweep", dir_name(base.name())));
+    crate::out_dir::prepare(&out)?;
     let runs: usize = points.iter().map(|p| p.scenario.strategies.len()).sum();
     let progress = progress_bar(runs as u64, "runs");
     let reports = run_grid(&points, args.flags.seed, &|s| {
