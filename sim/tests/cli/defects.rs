@@ -321,3 +321,29 @@ fn d15_bad_out_paths_fail_before_the_run() {
     let left: Vec<_> = std::fs::read_dir(&px).expect("read_dir").collect();
     assert_eq!(left.len(), 1, "no partial files: {left:?}");
 }
+
+#[test]
+fn d08a_slow_on_a_pod_a_later_scale_creates_is_rejected() {
+    let o = run_fixture("D08a-slow-pod-before-scale.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D08a-slow-pod-before-scale.toml:4:1:",
+            "`timeline[0].pod`",
+            "`stockdata-3` does not exist yet at 150ms",
+        ],
+    );
+}
+
+#[test]
+fn d08b_kill_pod_on_a_pod_a_later_scale_creates_is_rejected() {
+    let o = run_fixture("D08b-kill-pod-before-scale.toml");
+    assert_input_error(
+        &o,
+        &[
+            "D08b-kill-pod-before-scale.toml:4:1:",
+            "`timeline[0].pod`",
+            "does not exist yet",
+        ],
+    );
+}
