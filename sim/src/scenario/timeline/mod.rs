@@ -20,6 +20,8 @@ mod raw;
 pub use action::{Action, Links, Peers};
 pub use raw::{EventKind, RawEvent};
 
+use raw::takes;
+
 use super::{MAX_SLOWDOWN, defaults};
 use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -112,30 +114,6 @@ impl Serialize for TimelineEvent {
     /// As written, so the scenario hash covers exactly the file's text.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.written.serialize(s)
-    }
-}
-
-/// The keys each kind takes besides `at`, `kind`, `every` and `count`.
-fn takes(kind: EventKind, key: &str) -> bool {
-    use EventKind::*;
-    match key {
-        "pod" => matches!(kind, KillPod | Restart | Slow | Pause),
-        "node" => matches!(kind, CrashNode | Restart),
-        "nodes" => matches!(kind, Latency | Partition | Heal | Loss),
-        "from" => matches!(kind, Partition | Heal | Loss),
-        "rate" => kind == Loss,
-        "factor" => kind == Slow,
-        "add" => kind == Latency,
-        "duration" => matches!(
-            kind,
-            Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss
-        ),
-        "detect_after" => kind == CrashNode,
-        "ready_after" => matches!(kind, Restart | Scale | RollingRestart | KillPod | CrashNode),
-        "service" => matches!(kind, Scale | RollingRestart),
-        "replicas" => kind == Scale,
-        "max_surge" | "grace" => kind == RollingRestart,
-        _ => true,
     }
 }
 
