@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file could not be written.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// Why.
-        source: io::Error,
+        /// Why (in the message, not a `source()`, so an error chain does
+        /// not print it twice).
+        error: io::Error,
     },
     /// A chart could not be drawn.
     #[error(transparent)]
@@ -51,14 +52,14 @@ pub fn write_dir(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, OutputErro
     let mut put = |name: &str, bytes: &[u8]| -> Result<(), OutputError> {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| OutputError::Io {
+            std::fs::create_dir_all(parent).map_err(|error| OutputError::Io {
                 path: parent.display().to_string(),
-                source,
+                error,
             })?;
         }
-        std::fs::write(&path, bytes).map_err(|source| OutputError::Io {
+        std::fs::write(&path, bytes).map_err(|error| OutputError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         written.push(path);
         Ok(())

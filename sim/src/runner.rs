@@ -145,20 +145,20 @@ pub fn run_all(
     seed: u64,
     on_done: &(impl Fn(Strategy) + Sync),
 ) -> Result<Vec<StrategyRun>, RunError> {
-    let jobs: Vec<(&Scenario, Strategy)> =
-        scenario.strategies.iter().map(|&s| (scenario, s)).collect();
-    run_jobs(&jobs, seed, &|_, s| on_done(s))
-        .into_iter()
-        .collect()
+    let jobs: Vec<(&Scenario, Strategy, u64)> = scenario
+        .strategies
+        .iter()
+        .map(|&s| (scenario, s, seed))
+        .collect();
+    run_jobs(&jobs, &|_, s| on_done(s)).into_iter().collect()
 }
 
-/// Runs `(scenario, strategy)` jobs on worker threads (up to the number of
+/// Runs `(scenario, strategy, seed)` jobs on worker threads (up to the number of
 /// cores) and returns their results in job order, so what is built from
 /// them never depends on scheduling. `on_done(job index, strategy)` is
 /// called as each finishes.
 pub fn run_jobs(
-    jobs: &[(&Scenario, Strategy)],
-    seed: u64,
+    jobs: &[(&Scenario, Strategy, u64)],
     on_done: &(impl Fn(usize, Strategy) + Sync),
 ) -> Vec<Result<StrategyRun, RunError>> {
     let workers = std::thread::available_parallelism()
@@ -174,7 +174,7 @@ pub fn run_jobs(
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(scenario, strategy)) = jobs.get(i) else {
+                    let Some(&(scenario, strategy, seed)) = jobs.get(i) else {
                         break;
                     };
                     let result = run_strategy(scenario, strategy, seed).map_err(|e| RunError {
@@ -193,7 +193,7 @@ pub fn run_jobs(
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
         .zip(jobs)
-        .map(|(r, &(_, strategy))| {
+        .map(|(r, &(_, strategy, seed))| {
             r.unwrap_or_else(|| {
                 Err(RunError {
                     strategy,

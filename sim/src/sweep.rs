@@ -42,13 +42,22 @@ pub enum SweepError {
         /// The offending part.
         part: String,
     },
+    /// A value is given twice, or a key is set by two `--set` flags.
+    #[error("--set {key}: {message}")]
+    Duplicate {
+        /// The key.
+        key: String,
+        /// What is repeated.
+        message: String,
+    },
     /// The resulting scenario is invalid.
-    #[error("--set {assignment}: {source}")]
+    #[error("--set {assignment}: {message}")]
     Scenario {
         /// `key=value` of the point.
         assignment: String,
-        /// What the scenario parser said.
-        source: Box<ScenarioError>,
+        /// What the scenario parser said, without a place in the generated
+        /// document (the value is on the command line, not in the file).
+        message: String,
     },
     /// The base scenario does not parse as TOML.
     #[error("{0}")]
@@ -80,6 +89,21 @@ impl std::str::FromStr for Param {
             .find(|(alias, _)| *alias == key)
             .map_or(key, |(_, full)| full)
             .to_string();
+        // Two equal values would be one point run twice, written to one folder.
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .find(|(i, v)| values[..*i].contains(v))
+        {
+            return Err(SweepError::Duplicate {
+                key,
+                message: format!(
+                    "value `{v}` is listed twice (value {} of {}); expected distinct values",
+                    i + 1,
+                    values.len()
+                ),
+            });
+        }
         Ok(Self { key, values })
     }
 }
@@ -142,6 +166,14 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), Swe
 pub fn grid(base_text: &str, path: &str, params: &[Param]) -> Result<Vec<Point>, SweepError> {
     let base: toml::Table = toml::from_str(base_text)
         .map_err(|e| SweepError::Base(Box::new(ScenarioError::from_toml(path, base_text, &e))))?;
+    for (i, p) in params.iter().enumerate() {
+        if params[..i].iter().any(|q| q.key == p.key) {
+            return Err(SweepError::Duplicate {
+                key: p.key.clone(),
+                message: "the key is set by two --set flags; expected each key once".into(),
+            });
+        }
+    }
     let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for p in params {
         combos = combos
@@ -173,25 +205,70 @@ pub fn grid(base_text: &str, path: &str, params: &[Param]) -> Result<Vec<Point>,
             );
             let scenario = Scenario::parse(&text, path).map_err(|e| SweepError::Scenario {
                 assignment: assignment.clone(),
-                source: Box::new(e),
+                message: point_message(e),
             })?;
             Ok(Point { values, scenario })
         })
-        .collect()
+        .collect::<Result<Vec<Point>, SweepError>>()
+        .and_then(distinct_folders)
+}
+
+/// What was wrong with a point's scenario. A line and column would point
+/// into the generated document, not the file, so they are left out.
+fn point_message(e: ScenarioError) -> String {
+    match e {
+        ScenarioError::Parse { message, .. } => message,
+        ScenarioError::Invalid { field, message, .. } => format!("`{field}`: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// Points whose folder names differ only in characters made safe (`a/b`
+/// and `a_b`) would overwrite each other's reports.
+fn distinct_folders(points: Vec<Point>) -> Result<Vec<Point>, SweepError> {
+    for (i, p) in points.iter().enumerate() {
+        let dir = p.dir_name();
+        if let Some(q) = points[..i].iter().find(|q| q.dir_name() == dir) {
+            let show = |pt: &Point| {
+                pt.values
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            return Err(SweepError::Duplicate {
+                key: show(p),
+                message: format!(
+                    "writes to the same folder `{dir}` as {}; expected values that differ in \
+                     letters, digits or `.-_=`",
+                    show(q)
+                ),
+            });
+        }
+    }
+    Ok(points)
 }
 
 /// Runs every strategy at every point on one worker pool; reports in grid
-/// order. `on_done` is called as each run finishes.
+/// order. Each point runs with `seed` if given, else its own scenario's
+/// seed (so `--set seed=1,2,3` runs three seeds). `on_done` is called as
+/// each run finishes.
 pub fn run_grid(
     points: &[Point],
-    seed: u64,
+    seed: Option<u64>,
     on_done: &(impl Fn(Strategy) + Sync),
 ) -> Result<Vec<Report>, RunError> {
-    let jobs: Vec<(&Scenario, Strategy)> = points
+    let seed_of = |p: &Point| seed.unwrap_or(p.scenario.seed);
+    let jobs: Vec<(&Scenario, Strategy, u64)> = points
         .iter()
-        .flat_map(|p| p.scenario.strategies.iter().map(move |&s| (&p.scenario, s)))
+        .flat_map(|p| {
+            p.scenario
+                .strategies
+                .iter()
+                .map(move |&s| (&p.scenario, s, seed_of(p)))
+        })
         .collect();
-    let mut results = run_jobs(&jobs, seed, &|_, s| on_done(s)).into_iter();
+    let mut results = run_jobs(&jobs, &|_, s| on_done(s)).into_iter();
     points
         .iter()
         .map(|p| {
@@ -199,7 +276,7 @@ pub fn run_grid(
                 .by_ref()
                 .take(p.scenario.strategies.len())
                 .collect::<Result<Vec<_>, _>>()?;
-            assemble(&p.scenario, seed, &runs)
+            assemble(&p.scenario, seed_of(p), &runs)
         })
         .collect()
 }

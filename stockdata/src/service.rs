@@ -207,7 +207,8 @@ impl StockDataService {
                 self.inner.service_time.sample(&mut *rng)
             }
         };
-        demand.mul_f64(self.inner.slowdown * self.inner.control.slowdown())
+        // Saturating: a huge factor means "never finishes", not a panic.
+        crate::service_time::scale(demand, self.inner.slowdown * self.inner.control.slowdown())
     }
 
     fn tag<T>(&self, mut response: Response<T>) -> Response<T> {

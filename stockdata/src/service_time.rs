@@ -81,16 +81,27 @@ impl ServiceTime {
             ServiceTime::Constant(d) => Some(d),
             ServiceTime::Exponential { mean } => Some(mean),
             ServiceTime::LogNormal { median, sigma } => {
-                Some(median.mul_f64((sigma * sigma / 2.0).exp()))
+                Some(scale(median, (sigma * sigma / 2.0).exp()))
             }
             ServiceTime::Pareto { min, alpha } => {
-                (alpha > 1.0).then(|| min.mul_f64(alpha / (alpha - 1.0)))
+                (alpha > 1.0).then(|| scale(min, alpha / (alpha - 1.0)))
             }
             ServiceTime::Bimodal { fast, slow, p_slow } => {
-                Some(fast.mul_f64(1.0 - p_slow) + slow.mul_f64(p_slow))
+                Some(scale(fast, 1.0 - p_slow).saturating_add(scale(slow, p_slow)))
             }
         }
     }
+}
+
+/// `d` times `factor`, saturating at [`Duration::MAX`] where
+/// [`Duration::mul_f64`] would panic (a product too large to represent);
+/// a NaN or negative factor gives zero. The same arithmetic as `mul_f64`
+/// otherwise, so results are bit-for-bit those of `mul_f64`.
+pub fn scale(d: Duration, factor: f64) -> Duration {
+    if factor.is_nan() || factor <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(factor * d.as_secs_f64()).unwrap_or(Duration::MAX)
 }
 
 /// Seconds to a duration, saturating (a heavy tail can draw huge values).
@@ -105,6 +116,16 @@ fn secs(s: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scale_saturates_instead_of_panicking() {
+        let d = Duration::from_millis(2);
+        assert_eq!(scale(d, 3.0), d.mul_f64(3.0));
+        assert_eq!(scale(d, 1e30), Duration::MAX);
+        assert_eq!(scale(d, f64::INFINITY), Duration::MAX);
+        assert_eq!(scale(d, f64::NAN), Duration::ZERO);
+        assert_eq!(scale(d, -1.0), Duration::ZERO);
+    }
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -4,12 +4,13 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Read {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source()`, so an error
+        /// chain does not print it twice).
+        error: std::io::Error,
     },
     /// The TOML is malformed or a value has the wrong type or range.
     #[error("{path}:{line}:{column}: {message}")]
@@ -44,6 +45,25 @@ impl ScenarioError {
             line,
             column,
             message: err.message().trim().to_string(),
+        }
+    }
+}
+
+impl ScenarioError {
+    /// A file that is not UTF-8 text: where its first invalid byte is.
+    pub(crate) fn not_utf8(path: &str, bytes: &[u8], err: &std::str::Utf8Error) -> Self {
+        let good = err.valid_up_to();
+        // The valid prefix is text, so it has lines and columns.
+        let before = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
+        let (line, column) = line_column(before, before.len());
+        ScenarioError::Parse {
+            path: path.to_string(),
+            line,
+            column,
+            message: format!(
+                "byte 0x{:02x} is not UTF-8 text; expected a UTF-8 encoded TOML file",
+                bytes.get(good).copied().unwrap_or_default()
+            ),
         }
     }
 }

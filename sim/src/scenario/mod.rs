@@ -52,6 +52,10 @@ pub const BUNDLED_DEMO_PATH: &str = "scenarios/stockweb-demo.toml";
 /// `internal/resolver/dns/dns_resolver.go`, `MinResolutionInterval`, 30 s).
 pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Largest service-time multiplier (`stockdata.slowdown`, a `slow` event's
+/// `factor`): a 2 ms request becomes 2000 s, already longer than any run.
+pub const MAX_SLOWDOWN: f64 = 1e6;
+
 /// Most requests an open-loop workload may issue.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 
@@ -60,11 +64,14 @@ pub const MAX_REQUESTS: u64 = 10_000_000;
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|error| ScenarioError::Read {
+            path: shown.clone(),
+            error,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| ScenarioError::not_utf8(&shown, &bytes, &e))?;
+        Self::parse(text, &shown)
     }
 
     /// Parses and validates scenario text; `path` is used in errors and for

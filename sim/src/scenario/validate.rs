@@ -6,7 +6,7 @@
 //! dotted field it is about and what was expected.
 
 use super::config::{LoadConfig, Model, ServiceTimeConfig};
-use super::{MAX_REQUESTS, Scenario, ScenarioError, SimDuration};
+use super::{MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
 use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;
 
@@ -18,6 +18,14 @@ impl Scenario {
             field: field.to_string(),
             message,
         };
+        if self.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(invalid(
+                "name",
+                "is empty; expected a name with at least one visible character (it names the \
+                 output folder, target/meshsim/<name>/)"
+                    .into(),
+            ));
+        }
         if self.strategies.is_empty() {
             return Err(invalid(
                 "strategies",
@@ -59,6 +67,16 @@ impl Scenario {
                      have 1 ms resolution, so a shorter tick makes tokio's clock run ahead of the \
                      network's)",
                     self.tick
+                ),
+            ));
+        }
+        if self.tick >= self.time_limit {
+            return Err(invalid(
+                "tick",
+                format!(
+                    "{} is not shorter than time_limit ({}); expected a tick below the time limit \
+                     (one step would pass it)",
+                    self.tick, self.time_limit
                 ),
             ));
         }
@@ -128,10 +146,12 @@ impl Scenario {
                     format!("unknown pod `{pod}`; expected one of {}", pods.join(", ")),
                 ));
             }
-            if !(factor.is_finite() && *factor > 0.0) {
+            if !(factor.is_finite() && *factor > 0.0 && *factor <= MAX_SLOWDOWN) {
                 return Err(invalid(
                     "stockdata.slowdown",
-                    format!("`{pod}` = {factor}; expected a number above 0"),
+                    format!(
+                        "`{pod}` = {factor}; expected a number above 0 and at most {MAX_SLOWDOWN}"
+                    ),
                 ));
             }
         }

@@ -268,7 +268,13 @@ impl FromStr for Strategy {
                     features_list()
                 ));
             };
-            *flag(&mut features) = true;
+            let on = flag(&mut features);
+            if *on {
+                return Err(format!(
+                    "feature `+{f}` is repeated in `{s}`; expected each feature at most once"
+                ));
+            }
+            *on = true;
         }
         Ok(Strategy::Sidecar(SidecarSpec {
             base: sidecar_base,

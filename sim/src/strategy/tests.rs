@@ -71,3 +71,11 @@ Strategies:
 "
     );
 }
+
+#[test]
+fn a_repeated_feature_is_an_error() {
+    let err = "linkerd+retry+retry"
+        .parse::<Strategy>()
+        .expect_err("repeated");
+    assert!(err.contains("`+retry` is repeated"), "{err}");
+}

@@ -105,7 +105,7 @@ fn every_bundled_scenario_runs_deterministically_and_accounts_for_every_request(
             scenario
                 .timeline
                 .iter()
-                .map(|e| e.occurrences().len())
+                .map(|e| e.occurrences().count())
                 .sum::<usize>()
         );
     }

@@ -20,6 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod instructions;
+mod out_dir;
 mod report;
 mod sweep;
 
@@ -218,6 +219,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     args.flags.apply_strategies(&mut scenario, &source)?;
     let seed = args.flags.seed(&scenario);
     let out = args.flags.out(dir_name(scenario.name()));
+    out_dir::prepare(&out)?;
 
     if args.real {
         return run_real(&scenario, seed, &out, args.flags.json);

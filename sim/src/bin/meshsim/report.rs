@@ -17,8 +17,9 @@ Examples:
 pub struct ReportArgs {
     /// A report.json written by `meshsim run`.
     report: PathBuf,
-    /// Folder for summary.md, index.html, charts/ and the .hgrm files.
-    /// Default: the folder the report is in.
+    /// Folder for report.json, summary.md, index.html, charts/ and the
+    /// .hgrm files. Default: target/meshsim/<scenario name>/ (never the
+    /// folder holding the input report).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
@@ -96,12 +97,19 @@ fn read_report(path: &Path) -> Result<(Report, Vec<u8>), Failure> {
 
 pub fn report(args: ReportArgs) -> Result<(), Failure> {
     let (report, _) = read_report(&args.report)?;
+    // Not the report's own folder by default: that would overwrite any
+    // other report.json beside it.
     let out = args.out.unwrap_or_else(|| {
-        args.report
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
+        let name = crate::dir_name(&report.scenario.name);
+        let name = if name.is_empty() {
+            "report".into()
+        } else {
+            name
+        };
+        Path::new("target").join("meshsim").join(name)
     });
+    crate::out_dir::not_input(&out, &args.report)?;
+    crate::out_dir::prepare(&out)?;
     let written = reports::output::write_dir(&report, &out)
         .with_context(|| format!("writing to {}", out.display()))
         .map_err(Failure::Failed)?;

@@ -56,15 +56,21 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     } else {
         BUNDLED_DEMO.to_string()
     };
+    if args.flags.seed.is_some() && args.set.iter().any(|p| p.key == "seed") {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--seed and --set seed=…: --seed would run every point with one seed; expected one of them"
+        )));
+    }
     let mut points = grid(&text, &path, &args.set).map_err(|e| Failure::Input(e.into()))?;
     for p in &mut points {
         args.flags.apply_strategies(&mut p.scenario, &path)?;
     }
     let seed = args.flags.seed(&base);
     let out = args.flags.out(format!("{}-sweep", dir_name(base.name())));
+    crate::out_dir::prepare(&out)?;
     let runs: usize = points.iter().map(|p| p.scenario.strategies.len()).sum();
     let progress = progress_bar(runs as u64, "runs");
-    let reports = run_grid(&points, seed, &|s| {
+    let reports = run_grid(&points, args.flags.seed, &|s| {
         progress.set_message(s.to_string());
         progress.inc(1);
     })

@@ -5,7 +5,7 @@
 //! read (see the parent module); these checks run again whenever the
 //! scenario is validated, e.g. after `--strategies` replaces a list.
 
-use super::{Action, Links, Peers, TimelineEvent};
+use super::{Action, Links, MAX_OCCURRENCES, Peers, TimelineEvent};
 use crate::scenario::{Scenario, ScenarioError, SimDuration};
 use crate::topology;
 use std::time::Duration;
@@ -31,6 +31,21 @@ impl Scenario {
             hosts,
             end: self.run_end(),
         };
+        // Bound the expansion before expanding anything.
+        let mut total: u64 = 0;
+        for (i, e) in self.timeline.iter().enumerate() {
+            total += u64::from(e.count());
+            if total > u64::from(MAX_OCCURRENCES) {
+                return Err(ScenarioError::Invalid {
+                    path: path.to_string(),
+                    field: format!("timeline[{i}].count"),
+                    message: format!(
+                        "{} event: brings the timeline to {total} occurrences; expected at most {MAX_OCCURRENCES} in all",
+                        e.kind().name()
+                    ),
+                });
+            }
+        }
         // Fault windows so far: (target, start, end, event index).
         let mut windows: Vec<(String, Duration, Duration, usize)> = Vec::new();
         for (i, e) in self.timeline.iter().enumerate() {
@@ -41,6 +56,9 @@ impl Scenario {
             };
             cx.check(e)
                 .map_err(|(key, message)| invalid(key, message))?;
+            if let Some(message) = self.pod_missing_at_its_time(i, e) {
+                return Err(self.located(path, i, "pod", message));
+            }
             for t in e.occurrences() {
                 if t >= cx.end {
                     return Err(invalid(
@@ -71,6 +89,68 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+}
+
+impl Scenario {
+    /// For an event on StockData pod `stockdata-N`: a message if the pod
+    /// does not exist yet when the event first happens, i.e. neither the
+    /// replicas nor a `scale` event before it (earlier, or at the same time
+    /// and listed first) created it.
+    fn pod_missing_at_its_time(&self, i: usize, e: &TimelineEvent) -> Option<String> {
+        let pod = match e.action() {
+            Action::KillPod { pod, .. }
+            | Action::RestartPod { pod, .. }
+            | Action::Slow { pod, .. }
+            | Action::Pause { pod, .. } => pod,
+            _ => return None,
+        };
+        let index = topology::pod_index(topology::STOCKDATA, pod)?;
+        let at = e.at();
+        let mut created = self.stockdata.replicas.get();
+        for (j, other) in self.timeline.iter().enumerate() {
+            if let Action::Scale { replicas, .. } = other.action()
+                && (other.at() < at || (other.at() == at && j < i))
+            {
+                created = created.max(*replicas);
+            }
+        }
+        (index >= created).then(|| {
+            format!(
+                "{} event: `{pod}` does not exist yet at {} (stockdata has {created} pods then); \
+                 expected a pod created by the replicas or an earlier `scale` event",
+                e.kind().name(),
+                SimDuration(at)
+            )
+        })
+    }
+
+    /// An error about `timeline[i].key` at the line and column of that
+    /// event's `[[timeline]]` header when the source has one.
+    fn located(&self, path: &str, i: usize, key: &str, message: String) -> ScenarioError {
+        let is_header = |l: &str| {
+            let code = l.split('#').next().unwrap_or_default();
+            code.split_whitespace().collect::<String>() == "[[timeline]]"
+        };
+        let header = self
+            .source
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| is_header(l))
+            .nth(i);
+        match header {
+            Some((line, text)) => ScenarioError::Parse {
+                path: path.to_string(),
+                line: line + 1,
+                column: text.len() - text.trim_start().len() + 1,
+                message: format!("`timeline[{i}].{key}`: {message}"),
+            },
+            None => ScenarioError::Invalid {
+                path: path.to_string(),
+                field: format!("timeline[{i}].{key}"),
+                message,
+            },
+        }
     }
 }
 

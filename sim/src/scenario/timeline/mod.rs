@@ -20,7 +20,9 @@ mod raw;
 pub use action::{Action, Links, Peers};
 pub use raw::{EventKind, RawEvent};
 
-use super::defaults;
+use raw::takes;
+
+use super::{MAX_SLOWDOWN, defaults};
 use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -39,6 +41,11 @@ pub struct TimelineEvent {
     action: Action,
     written: RawEvent,
 }
+
+/// Most occurrences a whole timeline may expand to (every event's `count`
+/// added up); each is a queued action and is checked against every other
+/// fault window, so the limit keeps validation and memory small.
+pub const MAX_OCCURRENCES: u32 = 10_000;
 
 /// `every` and `count`: further occurrences of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +92,16 @@ impl TimelineEvent {
         &self.written
     }
 
-    /// Start times of every occurrence.
-    pub fn occurrences(&self) -> Vec<Duration> {
-        match self.repeat {
-            None => vec![self.at],
-            Some(Repeat { every, count }) => (0..count)
-                .map(|k| self.at + every.saturating_mul(k))
-                .collect(),
-        }
+    /// Number of occurrences (`count`, or 1).
+    pub fn count(&self) -> u32 {
+        self.repeat.map_or(1, |r| r.count)
+    }
+
+    /// Start times of every occurrence, computed as they are read (a
+    /// timeline is bounded at validation, see [`MAX_OCCURRENCES`]).
+    pub fn occurrences(&self) -> impl Iterator<Item = Duration> + '_ {
+        let every = self.repeat.map_or(Duration::ZERO, |r| r.every);
+        (0..self.count()).map(move |k| self.at.saturating_add(every.saturating_mul(k)))
     }
 
     /// A one-line description for reports (kind and target, as written).
@@ -105,30 +114,6 @@ impl Serialize for TimelineEvent {
     /// As written, so the scenario hash covers exactly the file's text.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.written.serialize(s)
-    }
-}
-
-/// The keys each kind takes besides `at`, `kind`, `every` and `count`.
-fn takes(kind: EventKind, key: &str) -> bool {
-    use EventKind::*;
-    match key {
-        "pod" => matches!(kind, KillPod | Restart | Slow | Pause),
-        "node" => matches!(kind, CrashNode | Restart),
-        "nodes" => matches!(kind, Latency | Partition | Heal | Loss),
-        "from" => matches!(kind, Partition | Heal | Loss),
-        "rate" => kind == Loss,
-        "factor" => kind == Slow,
-        "add" => kind == Latency,
-        "duration" => matches!(
-            kind,
-            Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss
-        ),
-        "detect_after" => kind == CrashNode,
-        "ready_after" => matches!(kind, Restart | Scale | RollingRestart | KillPod | CrashNode),
-        "service" => matches!(kind, Scale | RollingRestart),
-        "replicas" => kind == Scale,
-        "max_surge" | "grace" => kind == RollingRestart,
-        _ => true,
     }
 }
 
@@ -226,8 +211,13 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 let pod = pod()?;
                 let duration = duration()?;
                 let factor = match raw.factor {
-                    Some(f) if f.is_finite() && f > 0.0 => f,
-                    Some(_) => return Err(invalid("factor", "expected a number above 0")),
+                    Some(f) if f.is_finite() && f > 0.0 && f <= MAX_SLOWDOWN => f,
+                    Some(f) => {
+                        return Err(invalid(
+                            "factor",
+                            &format!("{f}; expected a number above 0 and at most {MAX_SLOWDOWN}"),
+                        ));
+                    }
                     None => return Err(required("factor")),
                 };
                 Action::Slow {
@@ -321,6 +311,14 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 return Err(invalid("every", "expected a duration above 0"));
             }
             (_, Some(0)) => return Err(invalid("count", "expected at least 1")),
+            (_, Some(c)) if c > MAX_OCCURRENCES => {
+                return Err(invalid(
+                    "count",
+                    &format!(
+                        "{c}; expected at most {MAX_OCCURRENCES} (occurrences in the whole timeline)"
+                    ),
+                ));
+            }
             (None, Some(c)) if c > 1 => {
                 return Err(invalid("every", "is required when count > 1"));
             }

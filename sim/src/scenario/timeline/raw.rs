@@ -146,3 +146,27 @@ impl RawEvent {
         parts.join(" ")
     }
 }
+
+/// The keys each kind takes besides `at`, `kind`, `every` and `count`.
+pub(super) fn takes(kind: EventKind, key: &str) -> bool {
+    use EventKind::*;
+    match key {
+        "pod" => matches!(kind, KillPod | Restart | Slow | Pause),
+        "node" => matches!(kind, CrashNode | Restart),
+        "nodes" => matches!(kind, Latency | Partition | Heal | Loss),
+        "from" => matches!(kind, Partition | Heal | Loss),
+        "rate" => kind == Loss,
+        "factor" => kind == Slow,
+        "add" => kind == Latency,
+        "duration" => matches!(
+            kind,
+            Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss
+        ),
+        "detect_after" => kind == CrashNode,
+        "ready_after" => matches!(kind, Restart | Scale | RollingRestart | KillPod | CrashNode),
+        "service" => matches!(kind, Scale | RollingRestart),
+        "replicas" => kind == Scale,
+        "max_surge" | "grace" => kind == RollingRestart,
+        _ => true,
+    }
+}
