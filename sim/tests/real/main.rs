@@ -1,0 +1,217 @@
+//! Real mode: the same scenarios on this machine's loopback sockets, in real
+//! time. Results vary run to run, so every assertion has a tolerance; each
+//! run is a few seconds of wall time.
+
+use reports::{Mode, PageLoad, Report, StrategyReport};
+use sim::Scenario;
+use std::collections::BTreeMap;
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(s: &Scenario) -> Report {
+    sim::runner::run_real(s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn strategy<'a>(report: &'a Report, name: &str) -> &'a StrategyReport {
+    report
+        .strategies
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no {name} in the report"))
+}
+
+fn demo(replicas: u32) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "real-demo"
+seed = 42
+strategies = ["cached-dns", "sidecar"]
+[cluster]
+nodes = 3
+latency = "1ms"
+[stockdata]
+replicas = {replicas}
+concurrency = 8
+service_time = {{ distribution = "exponential", mean = "2ms" }}
+[load]
+page_loads = 8
+interval = "100ms"
+start = "100ms"
+"#
+    ))
+}
+
+/// Each page's successful calls by replica.
+fn shares(page: &PageLoad) -> Vec<u64> {
+    page.per_replica.values().copied().collect()
+}
+
+#[test]
+fn the_seeds_demo_for_real_pins_cached_dns_and_splits_through_the_sidecar() {
+    for replicas in [2u32, 3] {
+        let report = run(&demo(replicas));
+        assert_eq!(report.mode, Mode::Real);
+        assert!(report.host_cores.is_some_and(|c| c >= 1));
+        let pinned = strategy(&report, "cached-dns");
+        assert_eq!(pinned.page_loads.len(), 8);
+        for page in &pinned.page_loads {
+            assert_eq!(shares(page), vec![100], "cached-dns page {page:?}");
+        }
+        // Every page on the same replica: the client resolved once.
+        let pods: Vec<&String> = pinned
+            .page_loads
+            .iter()
+            .flat_map(|p| p.per_replica.keys())
+            .collect();
+        assert!(pods.windows(2).all(|w| w[0] == w[1]), "{pods:?}");
+        let meshed = strategy(&report, "sidecar:round-robin");
+        let even = 100 / u64::from(replicas);
+        for page in &meshed.page_loads {
+            let split = shares(page);
+            assert_eq!(split.len(), replicas as usize, "{page:?}");
+            assert!(
+                split.iter().all(|&n| n.abs_diff(even) <= 5),
+                "{replicas} replicas: {split:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn kill_pod_fails_the_pinned_client_until_the_pod_returns_and_costs_the_sidecar_little() {
+    let report = run(&scenario(
+        r#"
+name = "real-kill"
+seed = 3
+strategies = ["cached-dns", "sidecar:round-robin"]
+[stockdata]
+replicas = 2
+service_time = { distribution = "exponential", mean = "2ms" }
+[load]
+page_loads = 20
+interval = "100ms"
+[[timeline]]
+at = "700ms"
+kind = "kill-pod"
+pod = "stockdata-0"
+duration = "600ms"
+ready_after = "200ms"
+"#,
+    ));
+    let by_time = |s: &StrategyReport, from: f64, to: f64| -> (u64, BTreeMap<String, u64>) {
+        let mut ok = 0;
+        let mut errors = BTreeMap::new();
+        for p in s
+            .page_loads
+            .iter()
+            .filter(|p| p.start_ms >= from && p.start_ms < to)
+        {
+            ok += p.per_replica.values().sum::<u64>();
+            for (code, n) in &p.errors {
+                *errors.entry(code.clone()).or_insert(0) += n;
+            }
+        }
+        (ok, errors)
+    };
+    let pinned = strategy(&report, "cached-dns");
+    assert_eq!(
+        pinned.page_loads[0].per_replica.keys().collect::<Vec<_>>(),
+        ["stockdata-0"],
+        "cached DNS pins the first answer"
+    );
+    // While stockdata-0 is down (0.7 s to 1.3 s) its pinned client gets
+    // nothing from it: calls fail UNAVAILABLE, or wait in the client's
+    // reconnect loop and succeed only once the pod is back (as in the
+    // simulator). Afterwards every call succeeds.
+    let (_, errors) = by_time(pinned, 650.0, 1300.0);
+    assert!(
+        errors.get("UNAVAILABLE").is_some_and(|&n| n >= 100),
+        "{errors:?}"
+    );
+    for p in pinned
+        .page_loads
+        .iter()
+        .filter(|p| p.start_ms >= 700.0 && p.start_ms < 1300.0 && !p.per_replica.is_empty())
+    {
+        assert!(
+            p.start_ms + p.duration_ms >= 1290.0,
+            "page {} succeeded at {} ms, before the pod returned",
+            p.index,
+            p.start_ms + p.duration_ms
+        );
+    }
+    let (ok, errors) = by_time(pinned, 1600.0, 2100.0);
+    assert!(ok >= 400 && errors.is_empty(), "{ok} {errors:?}");
+    // The sidecar loses at most the calls in flight when the pod died (one
+    // page's worth) and serves everything else.
+    let meshed = strategy(&report, "sidecar:round-robin");
+    let failed: u64 = meshed
+        .page_loads
+        .iter()
+        .map(|p| p.errors.values().sum::<u64>())
+        .sum();
+    assert!(failed <= 100, "sidecar lost {failed} calls");
+    let (ok, _) = by_time(meshed, 750.0, 1250.0);
+    assert!(
+        ok >= 400,
+        "sidecar served {ok} calls while the pod was down"
+    );
+    // Every request is accounted for (run_real checks it; the counts agree).
+    for s in &report.strategies {
+        let w = s.workload.as_ref().expect("workload summary");
+        assert_eq!(
+            w.issued,
+            w.completed + w.failed + w.in_flight_at_end,
+            "{}",
+            s.name
+        );
+    }
+}
+
+#[test]
+fn a_latency_event_raises_the_measured_p50_by_the_round_trip_it_adds() {
+    // StockWeb on node-0, StockData on node-1 (pod i on node (i + 1) mod n):
+    // 50 ms more each way on node-1's links adds 100 ms to every call.
+    let report = run(&scenario(
+        r#"
+name = "real-latency"
+seed = 5
+strategies = ["cached-dns"]
+[cluster]
+nodes = 2
+latency = "1ms"
+[stockdata]
+replicas = 1
+concurrency = 16
+service_time = { distribution = "constant", value = "2ms" }
+[load]
+page_loads = 16
+interval = "150ms"
+[[timeline]]
+at = "1s"
+kind = "latency"
+nodes = ["node-1"]
+add = "50ms"
+duration = "1.2s"
+"#,
+    ));
+    let pages = &strategy(&report, "cached-dns").page_loads;
+    let median = |from: f64, to: f64| -> f64 {
+        let mut v: Vec<f64> = pages
+            .iter()
+            .filter(|p| p.start_ms >= from && p.start_ms < to)
+            .map(|p| p.latency_ms.p50)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let before = median(0.0, 950.0);
+    let during = median(1100.0, 2000.0);
+    let added = during - before;
+    assert!(
+        (added - 100.0).abs() <= 20.0,
+        "p50 {before:.1} ms before, {during:.1} ms during: +{added:.1} ms, expected +100 ms ± 20 %"
+    );
+}
