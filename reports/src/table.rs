@@ -72,14 +72,19 @@ pub fn render_styled(report: &Report, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "scenario {} (seed {}, hash {})",
+        "scenario {} (seed {}, hash {}){}",
         report.scenario.name,
         report.seed,
         report
             .scenario
             .hash
             .get(..12)
-            .unwrap_or(&report.scenario.hash)
+            .unwrap_or(&report.scenario.hash),
+        match (report.mode, report.host_cores) {
+            (crate::Mode::Sim, _) => String::new(),
+            (crate::Mode::Real, Some(cores)) => format!(", real mode on {cores} cores"),
+            (crate::Mode::Real, None) => ", real mode".to_string(),
+        }
     );
     let line = |cells: &[String], codes: &[&str], out: &mut String| {
         let mut text = String::new();

@@ -203,3 +203,39 @@ fn sweep_runs_the_grid_and_writes_a_report_per_point() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("nonsense"));
 }
+
+#[test]
+fn compare_refuses_exact_on_real_mode_reports_and_uses_thresholds() {
+    let dir = scratch("compare-real");
+    let base = repo("scenarios/baselines/stockweb-demo.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&base).expect("baseline")).expect("json");
+    doc["mode"] = serde_json::json!("real");
+    doc["host_cores"] = serde_json::json!(2);
+    let real = dir.join("real.json");
+    std::fs::write(&real, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+    let real = real.display().to_string();
+    let exact = meshsim(&["compare", &real, &real, "--exact"]);
+    assert_eq!(exact.status.code(), Some(2), "{}", text(&exact.stderr));
+    assert!(text(&exact.stderr).contains("not deterministic"));
+    let thresholds = meshsim(&["compare", &base, &real]);
+    assert_eq!(
+        thresholds.status.code(),
+        Some(0),
+        "{}",
+        text(&thresholds.stderr)
+    );
+    // The table says where a report ran.
+    let shown = meshsim(&[
+        "report",
+        &real,
+        "--out",
+        &dir.join("out").display().to_string(),
+    ]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    assert!(
+        text(&shown.stdout).contains("real mode on 2 cores"),
+        "{}",
+        text(&shown.stdout)
+    );
+}

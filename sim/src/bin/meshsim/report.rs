@@ -121,6 +121,12 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
 pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     let (baseline, baseline_bytes) = read_report(&args.baseline)?;
     let (current, current_bytes) = read_report(&args.current)?;
+    if args.exact && !(baseline.mode.is_sim() && current.mode.is_sim()) {
+        return Err(Failure::Input(anyhow!(
+            "--exact compares bytes, and a real-mode report is not deterministic: \
+             compare real runs with thresholds (--max-p99-regression …)"
+        )));
+    }
     let thresholds = Thresholds {
         max_p99_regression_pct: args.max_p99_regression,
         max_error_rate_increase_pts: args.max_error_rate_increase,
