@@ -2,6 +2,8 @@
 //! time. Results vary run to run, so every assertion has a tolerance; each
 //! run is a few seconds of wall time.
 
+mod browser;
+
 use reports::{Mode, PageLoad, Report, StrategyReport};
 use sim::Scenario;
 use std::collections::BTreeMap;

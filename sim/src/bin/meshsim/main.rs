@@ -19,6 +19,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod demo;
 mod instructions;
 mod out_dir;
 mod report;
@@ -69,6 +70,9 @@ enum Command {
     /// Measure the simulator, the gRPC path and the mesh on this machine.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::BenchArgs),
+    /// The seed's demo on this machine's sockets, to open in a browser.
+    #[command(after_help = demo::EXAMPLES)]
+    Demo(demo::DemoArgs),
     /// Run one bench operation N times (what `bench --instructions` runs
     /// under callgrind).
     #[command(hide = true)]
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Demo(args) => demo::demo(args),
         Command::BenchOp { op, n } => sim::bench::instructions::run(&op, n)
             .map_err(|e| Failure::Input(anyhow::anyhow!("{e}"))),
     };

@@ -1,0 +1,150 @@
+//! The seed's demo on real sockets, to open in a browser: two StockData
+//! replicas, StockWeb with a cached-DNS client, and StockWeb behind a
+//! round-robin sidecar, all on loopback.
+//!
+//! The cached-DNS page's Server column shows one replica a hundred times;
+//! the sidecar page shows both, with no change to StockWeb. The services are
+//! the simulator's, on tokio sockets; service discovery is the in-process
+//! cluster registry answering DNS round robin, as the simulator's does.
+
+use crate::cluster::Cluster;
+use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
+use crate::topology::{STOCKDATA, STOCKDATA_SERVICE_PORT, pod_name};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use stockdata::transport::TokioConnect;
+use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
+use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Demo settings.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The address everything listens on.
+    pub ip: IpAddr,
+    /// The cached-DNS page's port (0: any free one); the sidecar page
+    /// takes the next one when this is not 0.
+    pub web_port: u16,
+    /// StockData replicas.
+    pub replicas: u32,
+    /// StockData's mean (exponential) service time.
+    pub service_time: Duration,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            web_port: 8080,
+            replicas: 2,
+            service_time: Duration::from_millis(2),
+        }
+    }
+}
+
+/// The running demo: its two pages' addresses, and its tasks (dropping it
+/// stops everything).
+pub struct Demo {
+    /// The cached-DNS StockWeb.
+    pub cached_dns: SocketAddr,
+    /// The StockWeb behind the sidecar.
+    pub sidecar: SocketAddr,
+    _tasks: JoinSet<()>,
+}
+
+async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, BoxError> {
+    TcpListener::bind((ip, port))
+        .await
+        .map_err(|e| format!("cannot listen on {ip}:{port}: {e}").into())
+}
+
+/// Starts the demo on the current tokio runtime.
+pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
+    let mut tasks = JoinSet::new();
+    let cluster = Cluster::new();
+    for i in 0..config.replicas {
+        let name = pod_name(STOCKDATA, i);
+        let listener = bind(config.ip, 0).await?;
+        let addr = listener.local_addr()?;
+        let replica = StockDataService::new(ReplicaConfig {
+            pod: name.clone(),
+            service_time: ServiceTime::Exponential {
+                mean: config.service_time,
+            },
+            concurrency: 8,
+            seed: u64::from(i) + 1,
+            demand_seed: 0,
+            honor_cancellation: true,
+            queue_bound: None,
+            slowdown: 1.0,
+        })?;
+        tasks.spawn(async move {
+            let _ = stockdata::serve(listener, replica).await;
+        });
+        cluster.add_endpoint(STOCKDATA, &name, addr);
+        cluster.set_ready(&name, true);
+    }
+    let second = if config.web_port == 0 {
+        0
+    } else {
+        config.web_port.saturating_add(1)
+    };
+    // StockWeb as the seed wrote it: resolve once, one connection.
+    let direct = ClientConfig {
+        outbound: AppOutbound::Direct {
+            service: STOCKDATA.into(),
+            port: STOCKDATA_SERVICE_PORT,
+        },
+        handler_lifetime: None,
+    };
+    let client = StockClient::new(direct, TokioConnect, cluster.dns());
+    let cached_dns = web(&mut tasks, config.ip, config.web_port, "stockweb-0", client).await?;
+    // The same StockWeb with a sidecar in its "pod".
+    let proxy_listener = bind(config.ip, 0).await?;
+    let proxy = proxy_listener.local_addr()?;
+    let outbound = Outbound::new(
+        cluster.clone(),
+        TokioConnect,
+        SidecarConfig::round_robin(),
+        1,
+        Default::default(),
+    );
+    tasks.spawn(async move {
+        let _ = serve_outbound(proxy_listener, outbound).await;
+    });
+    let meshed = ClientConfig {
+        outbound: AppOutbound::Sidecar {
+            service: STOCKDATA.into(),
+            port: STOCKDATA_SERVICE_PORT,
+            proxy,
+        },
+        handler_lifetime: None,
+    };
+    let client = StockClient::new(meshed, TokioConnect, cluster.dns());
+    let sidecar = web(&mut tasks, config.ip, second, "stockweb-1", client).await?;
+    Ok(Demo {
+        cached_dns,
+        sidecar,
+        _tasks: tasks,
+    })
+}
+
+async fn web<R: stockdata::transport::Resolve>(
+    tasks: &mut JoinSet<()>,
+    ip: IpAddr,
+    port: u16,
+    pod: &str,
+    client: StockClient<TokioConnect, R>,
+) -> Result<SocketAddr, BoxError> {
+    let listener = bind(ip, port).await?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(StockWeb::new(pod, client));
+    tasks.spawn(async move {
+        let _ = stockweb::serve(listener, app).await;
+    });
+    Ok(addr)
+}
