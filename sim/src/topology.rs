@@ -65,6 +65,13 @@ pub fn is_stockdata_pod(pod: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('-'))
 }
 
+/// Requests the simulated browser keeps in flight (and connections open) at
+/// most when an open-loop workload sets no `connections`: turmoil gives a
+/// host 16,384 ephemeral ports, and more open at once panics the
+/// simulation. Later requests wait for a free connection, and their
+/// corrected latency shows the wait.
+pub const DEFAULT_CONNECTIONS: usize = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,7 +79,7 @@ struct Inner<C> {
     connect: C,
     config: ConnectConfig,
     /// The live sender, or an in-progress connect others wait for.
-    sender: tokio::sync::Mutex<Option<SendRequest<Buffered>>>,
+    sender: Arc<tokio::sync::Mutex<Option<SendRequest<Buffered>>>>,
     backoff: Mutex<Backoff>,
 }
 
@@ -109,7 +109,7 @@ impl<C: Connect> Http2Endpoint<C> {
                 addr,
                 connect,
                 config,
-                sender: tokio::sync::Mutex::new(None),
+                sender: Arc::new(tokio::sync::Mutex::new(None)),
                 backoff: Mutex::new(Backoff {
                     failures: 0,
                     until: None,
@@ -149,8 +149,14 @@ impl<C: Connect> Inner<C> {
     }
 
     /// The live connection's sender, connecting first if there is none.
-    async fn sender(&self) -> Result<SendRequest<Buffered>, Outcome> {
-        let mut slot = self.sender.lock().await;
+    ///
+    /// The connection belongs to the endpoint, not to the request that
+    /// found it missing: it is set up in a task of its own, so a per-try
+    /// timeout (or a caller giving up) ends the attempt without cancelling
+    /// the connect. The next attempt finds the connection ready instead of
+    /// starting over, and no half-open socket is left behind.
+    async fn sender(self: &Arc<Self>) -> Result<SendRequest<Buffered>, Outcome> {
+        let mut slot = self.sender.clone().lock_owned().await;
         if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
             return Ok(sender.clone());
         }
@@ -159,6 +165,18 @@ impl<C: Connect> Inner<C> {
         if self.backoff().until.is_some_and(|until| now < until) {
             return Err(Outcome::ConnectFailed);
         }
+        let this = self.clone();
+        let setup = tokio::spawn(async move {
+            let sender = this.establish().await?;
+            // Waiting attempts take the lock next and find it.
+            *slot = Some(sender.clone());
+            Ok(sender)
+        });
+        setup.await.unwrap_or(Err(Outcome::ConnectFailed))
+    }
+
+    /// Opens and hands-shakes a new connection, keeping the backoff.
+    async fn establish(&self) -> Result<SendRequest<Buffered>, Outcome> {
         let connected =
             tokio::time::timeout(self.config.timeout, self.connect.connect(self.addr)).await;
         let io = match connected {
@@ -195,7 +213,6 @@ impl<C: Connect> Inner<C> {
             // `is_closed()` and reconnects.
             let _ = connection.await;
         });
-        *slot = Some(sender.clone());
         Ok(sender)
     }
 }

@@ -13,15 +13,17 @@ use super::{INGRESS, STOCKWEB, derive_seed};
 use crate::cluster::Cluster;
 use crate::net::SimConnect;
 use crate::scenario::{Arrival, Model, Scenario, Target, Think};
+use crate::topology;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use loadgen::{Issue, Ledger, Request, Workload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::transport::Connect;
 use stockweb::{Call, Page};
@@ -92,7 +94,13 @@ impl Plan {
                                 w.duration.0,
                                 derive_seed(seed, "arrivals"),
                             ),
-                            connections: w.connections.map(|c| c as usize),
+                            // wrk2 requires `-c`; without the key the
+                            // browser still keeps no more connections open
+                            // than its host has ports for.
+                            connections: Some(
+                                w.connections
+                                    .map_or(topology::DEFAULT_CONNECTIONS, |c| c as usize),
+                            ),
                         },
                         Model::Closed => {
                             let think_time = w.think_time.map(|t| t.0).unwrap_or_default();
@@ -143,6 +151,7 @@ pub(crate) async fn drive<C: Connect>(
         not_found_ratio: plan.not_found_ratio,
         seed: plan.seed,
         connect,
+        pool: Pool::default(),
     });
     loadgen::run(plan.workload, &ledger, move |r| browser.send(r)).await?;
     Ok(())
@@ -151,6 +160,8 @@ pub(crate) async fn drive<C: Connect>(
 /// What the browser needs to send one request.
 struct Browser<C> {
     connect: C,
+    /// Idle keep-alive connections.
+    pool: Pool,
     /// StockWeb pods; a user sticks to one (its index modulo their count).
     webs: Vec<SocketAddr>,
     target: Target,
@@ -168,6 +179,7 @@ impl<C: Connect> Browser<C> {
         let k = r.index;
         let target = self.target;
         let connect = self.connect.clone();
+        let pool = self.pool.clone();
         let stock_id = match target {
             Target::Page => 0,
             Target::Get => self.stock_id(k),
@@ -175,13 +187,16 @@ impl<C: Connect> Browser<C> {
         async move {
             let web = web.ok_or("no StockWeb endpoint")?;
             let outcome = match target {
-                Target::Page => {
-                    fetch::<Page, C>(&connect, web, "/api/stocks".into(), &format!("page-{k}"))
-                        .await
-                        .map(Answer::Page)
-                }
+                Target::Page => fetch::<Page, C>(
+                    (&connect, &pool),
+                    web,
+                    "/api/stocks".into(),
+                    &format!("page-{k}"),
+                )
+                .await
+                .map(Answer::Page),
                 Target::Get => fetch::<Call, C>(
-                    &connect,
+                    (&connect, &pool),
                     web,
                     format!("/api/stock/{stock_id}"),
                     &format!("get-{k}"),
@@ -205,16 +220,53 @@ impl<C: Connect> Browser<C> {
     }
 }
 
-/// `GET path` over a fresh HTTP/1.1 connection, as a browser would.
+/// Idle HTTP/1.1 keep-alive connections by StockWeb address. Like a load
+/// generator's (wrk2's `-c`) or a browser's, a connection is reused once
+/// its response has been read, so open connections never exceed the
+/// requests in flight (which `connections` caps), and a steady load does
+/// not open a connection per request.
+#[derive(Clone, Default)]
+struct Pool(Arc<Mutex<BTreeMap<SocketAddr, Vec<Sender>>>>);
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+impl Pool {
+    /// An idle connection to `addr` that can take a request, if any.
+    fn take(&self, addr: SocketAddr) -> Option<Sender> {
+        let mut idle = crate::lock(&self.0);
+        let senders = idle.get_mut(&addr)?;
+        while let Some(sender) = senders.pop() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, addr: SocketAddr, sender: Sender) {
+        if sender.is_ready() {
+            crate::lock(&self.0).entry(addr).or_default().push(sender);
+        }
+    }
+}
+
+/// `GET path` on a pooled keep-alive HTTP/1.1 connection, or a new one.
 async fn fetch<T: serde::de::DeserializeOwned, C: Connect>(
-    connect: &C,
+    (connect, pool): (&C, &Pool),
     addr: SocketAddr,
     path: String,
     request_id: &str,
 ) -> Result<T, BoxError> {
-    let io = connect.connect(addr).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
-    tokio::spawn(connection);
+    let mut sender = match pool.take(addr) {
+        Some(sender) => sender,
+        None => {
+            let io = connect.connect(addr).await?;
+            let (sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+            tokio::spawn(connection);
+            sender
+        }
+    };
     let request = http::Request::get(path)
         .header(http::header::HOST, STOCKWEB)
         .header(stockdata::REQUEST_ID_HEADER, request_id)
@@ -224,5 +276,10 @@ async fn fetch<T: serde::de::DeserializeOwned, C: Connect>(
         return Err(format!("StockWeb answered HTTP {}", response.status()).into());
     }
     let body = response.into_body().collect().await?.to_bytes();
+    // Read to the end: the connection can take the next request (unless
+    // the server closed it).
+    if sender.ready().await.is_ok() {
+        pool.put(addr, sender);
+    }
     Ok(serde_json::from_slice(&body)?)
 }

@@ -280,8 +280,10 @@ from = ["node-0"]
             p.index
         );
     }
+    // Once the backlog released at the heal (five pages' calls) has
+    // drained, pages are fast again.
     assert!(
-        pages_in(s, 1000.0, 9e9)
+        pages_in(s, 1100.0, 9e9)
             .iter()
             .all(|p| p.duration_ms < 50.0)
     );
