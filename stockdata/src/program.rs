@@ -21,12 +21,27 @@ pub fn parse_args<P: clap::Parser>() -> P {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("error: bad arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            fail(&format!("{first} (see --help)"));
+            fail(&format!("{} (see --help)", usage_line(&e)));
             std::process::exit(i32::from(USAGE_EXIT))
         }
+    }
+}
+
+/// A clap error in one line: its first paragraph (the message and, say,
+/// the missing arguments), without the `error: ` prefix, usage or tips.
+pub fn usage_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = paragraph.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line).to_string();
+    if line.is_empty() {
+        "bad arguments".to_string()
+    } else {
+        line
     }
 }
 
