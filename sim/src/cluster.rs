@@ -83,6 +83,22 @@ impl Cluster {
         state.publish(service);
     }
 
+    /// Removes `pod` from `service` (a pod deleted, or an entry gone from
+    /// `meshsim proxy --endpoints-file`); whether it was there.
+    pub fn remove_endpoint(&self, service: &str, pod: &str) -> bool {
+        let mut state = self.state();
+        let Some(endpoints) = state.services.get_mut(service) else {
+            return false;
+        };
+        let before = endpoints.len();
+        endpoints.retain(|e| e.pod != pod);
+        let removed = endpoints.len() != before;
+        if removed {
+            state.publish(service);
+        }
+        removed
+    }
+
     /// Marks a pod ready or not ready, whichever service it backs.
     pub fn set_ready(&self, pod: &str, ready: bool) {
         let mut state = self.state();

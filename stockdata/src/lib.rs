@@ -32,8 +32,10 @@ stockdata::serve(listener, replica).await
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod program;
 pub mod service;
 pub mod service_time;
+pub mod spec;
 pub mod transport;
 
 /// Generated protobuf and gRPC code for `stockdata.v1`.

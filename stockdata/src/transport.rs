@@ -11,6 +11,9 @@
 //! things hold in simulation: timers come from tokio (virtual time under
 //! turmoil) and no `Date` header is written (hyper derives it from the wall
 //! clock, which would make bytes on the wire differ between runs).
+//! [`serve_http2_graceful`] and [`serve_http1_graceful`] are the same loops
+//! for the real programs, stopping on a signal and draining open
+//! connections first. [`ConnectTimeout`] bounds a real connect.
 
 use http::{Request, Response, Uri};
 use hyper::body::{Body, Incoming};
@@ -23,6 +26,9 @@ use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 use tower::Service;
+
+mod graceful;
+pub use graceful::{Drained, ErrorHook, Graceful, serve_http1_graceful, serve_http2_graceful};
 
 /// A boxed error, as tower and hyper pass them around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -187,4 +193,39 @@ pub fn connector_to<C: Connect>(
         let fut = connect.connect(addr);
         Box::pin(async move { fut.await.map(TokioIo::new) }) as ConnectFuture<C::Io>
     })
+}
+
+/// A [`Connect`] that gives up after `timeout` (`TimedOut`), so a caller of
+/// an unreachable (blackholed) address fails instead of hanging.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectTimeout<C> {
+    inner: C,
+    timeout: std::time::Duration,
+}
+
+impl<C> ConnectTimeout<C> {
+    /// `inner`, bounded by `timeout`.
+    pub fn new(inner: C, timeout: std::time::Duration) -> Self {
+        Self { inner, timeout }
+    }
+}
+
+impl<C: Connect> Connect for ConnectTimeout<C> {
+    type Io = C::Io;
+    fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Io>> + Send + 'static {
+        let (connecting, limit) = (self.inner.connect(addr), self.timeout);
+        async move {
+            tokio::time::timeout(limit, connecting)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("connecting to {addr}: no answer within {limit:?}"),
+                    ))
+                })
+        }
+    }
 }

@@ -24,7 +24,9 @@
 //!   [`timeout`] (per try), and [`endpoint`] (one HTTP/2 connection,
 //!   reconnect backoff with [`backoff`]);
 //! - [`profile`]: mesh profiles (`linkerd`, `istio`, `consul`) as
-//!   settings for those layers.
+//!   settings for those layers;
+//! - [`prometheus`]: the metrics in Prometheus text format (`meshsim
+//!   proxy`'s admin `/metrics`).
 //!
 //! The proxy depends on nothing above it: no scenario, strategy or world.
 //!
@@ -47,6 +49,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod outlier;
 pub mod profile;
+pub mod prometheus;
 pub mod retry;
 pub mod stack;
 pub mod timeout;

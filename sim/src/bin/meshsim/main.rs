@@ -22,6 +22,8 @@ mod bench;
 mod demo;
 mod instructions;
 mod out_dir;
+mod proxy;
+mod proxy_endpoints;
 mod report;
 mod sweep;
 
@@ -42,6 +44,7 @@ Examples:
   meshsim compare base.json report.json         CI gate: exit 1 on a regression
   meshsim sweep scenarios/slow-replica.toml --set replicas=3,6 --set load.interval=50ms,100ms
   meshsim bench --quick                         How fast the simulator and the mesh run here
+  meshsim proxy --service stockdata --endpoints a=127.0.0.1:50051 --profile linkerd
   MESHSIM_SEED=3 meshsim run --out /tmp/demo    Seed from the environment";
 
 #[derive(Parser)]
@@ -73,6 +76,10 @@ enum Command {
     /// The seed's demo on this machine's sockets, to open in a browser.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::DemoArgs),
+    /// Run the sidecar proxy for real: an outbound (or --inbound) proxy on
+    /// a socket, with Prometheus /metrics and /ready on an admin port.
+    #[command(after_help = proxy::EXAMPLES)]
+    Proxy(Box<proxy::ProxyArgs>),
     /// Run one bench operation N times (what `bench --instructions` runs
     /// under callgrind).
     #[command(hide = true)]
@@ -182,8 +189,9 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| proxy::usage_error(e));
     let result = match cli.command {
+        Command::Proxy(args) => return proxy::proxy(*args),
         Command::Run(args) => run(args),
         Command::Report(args) => report::report(args),
         Command::Compare(args) => report::compare(args),

@@ -1,0 +1,342 @@
+//! `meshsim proxy`: the sidecar data plane on real sockets.
+//!
+//! The same [`sim::proxy::Outbound`] the simulator runs, on tokio sockets:
+//! endpoints come from flags or a file instead of the simulated control
+//! plane, and an admin port serves `/metrics` (Prometheus text) and `/ready`.
+
+use crate::proxy_endpoints::{self as endpoints, Entry};
+use bytes::Bytes;
+use clap::{ArgGroup, Args};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use sim::Strategy;
+use sim::cluster::Cluster;
+use sim::proxy::metrics::ProxyMetrics;
+use sim::proxy::{Outbound, SidecarConfig, prometheus};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stockdata::program::{self, DisplayOpt, bind, fail, info, shutdown_signal};
+use stockdata::spec::parse_duration;
+use stockdata::transport::{Graceful, TokioConnect, serve_http1_graceful, serve_http2_graceful};
+use tokio::sync::watch;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  # An outbound sidecar for StockWeb, balancing each request over two replicas.
+  meshsim proxy --listen 127.0.0.1:4140 --service stockdata \\
+      --endpoints stockdata-0=127.0.0.1:50051,stockdata-1=127.0.0.1:50052 \\
+      --profile sidecar:round-robin --admin 127.0.0.1:4191
+  stockweb serve --stockdata http://stockdata:50051 --sidecar 127.0.0.1:4140
+
+  # Linkerd's defaults, endpoints from a file re-read when it changes.
+  meshsim proxy --service stockdata --endpoints-file endpoints.txt --profile linkerd+retry
+
+  # The server-side (inbound) sidecar in front of one local replica.
+  meshsim proxy --inbound --listen 0.0.0.0:4143 --service stockdata \\
+      --endpoints stockdata-0=127.0.0.1:50051 --admin 127.0.0.1:4192
+
+  curl -s 127.0.0.1:4191/metrics      Prometheus text: meshsim_proxy_requests_total{endpoint,code}, ...
+  curl -s 127.0.0.1:4191/ready        200 once listening with at least one endpoint
+
+Requests are routed by :authority: `stockdata:50051` or `stockdata.ns.svc` reach
+--service stockdata. Logs are logfmt lines on stderr. SIGTERM or Ctrl-C stops
+accepting, lets in-flight requests finish (up to --drain-timeout), then exits 0.
+Bad flags, a malformed address or a port in use exit 2. An endpoint that cannot
+be reached answers the caller UNAVAILABLE.";
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["endpoints", "endpoints_file"])))]
+pub struct ProxyArgs {
+    /// Address the application (or, with --inbound, the peer proxies)
+    /// connects to (HTTP/2, plaintext gRPC).
+    #[arg(
+        long,
+        env = "MESHSIM_PROXY_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:4140"
+    )]
+    listen: SocketAddr,
+    /// The service the endpoints back, matched against each request's
+    /// :authority host (up to its first dot).
+    #[arg(long, env = "MESHSIM_PROXY_SERVICE", value_name = "NAME")]
+    service: String,
+    /// The service's endpoints: POD=IP:PORT, comma-separated.
+    #[arg(long, env = "MESHSIM_PROXY_ENDPOINTS", value_name = "LIST", value_parser = parse_list)]
+    endpoints: Option<EndpointList>,
+    /// A file of endpoints (POD=IP:PORT per line, `#` comments), re-read
+    /// when it changes.
+    #[arg(
+        long,
+        env = "MESHSIM_PROXY_ENDPOINTS_FILE",
+        value_name = "FILE",
+        conflicts_with = "inbound"
+    )]
+    endpoints_file: Option<PathBuf>,
+    /// How often --endpoints-file is checked for changes.
+    #[arg(long, env = "MESHSIM_PROXY_ENDPOINTS_POLL", value_name = "DUR", default_value = "1s",
+          value_parser = parse_duration)]
+    endpoints_poll: Duration,
+    /// linkerd, istio, consul, or sidecar:<policy> (round-robin, random,
+    /// least-request, peak-ewma, weighted), with optional +retry, +budget,
+    /// +accrual, +outlier: the same names as `meshsim run --strategies`.
+    #[arg(long, env = "MESHSIM_PROXY_PROFILE", value_name = "PROFILE", default_value = "linkerd",
+          value_parser = parse_profile)]
+    profile: Profile,
+    /// Run as the server-side sidecar: exactly one (local) endpoint.
+    #[arg(long, env = "MESHSIM_PROXY_INBOUND")]
+    inbound: bool,
+    /// Admin address: GET /metrics (Prometheus text) and /ready.
+    #[arg(
+        long,
+        env = "MESHSIM_PROXY_ADMIN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:4191"
+    )]
+    admin: SocketAddr,
+    /// Seed of the proxy's random choices (balancer, jitter).
+    #[arg(
+        long,
+        env = "MESHSIM_PROXY_SEED",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    seed: u64,
+    /// On SIGTERM, longest wait for in-flight requests before exiting.
+    #[arg(long, env = "MESHSIM_PROXY_DRAIN_TIMEOUT", value_name = "DUR", default_value = "30s",
+          value_parser = parse_duration)]
+    drain_timeout: Duration,
+}
+
+/// `--endpoints`, parsed (a newtype: clap would take a `Vec` as many values).
+#[derive(Clone)]
+pub struct EndpointList(Vec<Entry>);
+
+fn parse_list(s: &str) -> Result<EndpointList, String> {
+    endpoints::parse(s).map(EndpointList)
+}
+
+/// A profile name and the configuration it stands for.
+#[derive(Clone)]
+pub struct Profile {
+    name: String,
+    config: SidecarConfig,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    let strategy = s.parse::<Strategy>()?;
+    match strategy {
+        Strategy::Sidecar(spec) => Ok(Profile {
+            name: strategy.to_string(),
+            config: spec.config(Default::default()),
+        }),
+        other => Err(format!(
+            "`{other}` is a client strategy, not a proxy profile; expected linkerd, istio, \
+             consul or sidecar:<policy>[+features]"
+        )),
+    }
+}
+
+/// A command-line error: for `meshsim proxy`, one line and exit 2 (as the
+/// other real programs); other subcommands keep clap's usual report.
+pub fn usage_error(e: clap::Error) -> ! {
+    let is_proxy = std::env::args().nth(1).as_deref() == Some("proxy");
+    if !is_proxy || !e.use_stderr() {
+        e.exit()
+    }
+    fail(&format!(
+        "{} (see meshsim proxy --help)",
+        program::usage_line(&e)
+    ));
+    std::process::exit(i32::from(program::USAGE_EXIT))
+}
+
+pub fn proxy(args: ProxyArgs) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(args)),
+        Err(e) => fail(&format!("cannot start the runtime: {e}")),
+    }
+}
+
+async fn run(args: ProxyArgs) -> ExitCode {
+    let (initial, file_text) = match (&args.endpoints, &args.endpoints_file) {
+        (Some(list), _) => (list.0.clone(), None),
+        (None, Some(path)) => match endpoints::read(path) {
+            Ok((text, entries)) => (entries, Some(text)),
+            Err(e) => return fail(&e),
+        },
+        (None, None) => return fail("give --endpoints or --endpoints-file"),
+    };
+    if args.inbound && initial.len() != 1 {
+        return fail("--inbound takes exactly one endpoint (the local application)");
+    }
+    let admin = match bind(args.admin, "--admin").await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&e),
+    };
+    let listener = match bind(args.listen, "--listen").await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&e),
+    };
+    let local = listener.local_addr().unwrap_or(args.listen);
+    let admin_local = admin.local_addr().unwrap_or(args.admin);
+    info(
+        "starting",
+        &[
+            ("program", &"meshsim proxy"),
+            ("mode", &if args.inbound { "inbound" } else { "outbound" }),
+            ("listen", &local),
+            ("admin", &admin_local),
+            ("service", &args.service),
+            ("profile", &args.profile.name),
+            ("endpoints", &endpoints::describe(&initial)),
+            (
+                "endpoints_file",
+                &DisplayOpt(args.endpoints_file.as_ref().map(|p| p.display())),
+            ),
+            ("seed", &args.seed),
+            ("drain_timeout", &format!("{:?}", args.drain_timeout)),
+        ],
+    );
+
+    let cluster = Cluster::new();
+    endpoints::apply(&cluster, &args.service, &initial);
+    if let (Some(path), Some(text)) = (args.endpoints_file.clone(), file_text) {
+        let watch = endpoints::watch_file(
+            cluster.clone(),
+            args.service.clone(),
+            path,
+            text,
+            args.endpoints_poll,
+        );
+        tokio::spawn(watch);
+    }
+    let metrics = Arc::new(Mutex::new(ProxyMetrics::default()));
+    let outbound = Outbound::new(
+        cluster.clone(),
+        TokioConnect,
+        args.profile.config.clone(),
+        args.seed,
+        metrics.clone(),
+    );
+
+    let serving = Arc::new(AtomicBool::new(true));
+    let (stop_admin, admin_stopped) = watch::channel(false);
+    let state = AdminState {
+        cluster,
+        service: args.service.clone(),
+        serving: serving.clone(),
+        metrics,
+    };
+    let admin_task = tokio::spawn(serve_http1_graceful(
+        admin,
+        tower::service_fn(move |req| {
+            let response = state.answer(&req);
+            async move { Ok::<_, Infallible>(response) }
+        }),
+        async move {
+            let mut stopped = admin_stopped;
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+        Graceful {
+            drain_timeout: Duration::from_secs(1),
+            on_error: None,
+        },
+    ));
+    info("ready", &[("listen", &local), ("admin", &admin_local)]);
+    let shutdown = async {
+        let signal = shutdown_signal().await;
+        serving.store(false, Ordering::Relaxed);
+        info("shutting down", &[("signal", &signal)]);
+    };
+    let options = Graceful {
+        drain_timeout: args.drain_timeout,
+        on_error: Some(Arc::new(|peer, e| {
+            program::warn(
+                "connection error",
+                &[("peer", &DisplayOpt(peer)), ("error", &e)],
+            );
+        })),
+    };
+    let drained = serve_http2_graceful(listener, outbound, shutdown, options).await;
+    stop_admin.send_replace(true);
+    let _ = admin_task.await;
+    info(
+        "stopped",
+        &[
+            ("connections", &drained.open),
+            ("aborted", &drained.aborted),
+        ],
+    );
+    ExitCode::SUCCESS
+}
+
+/// What the admin port answers from.
+#[derive(Clone)]
+struct AdminState {
+    cluster: Cluster,
+    service: String,
+    serving: Arc<AtomicBool>,
+    metrics: Arc<Mutex<ProxyMetrics>>,
+}
+
+impl AdminState {
+    fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let text = |status: StatusCode, content_type: &str, body: String| {
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() = status;
+            if let Ok(value) = http::HeaderValue::from_str(content_type) {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, value);
+            }
+            response
+        };
+        let plain = "text/plain; charset=utf-8";
+        match req.uri().path() {
+            "/metrics" => {
+                let metrics = self
+                    .metrics
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                text(
+                    StatusCode::OK,
+                    prometheus::CONTENT_TYPE,
+                    prometheus::render(&metrics),
+                )
+            }
+            "/ready" => {
+                let endpoints = self.cluster.ready_endpoints(&self.service).len();
+                if !self.serving.load(Ordering::Relaxed) {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        plain,
+                        "shutting down\n".into(),
+                    )
+                } else if endpoints == 0 {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        plain,
+                        format!("no endpoints for {}\n", self.service),
+                    )
+                } else {
+                    text(StatusCode::OK, plain, "ready\n".into())
+                }
+            }
+            "/live" => text(StatusCode::OK, plain, "live\n".into()),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                plain,
+                "not found: try /metrics or /ready\n".into(),
+            ),
+        }
+    }
+}

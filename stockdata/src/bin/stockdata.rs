@@ -1,0 +1,167 @@
+//! `stockdata serve`: one StockData replica on a real socket.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use stockdata::program::{self, DisplayOpt, bind, fail, info, shutdown_signal};
+use stockdata::spec::{SERVICE_TIME_FORMS, parse_duration};
+use stockdata::transport::{Graceful, serve_http2_graceful};
+use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
+
+const EXAMPLES: &str = "\
+Examples:
+  stockdata serve --listen 127.0.0.1:50051 --pod-name stockdata-0
+  stockdata serve --listen 127.0.0.1:50052 --pod-name stockdata-1 --service-time exponential:50ms
+  STOCKDATA_LISTEN=0.0.0.0:50051 STOCKDATA_POD_NAME=$HOSTNAME stockdata serve
+
+Check it (grpcurl, if installed):
+  grpcurl -plaintext -d '{\"id\": 2}' 127.0.0.1:50051 stockdata.v1.Stocks/Get
+  grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check
+
+Logs are logfmt lines on stderr. SIGTERM or Ctrl-C stops accepting, lets
+in-flight calls finish (up to --drain-timeout), then exits 0. Bad flags, a
+malformed address or a port in use exit 2.";
+
+/// StockData: the seed's NASDAQ-100 gRPC service (stockdata.v1.Stocks/Get),
+/// answering with the serving pod's name in the `server-id` header.
+#[derive(Parser)]
+#[command(name = "stockdata", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve stockdata.v1.Stocks and grpc.health.v1 on --listen.
+    #[command(after_help = EXAMPLES)]
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (HTTP/2, plaintext gRPC).
+    #[arg(
+        long,
+        env = "STOCKDATA_LISTEN",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:50051"
+    )]
+    listen: SocketAddr,
+    /// Pod name sent in every response's `server-id` header.
+    #[arg(
+        long,
+        env = "STOCKDATA_POD_NAME",
+        value_name = "NAME",
+        default_value = "stockdata-0"
+    )]
+    pod_name: String,
+    /// Worker slots; requests beyond this wait FIFO.
+    #[arg(long, env = "STOCKDATA_CONCURRENCY", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: u32,
+    #[arg(long, env = "STOCKDATA_SERVICE_TIME", value_name = "SPEC",
+          default_value = "exponential:2ms", value_parser = parse_service_time,
+          help = service_time_help())]
+    service_time: ServiceTime,
+    /// Most requests waiting for a worker slot; one more is refused at once
+    /// with UNAVAILABLE (load shedding). Default: unbounded.
+    #[arg(long, env = "STOCKDATA_QUEUE_BOUND", value_name = "N")]
+    queue_bound: Option<usize>,
+    /// Seed of the service-time draws (requests carrying an `x-request-id`
+    /// draw from a seed keyed by it instead, the same on every replica).
+    #[arg(long, env = "STOCKDATA_SEED", value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// On SIGTERM, longest wait for in-flight calls before exiting.
+    #[arg(long, env = "STOCKDATA_DRAIN_TIMEOUT", value_name = "DUR", default_value = "30s",
+          value_parser = parse_duration)]
+    drain_timeout: Duration,
+}
+
+fn service_time_help() -> String {
+    format!(
+        "Service time per request once a worker slot is held: {SERVICE_TIME_FORMS} \
+         (durations like 250us, 5ms, 1.5s), e.g. constant:5ms or exponential:50ms"
+    )
+}
+
+fn parse_service_time(s: &str) -> Result<ServiceTime, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let Cli {
+        command: Command::Serve(args),
+    } = program::parse_args::<Cli>();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let replica = match StockDataService::new(ReplicaConfig {
+        pod: args.pod_name.clone(),
+        service_time: args.service_time,
+        concurrency: args.concurrency as usize,
+        seed: args.seed,
+        demand_seed: 0,
+        honor_cancellation: true,
+        queue_bound: args.queue_bound,
+        slowdown: 1.0,
+    }) {
+        Ok(replica) => replica,
+        Err(e) => return fail(&format!("--pod-name: {e}")),
+    };
+    let listener = match bind(args.listen, "--listen").await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&e),
+    };
+    let local = listener.local_addr().unwrap_or(args.listen);
+    info(
+        "starting",
+        &[
+            ("program", &"stockdata"),
+            ("listen", &local),
+            ("pod_name", &args.pod_name),
+            ("concurrency", &args.concurrency),
+            ("service_time", &args.service_time),
+            ("queue_bound", &DisplayOpt(args.queue_bound)),
+            ("seed", &args.seed),
+            ("drain_timeout", &format!("{:?}", args.drain_timeout)),
+        ],
+    );
+    let routes = stockdata::routes(replica).await;
+    let options = Graceful {
+        drain_timeout: args.drain_timeout,
+        on_error: Some(Arc::new(|peer, e| {
+            program::warn(
+                "connection error",
+                &[("peer", &DisplayOpt(peer)), ("error", &e)],
+            );
+        })),
+    };
+    info(
+        "ready",
+        &[("listen", &local), ("health", &"grpc.health.v1")],
+    );
+    let shutdown = async {
+        let signal = shutdown_signal().await;
+        info("shutting down", &[("signal", &signal)]);
+    };
+    let drained = serve_http2_graceful(listener, routes, shutdown, options).await;
+    info(
+        "stopped",
+        &[
+            ("connections", &drained.open),
+            ("aborted", &drained.aborted),
+        ],
+    );
+    ExitCode::SUCCESS
+}
