@@ -112,6 +112,7 @@ fn servers(dom: &str) -> BTreeMap<String, usize> {
 #[test]
 fn the_demo_pages_in_chromium_show_one_replica_pinned_and_two_balanced() {
     let Some(browser) = chromium() else { return };
+    let _one = crate::exclusive();
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-browser");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("scratch");

@@ -3,6 +3,7 @@
 //! run is a few seconds of wall time.
 
 mod browser;
+mod metrics;
 
 use reports::{Mode, PageLoad, Report, StrategyReport};
 use sim::Scenario;
@@ -12,7 +13,18 @@ fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Real-mode runs measure wall-clock time on a 2-core machine: one at a
+/// time, or they would measure each other.
+pub(crate) static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub(crate) fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn run(s: &Scenario) -> Report {
+    let _one = exclusive();
     sim::runner::run_real(s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -127,9 +139,13 @@ ready_after = "200ms"
     // nothing from it: calls fail UNAVAILABLE, or wait in the client's
     // reconnect loop and succeed only once the pod is back (as in the
     // simulator). Afterwards every call succeeds.
+    // Calls in flight at the kill fail as the connection breaks: the
+    // simulator reports UNAVAILABLE, tonic over a real socket reset may say
+    // UNKNOWN. Later ones find the address refusing: UNAVAILABLE.
     let (_, errors) = by_time(pinned, 650.0, 1300.0);
+    assert!(errors.values().sum::<u64>() >= 100, "{errors:?}");
     assert!(
-        errors.get("UNAVAILABLE").is_some_and(|&n| n >= 100),
+        errors.keys().all(|c| c == "UNAVAILABLE" || c == "UNKNOWN"),
         "{errors:?}"
     );
     for p in pinned
