@@ -233,3 +233,30 @@ duration = "1.2s"
         "p50 {before:.1} ms before, {during:.1} ms during: +{added:.1} ms, expected +100 ms ± 20 %"
     );
 }
+
+#[test]
+fn a_scenario_too_big_for_this_machine_is_rejected_before_anything_runs() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-too-big");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let file = dir.join("big.toml");
+    std::fs::write(
+        &file,
+        "name = \"big\"\nstrategies = [\"cached-dns\"]\n[stockdata]\nreplicas = 300\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["run", "--real"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .expect("meshsim runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("real mode runs at most 250 pods"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("this scenario needs 302"), "{stderr}");
+    assert!(!dir.join("out").join("report.json").exists());
+}
