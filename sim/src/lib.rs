@@ -13,6 +13,7 @@ println!("{}", reports::table::render(&report));
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod chaos;
 pub mod cluster;
 pub mod kube_proxy;
 pub mod net;

@@ -7,6 +7,7 @@
 //! queueing -- --nocapture`.
 
 mod accounting;
+mod chaos;
 mod demo;
 mod queueing;
 mod scenario_fuzz;

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod chaos;
 mod demo;
 mod instructions;
 mod out_dir;
@@ -73,6 +74,10 @@ enum Command {
     /// Measure the simulator, the gRPC path and the mesh on this machine.
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::BenchArgs),
+    /// Random valid scenarios, each run twice: no panic, identical reports,
+    /// every request accounted for.
+    #[command(after_help = chaos::EXAMPLES)]
+    Chaos(chaos::ChaosArgs),
     /// The seed's demo on this machine's sockets, to open in a browser.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::DemoArgs),
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(args) => bench::bench(args),
         Command::Demo(args) => demo::demo(args),
+        Command::Chaos(args) => chaos::chaos(args),
         Command::BenchOp { op, n } => sim::bench::instructions::run(&op, n)
             .map_err(|e| Failure::Input(anyhow::anyhow!("{e}"))),
     };

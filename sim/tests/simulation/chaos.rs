@@ -1,0 +1,14 @@
+//! A few chaos seeds in every test run (`meshsim chaos --seeds 1-200` runs
+//! hundreds): random valid scenarios must not panic, must write the same
+//! report twice, and must account for every request.
+
+#[test]
+fn chaos_scenarios_run_deterministically_and_account_for_every_request() {
+    for seed in [3, 11, 17] {
+        let (text, scenario) =
+            sim::chaos::scenario(seed).unwrap_or_else(|| panic!("seed {seed}: no scenario"));
+        if let Err(e) = sim::chaos::check(&scenario) {
+            panic!("chaos seed {seed}: {e}\n{text}");
+        }
+    }
+}
