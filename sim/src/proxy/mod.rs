@@ -48,6 +48,7 @@ pub mod outbound;
 pub mod outlier;
 pub mod profile;
 pub mod retry;
+pub mod settings;
 pub mod stack;
 pub mod timeout;
 

@@ -347,7 +347,11 @@ impl SidecarSpec {
             config = config.with_accrual();
         }
         if f.outlier {
-            config = config.with_outlier();
+            config = if self.base == SidecarBase::Mesh(Mesh::Istio) {
+                config.with_destination_rule_outlier()
+            } else {
+                config.with_outlier()
+            };
         }
         config
     }
