@@ -19,7 +19,7 @@ use super::balance::p2c::ENVOY_CHOICE_COUNT;
 use super::balance::{BalanceConfig, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
-use super::endpoint::ConnectConfig;
+use super::endpoint::{ConnectConfig, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
 use super::load::LoadMetric;
 use super::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
 use super::outlier::{
@@ -58,10 +58,22 @@ pub const DEFAULT_DISCOVERY_DELAY: Duration = ISTIO_DEBOUNCE_AFTER;
 /// the Consul profile used 0.
 pub const CONSUL_DISCOVERY_DELAY: Duration = Duration::from_millis(200);
 
+/// The release the Linkerd profile models.
+pub const LINKERD_RELEASE: &str = "Linkerd stable 2.19 (linkerd2-proxy)";
+/// The release the Istio profile models: the 503 left the default retry
+/// policy in 1.24 (istio/istio#52111); Envoy's ejection rule is 1.27+'s.
+pub const ISTIO_RELEASE: &str = "Istio 1.24+ (Envoy 1.31+)";
+/// The release the Consul profile models.
+pub const CONSUL_RELEASE: &str = "Consul 1.2x (Envoy 1.31+)";
+/// Plain `sidecar:<policy>` strategies model no mesh release.
+pub const NO_RELEASE: &str = "none (a policy, not a mesh)";
+
 /// Everything one sidecar is configured with, in the order a request
 /// meets it (see [`super::stack`]).
 #[derive(Debug, Clone)]
 pub struct SidecarConfig {
+    /// The mesh release these defaults come from.
+    pub release: &'static str,
     /// Whole-request timeout (all tries), if any.
     pub request_timeout: Option<Duration>,
     /// Retries.
@@ -114,12 +126,14 @@ impl SidecarConfig {
     /// changes after istiod's debounce.
     fn bare(policy: Policy, load: LoadMetric) -> Self {
         Self {
+            release: NO_RELEASE,
             request_timeout: None,
             retry: RetryConfig::OFF,
             discovery_delay: DEFAULT_DISCOVERY_DELAY,
             balance: BalanceConfig {
                 policy,
                 panic_threshold: None,
+                fail_fast_timeout: None,
                 weights: BTreeMap::new(),
             },
             load,
@@ -167,13 +181,18 @@ impl SidecarConfig {
         Self::bare(Policy::Weighted, LoadMetric::PendingRequests)
     }
 
-    /// Linkerd: P2C peak-EWMA; retries, timeouts and failure accrual are
-    /// opt-in; fail fast when no endpoint is available.
+    /// Linkerd (stable 2.19): P2C peak-EWMA; retries, timeouts and failure
+    /// accrual are opt-in; with no endpoint available a request waits up to
+    /// the 3 s fail-fast timeout for one, then fails (earlier meshsim failed
+    /// it at once).
     pub fn linkerd() -> Self {
-        Self {
+        let mut c = Self {
+            release: LINKERD_RELEASE,
             discovery_delay: Duration::ZERO,
             ..Self::peak_ewma()
-        }
+        };
+        c.balance.fail_fast_timeout = Some(LINKERD_OUTBOUND_FAILFAST_TIMEOUT);
+        c
     }
 
     /// Istio: Envoy `LEAST_REQUEST` (Istio ≥ 1.14 default), the default
@@ -181,6 +200,7 @@ impl SidecarConfig {
     /// without a DestinationRule, panic threshold 50 %.
     pub fn istio() -> Self {
         let mut c = Self::least_request();
+        c.release = ISTIO_RELEASE;
         c.retry = envoy_retry(ISTIO_MAX_CONCURRENT_RETRIES);
         c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
         c.connect.timeout = ISTIO_CONNECT_TIMEOUT;
@@ -194,6 +214,7 @@ impl SidecarConfig {
     /// 200 ms coalescing of endpoint changes.
     pub fn consul() -> Self {
         let mut c = Self::round_robin();
+        c.release = CONSUL_RELEASE;
         c.outlier = Some(OutlierConfig::default());
         c.balance.panic_threshold = Some(CONSUL_PANIC_THRESHOLD);
         c.connect.timeout = CONSUL_CONNECT_TIMEOUT;

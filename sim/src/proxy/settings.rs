@@ -31,6 +31,14 @@ impl SidecarConfig {
             },
         );
         put("discovery_delay", format!("{:?}", self.discovery_delay));
+        put("release", self.release.to_string());
+        put(
+            "fail_fast",
+            self.balance.fail_fast_timeout.map_or_else(
+                || "at once when no endpoint is available".into(),
+                |t| format!("wait up to {t:?} for an endpoint, then fail"),
+            ),
+        );
         put(
             "connect",
             format!(

@@ -142,3 +142,71 @@ fn consul_coalesces_endpoint_changes_for_200_ms() {
     // proxycfg's coalesceTimeout (was 0).
     assert_eq!(config("consul").discovery_delay, Duration::from_millis(200));
 }
+
+#[test]
+fn linkerd_2_19_connect_backoff_tops_out_at_60_s() {
+    // linkerd/linkerd2-proxy#3992 (500 ms up to 2.18).
+    let c = config("linkerd");
+    assert_eq!(c.connect.backoff_min, Duration::from_millis(100));
+    assert_eq!(c.connect.backoff_max, Duration::from_secs(60));
+    assert_eq!(c.release, "Linkerd stable 2.19 (linkerd2-proxy)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn linkerd_waits_out_the_fail_fast_timeout_for_an_endpoint() {
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = up.clone();
+    let make: MakeConnection<Answer> = Box::new(move |_, _| Answer {
+        fails: false,
+        up: flag.clone(),
+    });
+    let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let cfg = config("linkerd");
+    let mut route = sim::proxy::stack::route_with(&cfg, make, rx, Arc::default(), &mut rng);
+    // An endpoint becomes available after 1 s: the request waits for it
+    // (the old model failed it at once).
+    let t0 = Instant::now();
+    let setter = up.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        setter.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let attempt = send(&mut route, request()).await;
+    assert_eq!(
+        attempt.outcome,
+        Outcome::Grpc(tonic::Code::Ok),
+        "{attempt:?}"
+    );
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_millis(1010),
+        "{waited:?}"
+    );
+    // Nothing available: fail after the 3 s timeout, then fail fast.
+    up.store(false, std::sync::atomic::Ordering::Relaxed);
+    let t1 = Instant::now();
+    let attempt = send(&mut route, request()).await;
+    assert_eq!(attempt.endpoint, None);
+    assert_eq!(t1.elapsed(), Duration::from_secs(3));
+    let t2 = Instant::now();
+    send(&mut route, request()).await;
+    assert_eq!(t2.elapsed(), Duration::ZERO, "in fail-fast, fails at once");
+    // A plain policy sidecar still fails at once.
+    let (_tx2, rx2) = watch::channel(Arc::new(endpoints(2)));
+    let flag = up.clone();
+    let make: MakeConnection<Answer> = Box::new(move |_, _| Answer {
+        fails: false,
+        up: flag.clone(),
+    });
+    let mut plain = sim::proxy::stack::route_with(
+        &SidecarConfig::peak_ewma(),
+        make,
+        rx2,
+        Arc::default(),
+        &mut rng,
+    );
+    let t3 = Instant::now();
+    send(&mut plain, request()).await;
+    assert_eq!(t3.elapsed(), Duration::ZERO);
+}

@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
 /// A balancer shared by every connection and retry of one sidecar route.
@@ -45,9 +47,36 @@ impl<S: EndpointService> Service<Request<Buffered>> for SharedBalance<S> {
     }
 
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
-        lock(&self.inner).call(request)
+        let Some(timeout) = lock(&self.inner).fail_fast_wait() else {
+            return lock(&self.inner).call(request);
+        };
+        // Linkerd queues the request until an endpoint is ready or the
+        // fail-fast timeout passes; availability is re-checked every
+        // `FAIL_FAST_POLL` of (simulated) time.
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let deadline = Instant::now() + timeout;
+            loop {
+                if lock(&inner).ready_now() {
+                    break;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    lock(&inner).enter_fail_fast();
+                    break;
+                }
+                tokio::time::sleep(FAIL_FAST_POLL.min(deadline - now)).await;
+            }
+            let call = lock(&inner).call(request);
+            call.await
+        })
     }
 }
+
+/// How often a request waiting out Linkerd's fail-fast timeout re-checks
+/// for an available endpoint (a modelling granularity: linkerd2-proxy is
+/// woken by the balancer becoming ready).
+pub const FAIL_FAST_POLL: Duration = Duration::from_millis(5);
 
 /// Sends `request` through `service` once it is ready.
 pub async fn send<S>(service: &mut S, request: Request<Buffered>) -> Attempt
