@@ -235,7 +235,8 @@ impl OutlierDetector {
         let total = self.hosts.len();
         let ejected = self.ejected_count(now);
         let within = (ejected + 1) * 100 <= total * self.config.max_ejection_percent as usize;
-        if !within && !(self.config.always_eject_one_host && ejected == 0) {
+        let first_allowed = self.config.always_eject_one_host && ejected == 0;
+        if !(within || first_allowed) {
             return;
         }
         let sweep_now = self.sweep_index(now);

@@ -259,34 +259,6 @@ impl<S: EndpointService> Balance<S> {
             .collect()
     }
 
-    /// Whether some endpoint may take a request now (applies discovery;
-    /// draws nothing from the RNG). Clears the fail-fast state when one can.
-    pub fn ready_now(&mut self) -> bool {
-        self.refresh(false);
-        let ready = !self.candidates(&[], Instant::now()).is_empty();
-        if ready {
-            self.failing_fast = false;
-        }
-        ready
-    }
-
-    /// How long a request that finds no endpoint should wait for one:
-    /// `None` to go ahead now (an endpoint is ready, there is no fail-fast
-    /// timeout, or the balancer is in fail-fast).
-    pub fn fail_fast_wait(&mut self) -> Option<std::time::Duration> {
-        let timeout = self.config.fail_fast_timeout?;
-        if self.ready_now() || self.failing_fast {
-            return None;
-        }
-        Some(timeout)
-    }
-
-    /// A fail-fast wait ended without an endpoint: fail at once until one
-    /// is available.
-    pub fn enter_fail_fast(&mut self) {
-        self.failing_fast = true;
-    }
-
     /// Names of the current endpoints, in discovery order.
     pub fn endpoint_names(&self) -> Vec<String> {
         self.endpoints.iter().map(|s| s.name.clone()).collect()

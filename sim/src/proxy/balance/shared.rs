@@ -91,3 +91,35 @@ where
         Err(never) => match never {},
     }
 }
+
+// === Linkerd's fail-fast queue, on the balancer ===
+
+impl<S: EndpointService> Balance<S> {
+    /// Whether some endpoint may take a request now (applies discovery;
+    /// draws nothing from the RNG). Clears the fail-fast state when one can.
+    pub fn ready_now(&mut self) -> bool {
+        self.refresh(false);
+        let ready = !self.candidates(&[], Instant::now()).is_empty();
+        if ready {
+            self.failing_fast = false;
+        }
+        ready
+    }
+
+    /// How long a request that finds no endpoint should wait for one:
+    /// `None` to go ahead now (an endpoint is ready, there is no fail-fast
+    /// timeout, or the balancer is in fail-fast).
+    pub fn fail_fast_wait(&mut self) -> Option<std::time::Duration> {
+        let timeout = self.config.fail_fast_timeout?;
+        if self.ready_now() || self.failing_fast {
+            return None;
+        }
+        Some(timeout)
+    }
+
+    /// A fail-fast wait ended without an endpoint: fail at once until one
+    /// is available.
+    pub fn enter_fail_fast(&mut self) {
+        self.failing_fast = true;
+    }
+}
