@@ -11,9 +11,11 @@
 //!
 //! Default delay: 100 ms, istiod's `PILOT_DEBOUNCE_AFTER` (istio/istio
 //! `pilot/pkg/features/tuning.go`: "The delay added to config/registry
-//! events for debouncing"). Linkerd's destination controller and Consul
-//! stream endpoint changes without a documented debounce; their profiles
-//! model the delay as 0.
+//! events for debouncing"); under churn pushes stretch up to
+//! `PILOT_DEBOUNCE_MAX`, 10 s ([`ISTIO_DEBOUNCE_MAX`], not modelled).
+//! Linkerd's destination controller streams endpoint changes without a
+//! debounce (delay 0); Consul's proxycfg coalesces them for 200 ms
+//! (`CONSUL_DISCOVERY_DELAY` in [`super::profile`]).
 
 use crate::cluster::{Cluster, Endpoint};
 use std::sync::Arc;
@@ -21,8 +23,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// istiod's `PILOT_DEBOUNCE_AFTER` default.
+/// istiod's `PILOT_DEBOUNCE_AFTER` default (Istio 1.24+): the minimum
+/// delay of a push.
 pub const ISTIO_DEBOUNCE_AFTER: Duration = Duration::from_millis(100);
+/// istiod's `PILOT_DEBOUNCE_MAX` default (istio/istio
+/// `pilot/pkg/features/tuning.go`): while events keep arriving less than
+/// `PILOT_DEBOUNCE_AFTER` apart, a push is delayed up to this long. Not
+/// modelled: meshsim applies the 100 ms minimum to every change.
+pub const ISTIO_DEBOUNCE_MAX: Duration = Duration::from_secs(10);
 
 /// The proxy-side endpoint watch of `service`, lagging the cluster by
 /// `delay`. Spawns a task on the current runtime (the proxy's host).

@@ -8,9 +8,12 @@
 //! once as `ConnectFailed` (which the balancer avoids and failure accrual
 //! counts), rather than each one paying for a doomed handshake.
 //!
-//! Defaults (linkerd2-proxy `linkerd/app/src/env.rs`,
-//! `DEFAULT_OUTBOUND_CONNECT_BACKOFF` and `DEFAULT_OUTBOUND_CONNECT_TIMEOUT`):
-//! backoff 100 ms doubling to 500 ms with 10 % jitter; connect timeout 1 s.
+//! Defaults (linkerd2-proxy as shipped in Linkerd stable 2.19,
+//! `linkerd/app/src/env.rs`, `DEFAULT_OUTBOUND_CONNECT_BACKOFF` and
+//! `DEFAULT_OUTBOUND_CONNECT_TIMEOUT`): backoff 100 ms doubling to 60 s with
+//! 10 % jitter; connect timeout 1 s. The maximum was 500 ms up to 2.18;
+//! linkerd/linkerd2-proxy#3992 (July 2025) raised it to 60 s outbound and
+//! 10 s inbound.
 
 use super::body::Buffered;
 use super::classify::Outcome;
@@ -32,8 +35,15 @@ use tower::Service;
 
 /// linkerd2-proxy's minimum connect backoff.
 pub const LINKERD_CONNECT_BACKOFF_MIN: Duration = Duration::from_millis(100);
-/// linkerd2-proxy's maximum connect backoff.
-pub const LINKERD_CONNECT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// linkerd2-proxy's maximum outbound connect backoff (Linkerd stable 2.19;
+/// 500 ms up to 2.18, raised by linkerd/linkerd2-proxy#3992).
+pub const LINKERD_CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// linkerd2-proxy's maximum inbound connect backoff (Linkerd stable 2.19;
+/// 500 ms up to 2.18). The sidecar modelled here is outbound only.
+pub const LINKERD_INBOUND_CONNECT_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// linkerd2-proxy's outbound HTTP fail-fast timeout
+/// (`DEFAULT_OUTBOUND_HTTP_FAILFAST_TIMEOUT`, 3 s, `linkerd/app/src/env.rs`).
+pub const LINKERD_OUTBOUND_FAILFAST_TIMEOUT: Duration = Duration::from_secs(3);
 /// linkerd2-proxy's connect-backoff jitter ratio.
 pub const LINKERD_CONNECT_BACKOFF_JITTER: f64 = 0.1;
 /// linkerd2-proxy's outbound connect timeout.

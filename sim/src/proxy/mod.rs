@@ -51,6 +51,7 @@ pub mod outlier;
 pub mod profile;
 pub mod prometheus;
 pub mod retry;
+pub mod settings;
 pub mod stack;
 pub mod timeout;
 

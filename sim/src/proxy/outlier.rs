@@ -14,13 +14,27 @@
 //! for `base_ejection_time` × the number of times it has been ejected
 //! (capped at `max(base, max_ejection_time)`), and is returned to service at
 //! the first `interval` sweep after that time has passed. Each sweep in which
-//! a host is healthy lowers its ejection count by one. At least one host may
-//! always be ejected, whatever the percentage.
+//! a host is healthy lowers its ejection count by one.
 //!
-//! Defaults (Envoy `config.cluster.v3.OutlierDetection`): consecutive_5xx 5,
-//! interval 10 s, base_ejection_time 30 s, max_ejection_time 300 s,
-//! max_ejection_percent 10; panic threshold 50 % (Envoy
-//! `common_lb_config.healthy_panic_threshold`).
+//! The percentage guard is Envoy's current rule (since Envoy 1.27,
+//! envoyproxy/envoy#27909, `DetectorImpl::ejectHost` in
+//! `source/common/upstream/outlier_detection_impl.cc`): a host is ejected
+//! only if `(ejected + 1) / hosts × 100 ≤ max_ejection_percent`, so with the
+//! default 10 % and fewer than 10 hosts nothing is ejected, unless
+//! `always_eject_one_host` (Envoy 1.31, envoyproxy/envoy#34796) lets the
+//! first ejection through whatever the percentage. Before 1.27 Envoy always
+//! allowed one ejection (`ejections_active == 0 || percent ≤ max`).
+//!
+//! Defaults (Envoy 1.3x `config.cluster.v3.OutlierDetection`):
+//! consecutive_5xx 5, interval 10 s, base_ejection_time 30 s,
+//! max_ejection_time 300 s, max_ejection_percent 10, always_eject_one_host
+//! false; panic threshold 50 % (Envoy `common_lb_config.healthy_panic_threshold`).
+//!
+//! Success-rate ejection (`enforcing_success_rate` 100, minimum hosts 5,
+//! request volume 100, stdev factor 1.9) is on by default in Envoy and in
+//! Consul's clusters; Istio turns it off (`EnforcingSuccessRate: 0`). It is
+//! carried as a setting ([`SuccessRate`]) and reported, but not modelled:
+//! this detector ejects on consecutive failures only.
 
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
@@ -49,6 +63,45 @@ pub const ENVOY_MAX_EJECTION_TIME: Duration = Duration::from_secs(300);
 pub const ENVOY_MAX_EJECTION_PERCENT: u32 = 10;
 /// Envoy `healthy_panic_threshold` default, percent.
 pub const ENVOY_PANIC_THRESHOLD: f64 = 50.0;
+/// Envoy `always_eject_one_host` default (field added in Envoy 1.31).
+pub const ENVOY_ALWAYS_EJECT_ONE_HOST: bool = false;
+/// Envoy `success_rate_minimum_hosts` default.
+pub const ENVOY_SUCCESS_RATE_MINIMUM_HOSTS: u32 = 5;
+/// Envoy `success_rate_request_volume` default.
+pub const ENVOY_SUCCESS_RATE_REQUEST_VOLUME: u32 = 100;
+/// Envoy `success_rate_stdev_factor` default (1900 / 1000).
+pub const ENVOY_SUCCESS_RATE_STDEV_FACTOR: f64 = 1.9;
+/// Panic threshold Istio sets from a DestinationRule's
+/// `outlierDetection.minHealthPercent`, whose default is 0 (istio/istio
+/// `pilot/pkg/networking/core/cluster_traffic_policy.go`,
+/// `applyOutlierDetection`: "Disable panic threshold by default").
+pub const ISTIO_MIN_HEALTH_PERCENT: f64 = 0.0;
+/// Panic threshold Consul sets on every upstream cluster: 0, disabled
+/// (hashicorp/consul `agent/xds/clusters.go`, `CommonLbConfig`
+/// `HealthyPanicThreshold: 0 // disable panic threshold`).
+pub const CONSUL_PANIC_THRESHOLD: f64 = 0.0;
+
+/// Envoy's success-rate ejection settings (reported, not modelled).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SuccessRate {
+    /// Hosts with enough volume needed before any success-rate ejection.
+    pub minimum_hosts: u32,
+    /// Requests per interval a host needs to be considered.
+    pub request_volume: u32,
+    /// Ejection threshold: mean − factor × stdev.
+    pub stdev_factor: f64,
+}
+
+impl Default for SuccessRate {
+    /// Envoy's defaults.
+    fn default() -> Self {
+        Self {
+            minimum_hosts: ENVOY_SUCCESS_RATE_MINIMUM_HOSTS,
+            request_volume: ENVOY_SUCCESS_RATE_REQUEST_VOLUME,
+            stdev_factor: ENVOY_SUCCESS_RATE_STDEV_FACTOR,
+        }
+    }
+}
 
 /// Outlier-detection settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,8 +114,13 @@ pub struct OutlierConfig {
     pub base_ejection_time: Duration,
     /// Longest ejection.
     pub max_ejection_time: Duration,
-    /// Most hosts ejected at once, percent (at least one is always allowed).
+    /// Most hosts ejected at once, percent: a host is ejected only if
+    /// `(ejected + 1) / hosts` stays within it.
     pub max_ejection_percent: u32,
+    /// Let the first ejection through whatever the percentage.
+    pub always_eject_one_host: bool,
+    /// Success-rate ejection, when enforced (reported, not modelled).
+    pub success_rate: Option<SuccessRate>,
 }
 
 impl Default for OutlierConfig {
@@ -74,6 +132,8 @@ impl Default for OutlierConfig {
             base_ejection_time: ENVOY_BASE_EJECTION_TIME,
             max_ejection_time: ENVOY_MAX_EJECTION_TIME,
             max_ejection_percent: ENVOY_MAX_EJECTION_PERCENT,
+            always_eject_one_host: ENVOY_ALWAYS_EJECT_ONE_HOST,
+            success_rate: Some(SuccessRate::default()),
         }
     }
 }
@@ -173,8 +233,10 @@ impl OutlierDetector {
             return;
         }
         let total = self.hosts.len();
-        let allowed = (total * self.config.max_ejection_percent as usize / 100).max(1);
-        if self.ejected_count(now) >= allowed {
+        let ejected = self.ejected_count(now);
+        let within = (ejected + 1) * 100 <= total * self.config.max_ejection_percent as usize;
+        let first_allowed = self.config.always_eject_one_host && ejected == 0;
+        if !(within || first_allowed) {
             return;
         }
         let sweep_now = self.sweep_index(now);
@@ -276,93 +338,5 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("h{i}")).collect()
-    }
-
-    #[test]
-    fn ejects_after_consecutive_failures_and_returns_on_a_sweep() {
-        let t0 = Instant::now();
-        let mut d = OutlierDetector::new(OutlierConfig::default(), t0);
-        d.retain(&names(10));
-        let t = t0 + Duration::from_secs(3);
-        for _ in 0..4 {
-            d.record("h0", true, t);
-        }
-        assert!(!d.is_ejected("h0", t));
-        d.record("h0", true, t);
-        assert!(d.is_ejected("h0", t), "fifth consecutive failure ejects");
-        // Ejected at 3 s for 30 s → eligible at the first sweep ≥ 33 s: 40 s.
-        assert!(d.is_ejected("h0", t0 + Duration::from_secs(39)));
-        assert!(!d.is_ejected("h0", t0 + Duration::from_secs(40)));
-    }
-
-    #[test]
-    fn ejection_time_grows_with_each_ejection() {
-        let t0 = Instant::now();
-        let mut d = OutlierDetector::new(OutlierConfig::default(), t0);
-        d.retain(&names(10));
-        let mut now = t0;
-        let mut back_at = Vec::new();
-        for _ in 0..3 {
-            for _ in 0..5 {
-                d.record("h1", true, now);
-            }
-            assert!(d.is_ejected("h1", now));
-            let mut t = now;
-            while d.is_ejected("h1", t) {
-                t += Duration::from_secs(1);
-            }
-            back_at.push((t - now).as_secs());
-            now = t;
-        }
-        // 30 s, then 60 s, then 90 s (each rounded up to a 10 s sweep).
-        assert_eq!(back_at, vec![30, 60, 90]);
-    }
-
-    #[test]
-    fn never_ejects_more_than_max_percent_but_at_least_one() {
-        let t = Instant::now();
-        let mut d = OutlierDetector::new(OutlierConfig::default(), t);
-        d.retain(&names(3));
-        for h in ["h0", "h1", "h2"] {
-            for _ in 0..5 {
-                d.record(h, true, t);
-            }
-        }
-        // 10 % of 3 hosts rounds down to 0, but one may always be ejected.
-        assert_eq!(d.ejected_count(t), 1);
-        let mut d = OutlierDetector::new(
-            OutlierConfig {
-                max_ejection_percent: 50,
-                ..OutlierConfig::default()
-            },
-            t,
-        );
-        d.retain(&names(10));
-        for i in 0..10 {
-            for _ in 0..5 {
-                d.record(&format!("h{i}"), true, t);
-            }
-            assert!(d.ejected_count(t) <= 5);
-        }
-        assert_eq!(d.ejected_count(t), 5);
-    }
-
-    #[test]
-    fn a_success_resets_the_streak() {
-        let t = Instant::now();
-        let mut d = OutlierDetector::new(OutlierConfig::default(), t);
-        d.retain(&names(2));
-        for _ in 0..10 {
-            for _ in 0..4 {
-                d.record("h0", true, t);
-            }
-            d.record("h0", false, t);
-        }
-        assert_eq!(d.ejected_count(t), 0);
-    }
-}
+#[path = "outlier_tests.rs"]
+mod tests;

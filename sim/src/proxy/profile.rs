@@ -19,10 +19,12 @@ use super::balance::p2c::ENVOY_CHOICE_COUNT;
 use super::balance::{BalanceConfig, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
-use super::endpoint::ConnectConfig;
+use super::endpoint::{ConnectConfig, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
 use super::load::LoadMetric;
 use super::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
-use super::outlier::{ENVOY_PANIC_THRESHOLD, OutlierConfig};
+use super::outlier::{
+    CONSUL_PANIC_THRESHOLD, ENVOY_PANIC_THRESHOLD, ISTIO_MIN_HEALTH_PERCENT, OutlierConfig,
+};
 use super::retry::{
     ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, ENVOY_MAX_CONCURRENT_RETRIES, RetryConfig,
 };
@@ -50,11 +52,28 @@ pub const LINKERD_RETRY_LIMIT: u32 = 1;
 /// Endpoint-change delay for plain `sidecar:<policy>` strategies: istiod's
 /// debounce, the one documented figure.
 pub const DEFAULT_DISCOVERY_DELAY: Duration = ISTIO_DEBOUNCE_AFTER;
+/// Consul's proxycfg coalesces snapshot updates for 200 ms before the xDS
+/// server sees them (hashicorp/consul `agent/proxycfg/state.go`,
+/// `coalesceTimeout = 200 * time.Millisecond`). Before this was modelled
+/// the Consul profile used 0.
+pub const CONSUL_DISCOVERY_DELAY: Duration = Duration::from_millis(200);
+
+/// The release the Linkerd profile models.
+pub const LINKERD_RELEASE: &str = "Linkerd stable 2.19 (linkerd2-proxy)";
+/// The release the Istio profile models: the 503 left the default retry
+/// policy in 1.24 (istio/istio#52111); Envoy's ejection rule is 1.27+'s.
+pub const ISTIO_RELEASE: &str = "Istio 1.24+ (Envoy 1.31+)";
+/// The release the Consul profile models.
+pub const CONSUL_RELEASE: &str = "Consul 1.2x (Envoy 1.31+)";
+/// Plain `sidecar:<policy>` strategies model no mesh release.
+pub const NO_RELEASE: &str = "none (a policy, not a mesh)";
 
 /// Everything one sidecar is configured with, in the order a request
 /// meets it (see [`super::stack`]).
 #[derive(Debug, Clone)]
 pub struct SidecarConfig {
+    /// The mesh release these defaults come from.
+    pub release: &'static str,
     /// Whole-request timeout (all tries), if any.
     pub request_timeout: Option<Duration>,
     /// Retries.
@@ -107,12 +126,14 @@ impl SidecarConfig {
     /// changes after istiod's debounce.
     fn bare(policy: Policy, load: LoadMetric) -> Self {
         Self {
+            release: NO_RELEASE,
             request_timeout: None,
             retry: RetryConfig::OFF,
             discovery_delay: DEFAULT_DISCOVERY_DELAY,
             balance: BalanceConfig {
                 policy,
                 panic_threshold: None,
+                fail_fast_timeout: None,
                 weights: BTreeMap::new(),
             },
             load,
@@ -160,13 +181,18 @@ impl SidecarConfig {
         Self::bare(Policy::Weighted, LoadMetric::PendingRequests)
     }
 
-    /// Linkerd: P2C peak-EWMA; retries, timeouts and failure accrual are
-    /// opt-in; fail fast when no endpoint is available.
+    /// Linkerd (stable 2.19): P2C peak-EWMA; retries, timeouts and failure
+    /// accrual are opt-in; with no endpoint available a request waits up to
+    /// the 3 s fail-fast timeout for one, then fails (earlier meshsim failed
+    /// it at once).
     pub fn linkerd() -> Self {
-        Self {
+        let mut c = Self {
+            release: LINKERD_RELEASE,
             discovery_delay: Duration::ZERO,
             ..Self::peak_ewma()
-        }
+        };
+        c.balance.fail_fast_timeout = Some(LINKERD_OUTBOUND_FAILFAST_TIMEOUT);
+        c
     }
 
     /// Istio: Envoy `LEAST_REQUEST` (Istio ≥ 1.14 default), the default
@@ -174,6 +200,7 @@ impl SidecarConfig {
     /// without a DestinationRule, panic threshold 50 %.
     pub fn istio() -> Self {
         let mut c = Self::least_request();
+        c.release = ISTIO_RELEASE;
         c.retry = envoy_retry(ISTIO_MAX_CONCURRENT_RETRIES);
         c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
         c.connect.timeout = ISTIO_CONNECT_TIMEOUT;
@@ -181,14 +208,17 @@ impl SidecarConfig {
     }
 
     /// Consul: Envoy `ROUND_ROBIN` (no LoadBalancer in the
-    /// service-resolver), no retries, and outlier detection on with Envoy's
-    /// defaults (Consul always sends an OutlierDetection).
+    /// service-resolver), no retries, outlier detection on with Envoy's
+    /// defaults (Consul always sends an OutlierDetection), the panic
+    /// threshold disabled (0) on every upstream cluster, and proxycfg's
+    /// 200 ms coalescing of endpoint changes.
     pub fn consul() -> Self {
         let mut c = Self::round_robin();
+        c.release = CONSUL_RELEASE;
         c.outlier = Some(OutlierConfig::default());
-        c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
+        c.balance.panic_threshold = Some(CONSUL_PANIC_THRESHOLD);
         c.connect.timeout = CONSUL_CONNECT_TIMEOUT;
-        c.discovery_delay = Duration::ZERO;
+        c.discovery_delay = CONSUL_DISCOVERY_DELAY;
         c
     }
 
@@ -224,10 +254,28 @@ impl SidecarConfig {
     }
 
     /// Envoy outlier detection with its defaults, and Envoy's panic
-    /// threshold.
+    /// threshold unless the profile already sets one (Consul's 0 stays).
     pub fn with_outlier(mut self) -> Self {
         self.outlier = Some(OutlierConfig::default());
-        self.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
+        self.balance
+            .panic_threshold
+            .get_or_insert(ENVOY_PANIC_THRESHOLD);
+        self
+    }
+
+    /// Outlier detection as Istio translates a DestinationRule's
+    /// `outlierDetection` (istio/istio
+    /// `pilot/pkg/networking/core/cluster_traffic_policy.go`,
+    /// `applyOutlierDetection`): Envoy's consecutive-5xx defaults,
+    /// success-rate ejection off (`EnforcingSuccessRate: 0`), and the panic
+    /// threshold set from `minHealthPercent`, default 0 (disabled). Before
+    /// this was modelled `istio+outlier` kept the 50 % panic threshold.
+    pub fn with_destination_rule_outlier(mut self) -> Self {
+        self.outlier = Some(OutlierConfig {
+            success_rate: None,
+            ..OutlierConfig::default()
+        });
+        self.balance.panic_threshold = Some(ISTIO_MIN_HEALTH_PERCENT);
         self
     }
 
@@ -242,119 +290,5 @@ impl SidecarConfig {
         };
         c.retry.max_retries = n;
         c
-    }
-
-    /// The resolved settings as `name → value` text, for reports.
-    pub fn settings(&self) -> BTreeMap<String, String> {
-        let per_try = self
-            .per_try_timeout
-            .map(|t| format!("{t:?}"))
-            .unwrap_or_else(|| "none".into());
-        let mut s = BTreeMap::new();
-        let mut put = |k: &str, v: String| {
-            s.insert(k.to_string(), v);
-        };
-        put(
-            "balancer",
-            match (self.balance.policy, self.load) {
-                (Policy::RoundRobin, _) => "round-robin".into(),
-                (Policy::Random, _) => "random".into(),
-                (Policy::P2c { choice_count }, LoadMetric::PendingRequests) => {
-                    format!("least-request (choice_count {choice_count})")
-                }
-                (Policy::P2c { .. }, LoadMetric::PeakEwma { default_rtt, decay }) => {
-                    format!("peak-ewma (default_rtt {default_rtt:?}, decay {decay:?})")
-                }
-                (Policy::Weighted, _) => "weighted".into(),
-            },
-        );
-        put("discovery_delay", format!("{:?}", self.discovery_delay));
-        put(
-            "connect",
-            format!(
-                "timeout {:?}, backoff {:?}..{:?} jitter {}",
-                self.connect.timeout,
-                self.connect.backoff_min,
-                self.connect.backoff_max,
-                self.connect.backoff_jitter
-            ),
-        );
-        let r = &self.retry;
-        put(
-            "retries",
-            if r.max_retries == 0 {
-                "off".into()
-            } else {
-                format!(
-                    "max {} per request, {}{}{}{}",
-                    r.max_retries,
-                    if r.idempotent {
-                        "any server error"
-                    } else {
-                        "connect-failure/refused-stream/unavailable only"
-                    },
-                    r.backoff
-                        .map(|(b, m)| format!(", backoff {b:?}..{m:?}"))
-                        .unwrap_or_default(),
-                    r.max_concurrent_retries
-                        .map(|m| format!(", max concurrent {m}"))
-                        .unwrap_or_default(),
-                    if r.avoid_previous_hosts {
-                        ", avoid previous hosts"
-                    } else {
-                        ""
-                    },
-                )
-            },
-        );
-        put(
-            "retry_budget",
-            r.budget
-                .map(|b| {
-                    format!(
-                        "ratio {}, min {}/s, ttl {:?}",
-                        b.retry_ratio, b.min_retries_per_second, b.ttl
-                    )
-                })
-                .unwrap_or_else(|| "none".into()),
-        );
-        put(
-            "failure_accrual",
-            self.accrual
-                .map(|a| {
-                    format!(
-                        "consecutive {}, penalty {:?}..{:?}, jitter {}",
-                        a.max_failures, a.min_penalty, a.max_penalty, a.jitter
-                    )
-                })
-                .unwrap_or_else(|| "off".into()),
-        );
-        put(
-            "outlier_detection",
-            self
-                .outlier
-                .map(|o| {
-                    format!(
-                        "consecutive_5xx {}, interval {:?}, base_ejection {:?}, max_ejection {:?}, max_ejection_percent {}",
-                        o.consecutive_5xx, o.interval, o.base_ejection_time, o.max_ejection_time, o.max_ejection_percent
-                    )
-                })
-                .unwrap_or_else(|| "off".into()),
-        );
-        put(
-            "panic_threshold",
-            self.balance
-                .panic_threshold
-                .map(|p| format!("{p}%"))
-                .unwrap_or_else(|| "none (fail fast)".into()),
-        );
-        put("per_try_timeout", per_try);
-        put(
-            "request_timeout",
-            self.request_timeout
-                .map(|t| format!("{t:?}"))
-                .unwrap_or_else(|| "none".into()),
-        );
-        s
     }
 }

@@ -80,7 +80,10 @@ pub enum Mesh {
 /// Optional sidecar features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Features {
-    /// Retries (Envoy-style; Linkerd-style on `linkerd`).
+    /// Retries (Envoy-style: Istio's default policy; Linkerd-style on
+    /// `linkerd`: limit 1 and a budget, a mix of Linkerd's two retry
+    /// systems kept for existing scenario files). On `consul` this is
+    /// Istio's default policy: Consul ships none of its own.
     pub retry: bool,
     /// A Linkerd retry budget (implies retries).
     pub budget: bool,
@@ -347,7 +350,11 @@ impl SidecarSpec {
             config = config.with_accrual();
         }
         if f.outlier {
-            config = config.with_outlier();
+            config = if self.base == SidecarBase::Mesh(Mesh::Istio) {
+                config.with_destination_rule_outlier()
+            } else {
+                config.with_outlier()
+            };
         }
         config
     }

@@ -4,4 +4,5 @@
 //! One test binary per area: each links tonic, hyper and turmoil once.
 
 mod dataplane;
+mod profiles;
 mod proxy_tokio;

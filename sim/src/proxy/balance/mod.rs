@@ -128,6 +128,11 @@ pub struct BalanceConfig {
     /// Envoy's healthy panic threshold (percent); `None` fails fast when
     /// no endpoint is available (Linkerd).
     pub panic_threshold: Option<f64>,
+    /// Linkerd's fail-fast timeout: with no endpoint available a request
+    /// waits up to this long for one before failing, and after a wait
+    /// that timed out requests fail at once until one is available again
+    /// (`linkerd_proxy_balance_queue`). `None`: fail at once.
+    pub fail_fast_timeout: Option<std::time::Duration>,
     /// Weights by pod name (default 1).
     pub weights: BTreeMap<String, u32>,
 }
@@ -148,6 +153,8 @@ pub struct Balance<S> {
     discovery: watch::Receiver<Arc<Vec<Endpoint>>>,
     make: MakeEndpoint<S>,
     on_refresh: Option<OnRefresh>,
+    /// A fail-fast wait timed out and no endpoint has been available since.
+    failing_fast: bool,
 }
 
 // === impl Balance ===
@@ -171,6 +178,7 @@ impl<S: EndpointService> Balance<S> {
             discovery,
             make,
             on_refresh,
+            failing_fast: false,
         };
         balance.refresh(true);
         balance

@@ -15,11 +15,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Linkerd's initial RTT estimate for a new endpoint (optimistic, so new
-/// endpoints get traffic): `EWMA_DEFAULT_RTT` in linkerd2-proxy,
-/// `linkerd/app/outbound/src/lib.rs`.
+/// endpoints get traffic). Linkerd stable 2.19: the policy controller sends
+/// it to proxies (linkerd2 `policy-controller/grpc/src/outbound.rs`,
+/// `default_balancer_config`, `PeakEwma.default_rtt`); it used to be
+/// `EWMA_DEFAULT_RTT` in linkerd2-proxy `linkerd/app/outbound/src/lib.rs`.
 pub const LINKERD_DEFAULT_RTT: Duration = Duration::from_millis(30);
-/// Linkerd's decay time constant: `EWMA_DECAY` in linkerd2-proxy,
-/// `linkerd/app/outbound/src/lib.rs`.
+/// Linkerd's decay time constant (Linkerd stable 2.19): linkerd2
+/// `policy-controller/grpc/src/outbound.rs`, `default_balancer_config`,
+/// `PeakEwma.decay`; formerly `EWMA_DECAY` in linkerd2-proxy.
 pub const LINKERD_DECAY: Duration = Duration::from_secs(10);
 
 /// The RTT estimate of one endpoint.

@@ -91,10 +91,12 @@ async fn accrual_opens_after_consecutive_failures_and_probes_after_the_penalty()
 
 #[tokio::test(start_paused = true)]
 async fn outlier_ejects_after_consecutive_5xx_and_counts_it() {
-    let detector = Arc::new(Mutex::new(OutlierDetector::new(
-        OutlierConfig::default(),
-        Instant::now(),
-    )));
+    // Two hosts: Envoy's rule, (0 + 1) / 2 = 50 %, needs a 50 % limit.
+    let config = OutlierConfig {
+        max_ejection_percent: 50,
+        ..OutlierConfig::default()
+    };
+    let detector = Arc::new(Mutex::new(OutlierDetector::new(config, Instant::now())));
     detector
         .lock()
         .expect("lock")

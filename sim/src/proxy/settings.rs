@@ -1,0 +1,148 @@
+//! A sidecar's resolved settings as text, for reports.
+
+use super::balance::Policy;
+use super::load::LoadMetric;
+use super::profile::SidecarConfig;
+use std::collections::BTreeMap;
+
+impl SidecarConfig {
+    /// The resolved settings as `name → value` text, for reports.
+    pub fn settings(&self) -> BTreeMap<String, String> {
+        let per_try = self
+            .per_try_timeout
+            .map(|t| format!("{t:?}"))
+            .unwrap_or_else(|| "none".into());
+        let mut s = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            s.insert(k.to_string(), v);
+        };
+        put(
+            "balancer",
+            match (self.balance.policy, self.load) {
+                (Policy::RoundRobin, _) => "round-robin".into(),
+                (Policy::Random, _) => "random".into(),
+                (Policy::P2c { choice_count }, LoadMetric::PendingRequests) => {
+                    format!("least-request (choice_count {choice_count})")
+                }
+                (Policy::P2c { .. }, LoadMetric::PeakEwma { default_rtt, decay }) => {
+                    format!("peak-ewma (default_rtt {default_rtt:?}, decay {decay:?})")
+                }
+                (Policy::Weighted, _) => "weighted".into(),
+            },
+        );
+        put("discovery_delay", format!("{:?}", self.discovery_delay));
+        put("release", self.release.to_string());
+        put(
+            "fail_fast",
+            self.balance.fail_fast_timeout.map_or_else(
+                || "at once when no endpoint is available".into(),
+                |t| format!("wait up to {t:?} for an endpoint, then fail"),
+            ),
+        );
+        put(
+            "connect",
+            format!(
+                "timeout {:?}, backoff {:?}..{:?} jitter {}",
+                self.connect.timeout,
+                self.connect.backoff_min,
+                self.connect.backoff_max,
+                self.connect.backoff_jitter
+            ),
+        );
+        let r = &self.retry;
+        put(
+            "retries",
+            if r.max_retries == 0 {
+                "off".into()
+            } else {
+                format!(
+                    "max {} per request, {}{}{}{}",
+                    r.max_retries,
+                    if r.idempotent {
+                        "any server error"
+                    } else {
+                        "connect-failure/refused-stream/unavailable only"
+                    },
+                    r.backoff
+                        .map(|(b, m)| format!(", backoff {b:?}..{m:?}"))
+                        .unwrap_or_default(),
+                    r.max_concurrent_retries
+                        .map(|m| format!(", max concurrent {m}"))
+                        .unwrap_or_default(),
+                    if r.avoid_previous_hosts {
+                        ", avoid previous hosts"
+                    } else {
+                        ""
+                    },
+                )
+            },
+        );
+        put(
+            "retry_budget",
+            r.budget
+                .map(|b| {
+                    format!(
+                        "ratio {}, min {}/s, ttl {:?}",
+                        b.retry_ratio, b.min_retries_per_second, b.ttl
+                    )
+                })
+                .unwrap_or_else(|| "none".into()),
+        );
+        put(
+            "failure_accrual",
+            self.accrual
+                .map(|a| {
+                    format!(
+                        "consecutive {}, penalty {:?}..{:?}, jitter {}",
+                        a.max_failures, a.min_penalty, a.max_penalty, a.jitter
+                    )
+                })
+                .unwrap_or_else(|| "off".into()),
+        );
+        put(
+            "outlier_detection",
+            self
+                .outlier
+                .map(|o| {
+                    format!(
+                        "consecutive_5xx {}, interval {:?}, base_ejection {:?}, max_ejection {:?}, max_ejection_percent {} ((ejected + 1) / hosts), always_eject_one_host {}, success_rate {}",
+                        o.consecutive_5xx,
+                        o.interval,
+                        o.base_ejection_time,
+                        o.max_ejection_time,
+                        o.max_ejection_percent,
+                        o.always_eject_one_host,
+                        o.success_rate.map_or_else(
+                            || "off".to_string(),
+                            |r| format!(
+                                "on, not modelled (minimum_hosts {}, request_volume {}, stdev_factor {})",
+                                r.minimum_hosts, r.request_volume, r.stdev_factor
+                            )
+                        ),
+                    )
+                })
+                .unwrap_or_else(|| "off".into()),
+        );
+        put(
+            "panic_threshold",
+            self.balance
+                .panic_threshold
+                .map(|p| {
+                    if p > 0.0 {
+                        format!("{p}%")
+                    } else {
+                        "0% (disabled)".into()
+                    }
+                })
+                .unwrap_or_else(|| "none (fail fast)".into()),
+        );
+        put("per_try_timeout", per_try);
+        put(
+            "request_timeout",
+            self.request_timeout
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_else(|| "none".into()),
+        );
+        s
+    }
+}
