@@ -1,0 +1,41 @@
+//! Regression tests for defects that showed up while a run was going (see
+//! `defects/`): pod restarts within one tick, rollouts past 1,000 pod
+//! names, a hung page at the time limit, calls of failed page loads, and
+//! more users than the browser host has ports.
+
+use crate::common::{meshsim, scratch, stderr};
+use crate::defects::{assert_input_error, fixture};
+use std::process::Output;
+
+/// Runs fixture `name`; returns its output and its report (if written).
+fn run(name: &str) -> (Output, Option<serde_json::Value>) {
+    let out = scratch(&format!("runtime-{name}"));
+    let o = meshsim(&["run", &fixture(name), "--out", &out.display().to_string()]);
+    let report = std::fs::read_to_string(out.join("report.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    (o, report)
+}
+
+/// Asserts exit 0 and every page load of every strategy completed.
+fn assert_all_pages_complete(name: &str) {
+    let (o, report) = run(name);
+    assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+    let report = report.expect("report.json");
+    for s in report["strategies"].as_array().expect("strategies") {
+        let w = &s["workload"];
+        assert_eq!(w["completed"], w["issued"], "{name}: {s:#}");
+    }
+}
+
+#[test]
+fn d05a_more_users_than_ports_is_rejected_with_its_limit() {
+    let (o, _) = run("D05a-closed-users-16385.toml");
+    assert_input_error(&o, &["`workload.users`", "16385", "at most 10000"]);
+}
+
+#[test]
+fn d05b_fifty_million_users_are_rejected_before_any_memory_is_used() {
+    let (o, _) = run("D05b-closed-users-50M.toml");
+    assert_input_error(&o, &["`workload.users`", "at most 10000"]);
+}
