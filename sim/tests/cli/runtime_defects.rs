@@ -29,6 +29,21 @@ fn assert_all_pages_complete(name: &str) {
 }
 
 #[test]
+fn d07a_stockweb_killed_for_0ms_restarts_with_its_sidecar() {
+    assert_all_pages_complete("D07a-kill-stockweb-0ms.toml");
+}
+
+#[test]
+fn d07b_stockweb_killed_and_restarted_in_one_tick_restarts() {
+    assert_all_pages_complete("D07b-kill-restart-stockweb-same-tick.toml");
+}
+
+#[test]
+fn d07c_restart_of_a_running_stockweb_rebinds_its_sidecar_port() {
+    assert_all_pages_complete("D07c-restart-running-stockweb.toml");
+}
+
+#[test]
 fn d05a_more_users_than_ports_is_rejected_with_its_limit() {
     let (o, _) = run("D05a-closed-users-16385.toml");
     assert_input_error(&o, &["`workload.users`", "16385", "at most 10000"]);
