@@ -79,6 +79,9 @@ pub(crate) struct PodEntry {
     pub generation: u64,
     /// From process start to ready.
     pub ready_after: Duration,
+    /// Deleted (by a rollout or a scale-down): it never runs again, and its
+    /// port is free for a new pod.
+    pub deleted: bool,
 }
 
 /// The desired state of every pod; cheap to clone.
@@ -111,6 +114,7 @@ impl PodTable {
                 desired: true,
                 generation: 1,
                 ready_after,
+                deleted: false,
             },
         );
         self.bump();
@@ -124,9 +128,19 @@ impl PodTable {
         self.bump();
     }
 
-    /// (Re)starts a pod as a new process.
-    pub fn start(&self, name: &str, ready_after: Duration) {
+    /// Deletes a pod: it stops for good (a Deployment's replacement pods
+    /// get new names), and its port may be reused.
+    pub fn delete(&self, name: &str) {
         if let Some(p) = lock(&self.pods).get_mut(name) {
+            p.desired = false;
+            p.deleted = true;
+        }
+        self.bump();
+    }
+
+    /// (Re)starts a pod as a new process (not a deleted one).
+    pub fn start(&self, name: &str, ready_after: Duration) {
+        if let Some(p) = lock(&self.pods).get_mut(name).filter(|p| !p.deleted) {
             p.desired = true;
             p.generation += 1;
             p.ready_after = ready_after;

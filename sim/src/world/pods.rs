@@ -83,13 +83,19 @@ impl PodFactory {
             .unwrap_or(spread % self.nodes())
     }
 
-    /// StockData pod `i` (on node `(i + 1) mod nodes`).
+    /// StockData pod `i` (on node `(i + 1) mod nodes`, port slot `i`).
     pub fn stockdata(&self, i: u32) -> PodSpec {
+        self.stockdata_in_slot(i, i)
+    }
+
+    /// StockData pod `i` listening on port slot `slot` (a pod that replaces
+    /// a deleted one reuses its port, not its name).
+    pub fn stockdata_in_slot(&self, i: u32, slot: u32) -> PodSpec {
         let name = pod_name(STOCKDATA, i);
         let s = &self.scenario;
         PodSpec {
             node: self.node_of(&name, i as usize + 1),
-            port: STOCKDATA_POD_PORT_BASE + i as u16,
+            port: STOCKDATA_POD_PORT_BASE + slot as u16,
             service: STOCKDATA,
             kind: PodKind::StockData {
                 config: ReplicaConfig {

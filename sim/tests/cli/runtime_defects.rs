@@ -44,6 +44,23 @@ fn d07c_restart_of_a_running_stockweb_rebinds_its_sidecar_port() {
 }
 
 #[test]
+fn d09a_a_rollout_at_1000_replicas_reuses_freed_ports() {
+    assert_all_pages_complete("D09a-rollout-at-1000-replicas.toml");
+}
+
+#[test]
+fn d09b_repeated_rollouts_give_fresh_names_past_1000() {
+    let (o, report) = run("D09b-repeated-rollouts.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = report.expect("report.json");
+    let pods = report["strategies"][0]["per_replica"]
+        .as_object()
+        .expect("per_replica");
+    // Every replacement pod got a fresh name, as a Deployment's do.
+    assert!(pods.contains_key("stockdata-1001"), "{pods:?}");
+}
+
+#[test]
 fn d05a_more_users_than_ports_is_rejected_with_its_limit() {
     let (o, _) = run("D05a-closed-users-16385.toml");
     assert_input_error(&o, &["`workload.users`", "16385", "at most 10000"]);
