@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::StockDataService;
 use stockdata::transport::{Connect, Listener, Resolve};
-use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use stockweb::{CallCount, ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
 use tokio::sync::watch;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -283,15 +283,27 @@ async fn run_pod<N: PodNet>(
             let (served, ()) = tokio::join!(stockdata::serve(listener, replica), ready);
             served?;
         }
-        PodKind::StockWeb { client, mode } => match mode {
+        PodKind::StockWeb {
+            client,
+            mode,
+            calls,
+        } => match mode {
             WebMode::Dns => {
                 let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, client, connect, cluster.dns(), ready).await?
+                serve_web(
+                    &pod.name,
+                    listener,
+                    (client, calls),
+                    connect,
+                    cluster.dns(),
+                    ready,
+                )
+                .await?
             }
             WebMode::KubeProxy { seed } => {
                 let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
                 let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, client, connect, VipDns, ready).await?
+                serve_web(&pod.name, listener, (client, calls), connect, VipDns, ready).await?
             }
             WebMode::Sidecar {
                 port,
@@ -323,7 +335,15 @@ async fn run_pod<N: PodNet>(
                 });
                 lock(&children).push(sidecar);
                 let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, client, connect, cluster.dns(), ready).await?
+                serve_web(
+                    &pod.name,
+                    listener,
+                    (client, calls),
+                    connect,
+                    cluster.dns(),
+                    ready,
+                )
+                .await?
             }
         },
     }
@@ -333,13 +353,13 @@ async fn run_pod<N: PodNet>(
 async fn serve_web<L: Listener, C: Connect, R: Resolve>(
     pod: &str,
     listener: L,
-    client: ClientConfig,
+    (client, calls): (ClientConfig, CallCount),
     connect: C,
     resolve: R,
     ready: impl std::future::Future<Output = ()>,
 ) -> Result<(), BoxError> {
     let client = StockClient::new(client, connect, resolve);
-    let app = Arc::new(StockWeb::new(pod, client));
+    let app = Arc::new(StockWeb::counting(pod, client, calls));
     let (served, ()) = tokio::join!(stockweb::serve(listener, app), ready);
     served?;
     Ok(())

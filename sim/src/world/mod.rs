@@ -56,6 +56,9 @@ pub struct StrategyRun {
     pub stockdata_pods: Vec<String>,
     /// Simulated time when the browser finished.
     pub sim_time: Duration,
+    /// Calls StockWeb's pods issued, counted in the app as they are made
+    /// (those of failed or unfinished page loads included).
+    pub app_calls: u64,
     /// Every sidecar's metrics, merged (sidecar strategies only).
     pub proxy: Option<ProxyMetrics>,
     /// The sidecar's resolved settings (sidecar strategies only).
@@ -176,9 +179,10 @@ fn run_installed(
         }
     }
     let sim_time = sim.elapsed();
+    let requests = records.take();
     Ok(finish(
         strategy,
-        records.take(),
+        requests,
         (warmup, target),
         sim_time,
         &table,
@@ -199,7 +203,11 @@ pub(crate) fn finish(
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
     let mut stockdata_pods = Vec::new();
+    let mut app_calls = 0;
     for pod in table.all() {
+        if let PodKind::StockWeb { calls, .. } = &pod.spec.kind {
+            app_calls += calls.get();
+        }
         match &pod.spec.kind {
             PodKind::StockWeb {
                 mode: WebMode::Sidecar {
@@ -223,6 +231,7 @@ pub(crate) fn finish(
         target,
         stockdata_pods,
         sim_time,
+        app_calls,
         proxy,
         settings,
         events,

@@ -14,7 +14,7 @@ use crate::topology::{
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use stockdata::{ReplicaConfig, ReplicaControl};
-use stockweb::{ClientConfig, Outbound as AppOutbound};
+use stockweb::{CallCount, ClientConfig, Outbound as AppOutbound};
 
 /// One pod's definition.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub(crate) enum PodKind {
     StockWeb {
         client: ClientConfig,
         mode: WebMode,
+        /// Calls the app issued, over every process of the pod.
+        calls: CallCount,
     },
 }
 
@@ -175,6 +177,7 @@ impl PodFactory {
                     handler_lifetime: s.stockweb.handler_lifetime.map(|d| d.0),
                 },
                 mode,
+                calls: CallCount::default(),
             },
             name,
         }

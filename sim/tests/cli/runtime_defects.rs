@@ -61,6 +61,23 @@ fn d09b_repeated_rollouts_give_fresh_names_past_1000() {
 }
 
 #[test]
+fn d16_calls_of_a_failed_page_load_are_counted_by_app_and_proxy_alike() {
+    let (o, report) = run("D16-chaos-03-failed-page-calls.toml");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = report.expect("report.json");
+    for s in report["strategies"].as_array().expect("strategies") {
+        let r = &s["requests"];
+        // One page load failed in the node crash; its 100 calls were made.
+        assert_eq!(s["workload"]["failed"], 1, "{s:#}");
+        assert_eq!(r["sent"], 2000, "{}: {r}", s["name"]);
+        assert_eq!(r["unanswered"], 100, "{}: {r}", s["name"]);
+        if let Some(proxy) = s.get("proxy").filter(|p| !p.is_null()) {
+            assert_eq!(proxy["requests"], r["sent"], "{}", s["name"]);
+        }
+    }
+}
+
+#[test]
 fn d05a_more_users_than_ports_is_rejected_with_its_limit() {
     let (o, _) = run("D05a-closed-users-16385.toml");
     assert_input_error(&o, &["`workload.users`", "16385", "at most 10000"]);
