@@ -180,6 +180,23 @@ fn run_installed(
     }
     let sim_time = sim.elapsed();
     let requests = records.take();
+    if scenario.workload.is_none() {
+        // The fixed schedule waits for every page until the time limit;
+        // one still unfinished there means the run reached it, which fails
+        // the run (a workload's drain, shorter than the limit, instead ends
+        // it with the rest reported as in flight).
+        let unfinished = requests
+            .iter()
+            .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
+            .count();
+        if unfinished > 0 {
+            return Err(WorldError(format!(
+                "reached time_limit ({}) with {unfinished} of {} page loads unfinished",
+                scenario.time_limit,
+                requests.len()
+            )));
+        }
+    }
     Ok(finish(
         strategy,
         requests,

@@ -61,6 +61,15 @@ fn d09b_repeated_rollouts_give_fresh_names_past_1000() {
 }
 
 #[test]
+fn d11_a_page_still_hung_at_time_limit_fails_the_run() {
+    let (o, _) = run("D11-hung-page-time-limit-5s.toml");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("reached time_limit (5s)"), "{err}");
+    assert!(err.contains("2 of 3 page loads unfinished"), "{err}");
+}
+
+#[test]
 fn d16_calls_of_a_failed_page_load_are_counted_by_app_and_proxy_alike() {
     let (o, report) = run("D16-chaos-03-failed-page-calls.toml");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
