@@ -242,12 +242,21 @@ pub struct EndpointReport {
 /// Call counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requests {
-    /// Calls issued by the application.
+    /// Calls issued by the application (counted in StockWeb as it makes
+    /// them): `ok` + `errors` + `unanswered`.
     pub sent: u64,
     /// Calls answered `OK`.
     pub ok: u64,
     /// Failed calls by gRPC code name (`NOT_FOUND`, `UNAVAILABLE`, …).
     pub errors: BTreeMap<String, u64>,
+    /// Calls of page loads (or `get`s) that failed or were still in flight
+    /// at the end: issued, but their outcome never reached the browser.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unanswered: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A latency distribution in milliseconds (HdrHistogram, 3 significant

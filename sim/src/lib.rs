@@ -12,6 +12,7 @@ println!("{}", reports::table::render(&report));
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accounting;
 pub mod bench;
 pub mod chaos;
 pub mod cluster;

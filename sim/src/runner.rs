@@ -95,7 +95,11 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
     };
     let strategies: Vec<StrategyReport> = runs.iter().map(|r| strategy_report(r, model)).collect();
     for (run, s) in runs.iter().zip(&strategies) {
-        check_accounted(run.strategy, s, seed)?;
+        crate::accounting::check(run.target, s).map_err(|message| RunError {
+            strategy: run.strategy,
+            seed,
+            message,
+        })?;
     }
     let mut report = Report::new(
         crate::VERSION,
@@ -118,25 +122,6 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         })
         .unwrap_or_default();
     Ok(report)
-}
-
-/// Checks that every request issued and every call made by `strategy`'s
-/// run is accounted for in its report `s`. The error names `strategy`, the
-/// run's own, not one recovered from the report's name.
-fn check_accounted(strategy: Strategy, s: &StrategyReport, seed: u64) -> Result<(), RunError> {
-    let errors: u64 = s.requests.errors.values().sum();
-    let balanced = s
-        .workload
-        .as_ref()
-        .is_none_or(|w| w.issued == w.completed + w.failed + w.in_flight_at_end);
-    if balanced && s.requests.sent == s.requests.ok + errors {
-        return Ok(());
-    }
-    Err(RunError {
-        strategy,
-        seed,
-        message: "requests unaccounted for (a bug in meshsim)".into(),
-    })
 }
 
 /// Runs every strategy and returns the raw runs in scenario order.
@@ -214,7 +199,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut all = LatencyRecorder::new();
     let mut series = TimeSeries::new();
-    let (mut sent, mut ok) = (0u64, 0u64);
+    let (mut answered, mut ok) = (0u64, 0u64);
     let mut page_loads = Vec::new();
     let workload = Summary::of(&run.requests, run.warmup);
     for record in &run.requests {
@@ -233,7 +218,7 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         let mut page_errors = BTreeMap::new();
         let mut latency = LatencyRecorder::new();
         for call in calls {
-            sent += 1;
+            answered += 1;
             let bucket = series.bucket(done);
             bucket.calls += 1;
             if in_window {
@@ -293,7 +278,14 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
         .collect();
     StrategyReport {
         name: run.strategy.to_string(),
-        requests: Requests { sent, ok, errors },
+        requests: Requests {
+            // Counted where the calls are made: the calls of a page that
+            // never reached the browser are in no answer.
+            sent: run.app_calls,
+            ok,
+            errors,
+            unanswered: run.app_calls.saturating_sub(answered),
+        },
         per_replica,
         latency_ms: report_latency(all.summary()),
         page_loads,

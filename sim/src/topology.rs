@@ -30,6 +30,12 @@ pub const STOCKWEB_POD_PORT_BASE: u16 = 8080;
 pub const SIDECAR_OUTBOUND_PORT_BASE: u16 = 4140;
 /// Most pods per service, so the port ranges above never overlap.
 pub const MAX_PODS_PER_SERVICE: u32 = 1000;
+/// Most StockData pods alive at once, so most StockData ports (pod port
+/// base + slot): the most replicas, plus as many again for a rollout's
+/// surge pods and old pods still in their grace period. A new pod takes a
+/// fresh name (as a Deployment's do) but the lowest free slot, so repeated
+/// rollouts never run out: the limit is on live pods, not names ever used.
+pub const MAX_STOCKDATA_SLOTS: u32 = 2 * MAX_PODS_PER_SERVICE;
 
 /// Most nodes a scenario may have: a node is a turmoil host, and turmoil's
 /// per-step cost grows with the cube of the host count (measured: 100 hosts

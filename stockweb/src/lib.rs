@@ -35,7 +35,7 @@ pub mod client;
 pub mod page;
 
 pub use client::{ClientConfig, ClientError, ClientSet, Outbound, StockClient};
-pub use page::{Call, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};
+pub use page::{Call, CallCount, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

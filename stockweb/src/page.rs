@@ -5,6 +5,8 @@ use crate::code_name;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use stockdata::pb::GetRequest;
 use stockdata::transport::{Connect, Resolve};
 use stockdata::{REQUEST_ID_HEADER, SERVER_ID_HEADER};
@@ -59,10 +61,28 @@ pub struct Page {
     pub elapsed_us: u64,
 }
 
+/// How many calls an application issued, counted as they are made (so the
+/// calls of a page that never reached its browser are counted too); cheap
+/// to clone, shared by every clone and by every process of one pod.
+#[derive(Debug, Clone, Default)]
+pub struct CallCount(Arc<AtomicU64>);
+
+impl CallCount {
+    /// Calls issued so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The StockWeb application: a pod name, its client, and the page logic.
 pub struct StockWeb<C, R> {
     pod: String,
     client: StockClient<C, R>,
+    calls: CallCount,
 }
 
 // === impl StockWeb ===
@@ -70,9 +90,15 @@ pub struct StockWeb<C, R> {
 impl<C: Connect, R: Resolve> StockWeb<C, R> {
     /// An application for pod `pod` using `client`.
     pub fn new(pod: impl Into<String>, client: StockClient<C, R>) -> Self {
+        Self::counting(pod, client, CallCount::default())
+    }
+
+    /// An application that counts every call it issues in `calls`.
+    pub fn counting(pod: impl Into<String>, client: StockClient<C, R>, calls: CallCount) -> Self {
         Self {
             pod: pod.into(),
             client,
+            calls,
         }
     }
 
@@ -90,6 +116,7 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
         let calls = PAGE_IDS.map(|id| {
             let client = client.as_ref().map(|set| set.next());
             let call_id = request_id.map(|r| format!("{r}/{id}"));
+            self.calls.add();
             async move { call(client, id, call_id).await }
         });
         let results = futures::future::join_all(calls).await;
@@ -126,6 +153,7 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
     /// One `Get` through the client (`GET /api/stock/{id}`).
     pub async fn get_one(&self, id: i32, request_id: Option<&str>) -> Call {
         let client = self.client.client().await;
+        self.calls.add();
         call(
             client.as_ref().map(|set| set.next()),
             id,

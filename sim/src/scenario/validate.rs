@@ -6,7 +6,7 @@
 //! dotted field it is about and what was expected.
 
 use super::config::{LoadConfig, Model, ServiceTimeConfig};
-use super::{MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
+use super::{MAX_IN_FLIGHT, MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
 use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;
 
@@ -246,6 +246,15 @@ impl Scenario {
                     None => return Err(invalid("rate", "is required for an open loop".into())),
                 },
                 Model::Closed => match w.users {
+                    Some(u) if u > MAX_IN_FLIGHT => {
+                        return Err(invalid(
+                            "users",
+                            format!(
+                                "{u}; expected at most {MAX_IN_FLIGHT} (each user holds a \
+                                 connection from the browser host, which has 16,384 ports)"
+                            ),
+                        ));
+                    }
                     Some(u) if u >= 1 => {}
                     Some(_) => return Err(invalid("users", "expected at least 1".into())),
                     None => return Err(invalid("users", "is required for a closed loop".into())),
@@ -269,8 +278,18 @@ impl Scenario {
             if w.warmup >= w.duration {
                 return Err(invalid("warmup", "expected less than the duration".into()));
             }
-            if w.connections == Some(0) {
-                return Err(invalid("connections", "expected at least 1".into()));
+            match w.connections {
+                Some(0) => return Err(invalid("connections", "expected at least 1".into())),
+                Some(c) if c > MAX_IN_FLIGHT => {
+                    return Err(invalid(
+                        "connections",
+                        format!(
+                            "{c}; expected at most {MAX_IN_FLIGHT} (each connection holds a \
+                             port on the browser host, which has 16,384)"
+                        ),
+                    ));
+                }
+                _ => {}
             }
             if !(0.0..=1.0).contains(&w.not_found_ratio) {
                 return Err(invalid(

@@ -14,14 +14,16 @@ use super::pods::{PodFactory, PodKind};
 use crate::cluster::Cluster;
 use crate::scenario::timeline::{self, Links, Peers};
 use crate::scenario::{Scenario, TimelineEvent};
-use crate::topology::{self, MAX_PODS_PER_SERVICE, STOCKDATA};
-use std::collections::BTreeMap;
+use crate::topology::{self, MAX_STOCKDATA_SLOTS, STOCKDATA, STOCKDATA_POD_PORT_BASE};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// A primitive change to the running world.
 #[derive(Debug, Clone)]
 pub(crate) enum Action {
     KillPod(String),
+    /// Deletes a pod for good (a rollout's old pod, a scale-down).
+    DeletePod(String),
     StartPod(String, Duration),
     /// Removes the pod from its endpoints (graceful termination begins).
     Unready(String),
@@ -203,6 +205,7 @@ impl<F: Fabric> World<'_, F> {
     ) -> Result<(), String> {
         match action {
             Action::KillPod(pod) => self.table.stop(&pod),
+            Action::DeletePod(pod) => self.table.delete(&pod),
             Action::StartPod(pod, ready_after) => self.table.start(&pod, ready_after),
             Action::Unready(pod) => self.cluster.set_ready(&pod, false),
             Action::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
@@ -284,17 +287,31 @@ impl<F: Fabric> World<'_, F> {
         pods
     }
 
-    /// Adds a new StockData pod with the next free index.
+    /// Adds a new StockData pod: a fresh name (the next index, as a
+    /// Deployment's pods get new names) on the lowest port no live pod holds.
+    /// The limit is on pods alive at once, not on names ever used.
     fn add_stockdata_pod(&mut self, ready_after: Duration) -> Result<String, String> {
         let next = self
             .stockdata_pods()
             .last()
             .map(|(i, _)| i + 1)
             .unwrap_or(0);
-        if next >= MAX_PODS_PER_SERVICE {
-            return Err(format!("more than {MAX_PODS_PER_SERVICE} StockData pods"));
-        }
-        let spec = self.factory.stockdata(next);
+        let held: BTreeSet<u16> = self
+            .table
+            .all()
+            .into_iter()
+            .filter(|p| p.spec.service == STOCKDATA && !p.deleted)
+            .map(|p| p.spec.port)
+            .collect();
+        let slot = (0..MAX_STOCKDATA_SLOTS)
+            .find(|s| !held.contains(&(STOCKDATA_POD_PORT_BASE + *s as u16)))
+            .ok_or_else(|| {
+                format!(
+                    "more than {MAX_STOCKDATA_SLOTS} StockData pods alive at once (replicas, \
+                     surge pods and pods in their grace period)"
+                )
+            })?;
+        let spec = self.factory.stockdata_in_slot(next, slot);
         let addr = self.fabric.endpoint_addr(&spec);
         self.cluster.add_endpoint(STOCKDATA, &spec.name, addr);
         let name = spec.name.clone();
@@ -321,7 +338,7 @@ impl<F: Fabric> World<'_, F> {
         {
             let pod = topology::pod_name(STOCKDATA, *i);
             self.cluster.set_ready(&pod, false);
-            self.table.stop(&pod);
+            self.table.delete(&pod);
         }
         Ok(())
     }
@@ -349,7 +366,7 @@ impl<F: Fabric> World<'_, F> {
                 queue.push(t, Action::AddPod(ready_after), None);
                 t += ready_after;
                 queue.push(t, Action::Unready(pod.clone()), None);
-                queue.push(t + grace, Action::KillPod(pod), None);
+                queue.push(t + grace, Action::DeletePod(pod), None);
             } else {
                 // maxSurge 0, maxUnavailable 1: restart in place.
                 queue.push(t, Action::Unready(pod.clone()), None);

@@ -25,9 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::StockDataService;
 use stockdata::transport::{Connect, Listener, Resolve};
-use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use stockweb::{CallCount, ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -80,6 +79,9 @@ pub(crate) struct PodEntry {
     pub generation: u64,
     /// From process start to ready.
     pub ready_after: Duration,
+    /// Deleted (by a rollout or a scale-down): it never runs again, and its
+    /// port is free for a new pod.
+    pub deleted: bool,
 }
 
 /// The desired state of every pod; cheap to clone.
@@ -112,6 +114,7 @@ impl PodTable {
                 desired: true,
                 generation: 1,
                 ready_after,
+                deleted: false,
             },
         );
         self.bump();
@@ -125,9 +128,19 @@ impl PodTable {
         self.bump();
     }
 
-    /// (Re)starts a pod as a new process.
-    pub fn start(&self, name: &str, ready_after: Duration) {
+    /// Deletes a pod: it stops for good (a Deployment's replacement pods
+    /// get new names), and its port may be reused.
+    pub fn delete(&self, name: &str) {
         if let Some(p) = lock(&self.pods).get_mut(name) {
+            p.desired = false;
+            p.deleted = true;
+        }
+        self.bump();
+    }
+
+    /// (Re)starts a pod as a new process (not a deleted one).
+    pub fn start(&self, name: &str, ready_after: Duration) {
+        if let Some(p) = lock(&self.pods).get_mut(name).filter(|p| !p.deleted) {
             p.desired = true;
             p.generation += 1;
             p.ready_after = ready_after;
@@ -162,13 +175,39 @@ impl PodTable {
     }
 }
 
-/// A running pod's task, aborted when dropped: a node agent that dies
-/// (a crashed node) takes its pods with it.
-struct PodTask(tokio::task::JoinHandle<()>);
+/// Tasks a pod spawned that live exactly as long as it does (its sidecar).
+type Children = Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>;
+
+/// A running pod's task and its children, aborted when dropped: a node
+/// agent that dies (a crashed node) takes its pods with it.
+struct PodTask {
+    main: tokio::task::JoinHandle<()>,
+    children: Children,
+}
+
+impl PodTask {
+    /// Kills the pod and waits until its process is gone: every socket it
+    /// and its sidecar held is closed, so a new generation can bind the
+    /// same ports (an aborted task is only dropped when the runtime next
+    /// polls it).
+    async fn stop(mut self) {
+        self.main.abort();
+        // Cancelled (or finished): either way the task's future is dropped.
+        let _ = (&mut self.main).await;
+        let children = std::mem::take(&mut *lock(&self.children));
+        for mut child in children {
+            child.abort();
+            let _ = (&mut child).await;
+        }
+    }
+}
 
 impl Drop for PodTask {
     fn drop(&mut self) {
-        self.0.abort();
+        self.main.abort();
+        for child in lock(&self.children).iter() {
+            child.abort();
+        }
     }
 }
 
@@ -182,29 +221,37 @@ pub(crate) async fn node_agent<N: PodNet>(
     let mut changes = table.version.subscribe();
     let mut running: BTreeMap<String, (u64, PodTask)> = BTreeMap::new();
     loop {
-        for entry in table.on_node(node) {
+        let pods = table.on_node(node);
+        // Stop first, and wait until each stopped pod is gone, so a pod that
+        // takes over a port (a restart, a replacement) can bind it.
+        for entry in &pods {
+            let stale = running
+                .get(&entry.spec.name)
+                .is_some_and(|(g, _)| !entry.desired || *g != entry.generation);
+            if let Some((_, task)) = stale.then(|| running.remove(&entry.spec.name)).flatten() {
+                cluster.set_ready(&entry.spec.name, false);
+                task.stop().await;
+            }
+        }
+        for entry in pods {
             let name = entry.spec.name.clone();
-            let current = running.get(&name).map(|(g, _)| *g);
-            if entry.desired {
-                if current != Some(entry.generation) {
-                    drop(running.remove(&name));
-                    cluster.set_ready(&name, false);
-                    let (cluster, failures, pod, net) = (
-                        cluster.clone(),
-                        table.failures.clone(),
-                        name.clone(),
-                        net.clone(),
-                    );
-                    let handle = tokio::spawn(async move {
-                        if let Err(e) = run_pod(entry.spec, entry.ready_after, cluster, net).await {
-                            lock(&failures).push(format!("{pod}: {e}"));
-                        }
-                    });
-                    running.insert(name, (entry.generation, PodTask(handle)));
-                }
-            } else if let Some(task) = running.remove(&name) {
-                drop(task);
+            if entry.desired && !running.contains_key(&name) {
                 cluster.set_ready(&name, false);
+                let (cluster, failures, pod, net) = (
+                    cluster.clone(),
+                    table.failures.clone(),
+                    name.clone(),
+                    net.clone(),
+                );
+                let children = Children::default();
+                let kids = children.clone();
+                let main = tokio::spawn(async move {
+                    let pod_spec = (entry.spec, entry.ready_after);
+                    if let Err(e) = run_pod(pod_spec, cluster, net, kids).await {
+                        lock(&failures).push(format!("{pod}: {e}"));
+                    }
+                });
+                running.insert(name, (entry.generation, PodTask { main, children }));
             }
         }
         if changes.changed().await.is_err() {
@@ -215,10 +262,10 @@ pub(crate) async fn node_agent<N: PodNet>(
 
 /// One pod's process: bind, become ready after `ready_after`, serve.
 async fn run_pod<N: PodNet>(
-    pod: PodSpec,
-    ready_after: Duration,
+    (pod, ready_after): (PodSpec, Duration),
     cluster: Cluster,
     net: N,
+    children: Children,
 ) -> Result<(), BoxError> {
     let any = net.service_addr(&pod.name, pod.port);
     let connect = net.connect_from(pod.node);
@@ -236,15 +283,27 @@ async fn run_pod<N: PodNet>(
             let (served, ()) = tokio::join!(stockdata::serve(listener, replica), ready);
             served?;
         }
-        PodKind::StockWeb { client, mode } => match mode {
+        PodKind::StockWeb {
+            client,
+            mode,
+            calls,
+        } => match mode {
             WebMode::Dns => {
                 let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, client, connect, cluster.dns(), ready).await?
+                serve_web(
+                    &pod.name,
+                    listener,
+                    (client, calls),
+                    connect,
+                    cluster.dns(),
+                    ready,
+                )
+                .await?
             }
             WebMode::KubeProxy { seed } => {
                 let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
                 let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, client, connect, VipDns, ready).await?
+                serve_web(&pod.name, listener, (client, calls), connect, VipDns, ready).await?
             }
             WebMode::Sidecar {
                 port,
@@ -269,10 +328,22 @@ async fn run_pod<N: PodNet>(
                 let listener = net.bind(local).await?;
                 let outbound =
                     Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
-                let mut sidecar = JoinSet::new();
-                sidecar.spawn(serve_outbound(listener, outbound));
+                // A task of the pod's: its agent stops it with the pod and
+                // waits until its listener is closed.
+                let sidecar = tokio::spawn(async move {
+                    let _ = serve_outbound(listener, outbound).await;
+                });
+                lock(&children).push(sidecar);
                 let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, client, connect, cluster.dns(), ready).await?
+                serve_web(
+                    &pod.name,
+                    listener,
+                    (client, calls),
+                    connect,
+                    cluster.dns(),
+                    ready,
+                )
+                .await?
             }
         },
     }
@@ -282,13 +353,13 @@ async fn run_pod<N: PodNet>(
 async fn serve_web<L: Listener, C: Connect, R: Resolve>(
     pod: &str,
     listener: L,
-    client: ClientConfig,
+    (client, calls): (ClientConfig, CallCount),
     connect: C,
     resolve: R,
     ready: impl std::future::Future<Output = ()>,
 ) -> Result<(), BoxError> {
     let client = StockClient::new(client, connect, resolve);
-    let app = Arc::new(StockWeb::new(pod, client));
+    let app = Arc::new(StockWeb::counting(pod, client, calls));
     let (served, ()) = tokio::join!(stockweb::serve(listener, app), ready);
     served?;
     Ok(())

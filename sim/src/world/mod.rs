@@ -56,6 +56,9 @@ pub struct StrategyRun {
     pub stockdata_pods: Vec<String>,
     /// Simulated time when the browser finished.
     pub sim_time: Duration,
+    /// Calls StockWeb's pods issued, counted in the app as they are made
+    /// (those of failed or unfinished page loads included).
+    pub app_calls: u64,
     /// Every sidecar's metrics, merged (sidecar strategies only).
     pub proxy: Option<ProxyMetrics>,
     /// The sidecar's resolved settings (sidecar strategies only).
@@ -176,9 +179,27 @@ fn run_installed(
         }
     }
     let sim_time = sim.elapsed();
+    let requests = records.take();
+    if scenario.workload.is_none() {
+        // The fixed schedule waits for every page until the time limit;
+        // one still unfinished there means the run reached it, which fails
+        // the run (a workload's drain, shorter than the limit, instead ends
+        // it with the rest reported as in flight).
+        let unfinished = requests
+            .iter()
+            .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
+            .count();
+        if unfinished > 0 {
+            return Err(WorldError(format!(
+                "reached time_limit ({}) with {unfinished} of {} page loads unfinished",
+                scenario.time_limit,
+                requests.len()
+            )));
+        }
+    }
     Ok(finish(
         strategy,
-        records.take(),
+        requests,
         (warmup, target),
         sim_time,
         &table,
@@ -199,7 +220,11 @@ pub(crate) fn finish(
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
     let mut stockdata_pods = Vec::new();
+    let mut app_calls = 0;
     for pod in table.all() {
+        if let PodKind::StockWeb { calls, .. } = &pod.spec.kind {
+            app_calls += calls.get();
+        }
         match &pod.spec.kind {
             PodKind::StockWeb {
                 mode: WebMode::Sidecar {
@@ -223,6 +248,7 @@ pub(crate) fn finish(
         target,
         stockdata_pods,
         sim_time,
+        app_calls,
         proxy,
         settings,
         events,

@@ -14,7 +14,7 @@ use crate::topology::{
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use stockdata::{ReplicaConfig, ReplicaControl};
-use stockweb::{ClientConfig, Outbound as AppOutbound};
+use stockweb::{CallCount, ClientConfig, Outbound as AppOutbound};
 
 /// One pod's definition.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub(crate) enum PodKind {
     StockWeb {
         client: ClientConfig,
         mode: WebMode,
+        /// Calls the app issued, over every process of the pod.
+        calls: CallCount,
     },
 }
 
@@ -83,13 +85,19 @@ impl PodFactory {
             .unwrap_or(spread % self.nodes())
     }
 
-    /// StockData pod `i` (on node `(i + 1) mod nodes`).
+    /// StockData pod `i` (on node `(i + 1) mod nodes`, port slot `i`).
     pub fn stockdata(&self, i: u32) -> PodSpec {
+        self.stockdata_in_slot(i, i)
+    }
+
+    /// StockData pod `i` listening on port slot `slot` (a pod that replaces
+    /// a deleted one reuses its port, not its name).
+    pub fn stockdata_in_slot(&self, i: u32, slot: u32) -> PodSpec {
         let name = pod_name(STOCKDATA, i);
         let s = &self.scenario;
         PodSpec {
             node: self.node_of(&name, i as usize + 1),
-            port: STOCKDATA_POD_PORT_BASE + i as u16,
+            port: STOCKDATA_POD_PORT_BASE + slot as u16,
             service: STOCKDATA,
             kind: PodKind::StockData {
                 config: ReplicaConfig {
@@ -169,6 +177,7 @@ impl PodFactory {
                     handler_lifetime: s.stockweb.handler_lifetime.map(|d| d.0),
                 },
                 mode,
+                calls: CallCount::default(),
             },
             name,
         }

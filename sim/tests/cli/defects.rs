@@ -6,18 +6,18 @@ use crate::common::{meshsim, scratch, stderr};
 use std::process::Output;
 
 /// The path of fixture `name` in `tests/cli/defects/`.
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     format!("{}/tests/cli/defects/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs fixture `name` with a scratch `--out` folder.
-fn run_fixture(name: &str) -> Output {
+pub(crate) fn run_fixture(name: &str) -> Output {
     let out = scratch(&format!("defects-{name}"));
     meshsim(&["run", &fixture(name), "--out", &out.display().to_string()])
 }
 
 /// Asserts exit code 2, no panic, and every fragment in stderr.
-fn assert_input_error(o: &Output, fragments: &[&str]) {
+pub(crate) fn assert_input_error(o: &Output, fragments: &[&str]) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");

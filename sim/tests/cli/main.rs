@@ -8,3 +8,4 @@ mod cli;
 mod common;
 mod defects;
 mod reports_cli;
+mod runtime_defects;

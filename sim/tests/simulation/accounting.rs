@@ -23,6 +23,7 @@ fn call() -> Answer {
 fn run(strategy: Strategy, requests: Vec<RequestRecord>) -> StrategyRun {
     StrategyRun {
         strategy,
+        app_calls: requests.len() as u64,
         requests,
         warmup: Duration::ZERO,
         target: Target::Get,
@@ -71,4 +72,54 @@ fn an_unaccounted_request_fails_the_run_of_its_own_strategy() {
     assert_eq!(err.strategy, second, "{err}");
     assert!(err.to_string().contains("sidecar:round-robin"), "{err}");
     assert!(err.to_string().contains("MESHSIM_SEED=7"), "{err}");
+}
+
+fn failed(index: u64) -> RequestRecord {
+    RequestRecord {
+        index,
+        intended: Duration::ZERO,
+        sent: Some(Duration::ZERO),
+        done: Some(Duration::from_millis(1)),
+        outcome: Some(Err("connection reset".into())),
+    }
+}
+
+#[test]
+fn calls_of_a_failed_request_are_sent_but_unanswered() {
+    let scenario = sim::Scenario::parse(SCENARIO, "accounting.toml").expect("parses");
+    let ms = Some(Duration::from_millis(1));
+    // Two `get`s, one failed: the app made both calls (D16).
+    let runs = [
+        run(scenario.strategies[0], vec![completed(0, ms), failed(1)]),
+        run(scenario.strategies[1], vec![completed(0, ms)]),
+    ];
+    let report = assemble(&scenario, 7, &runs).expect("balanced");
+    let r = &report.strategies[0].requests;
+    assert_eq!((r.sent, r.ok, r.unanswered), (2, 1, 1));
+}
+
+#[test]
+fn calls_the_app_made_but_no_request_explains_fail_the_run() {
+    let scenario = sim::Scenario::parse(SCENARIO, "accounting.toml").expect("parses");
+    let ms = Some(Duration::from_millis(1));
+    let mut lost = run(scenario.strategies[0], vec![completed(0, ms)]);
+    // Every request completed, yet the app made a call no answer holds.
+    lost.app_calls = 2;
+    let runs = [lost, run(scenario.strategies[1], vec![completed(0, ms)])];
+    let err = assemble(&scenario, 7, &runs).expect_err("a call is in no count");
+    assert!(err.to_string().contains("without an answer"), "{err}");
+}
+
+#[test]
+fn the_sidecars_count_must_match_the_apps() {
+    let scenario = sim::Scenario::parse(SCENARIO, "accounting.toml").expect("parses");
+    let ms = Some(Duration::from_millis(1));
+    let mut sidecar = run(scenario.strategies[1], vec![completed(0, ms)]);
+    sidecar.proxy = Some(sim::proxy::metrics::ProxyMetrics {
+        requests: 2,
+        ..Default::default()
+    });
+    let runs = [run(scenario.strategies[0], vec![completed(0, ms)]), sidecar];
+    let err = assemble(&scenario, 7, &runs).expect_err("the sidecar saw another call");
+    assert!(err.to_string().contains("its sidecars received 2"), "{err}");
 }
