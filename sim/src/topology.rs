@@ -71,12 +71,17 @@ pub fn is_stockdata_pod(pod: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('-'))
 }
 
-/// Requests the simulated browser keeps in flight (and connections open) at
-/// most when an open-loop workload sets no `connections`: turmoil gives a
-/// host 16,384 ephemeral ports, and more open at once panics the
-/// simulation. Later requests wait for a free connection, and their
-/// corrected latency shows the wait.
-pub const DEFAULT_CONNECTIONS: usize = 10_000;
+/// Most closed-loop `users` and open-loop `connections`: each holds a
+/// connection from the browser host, and a turmoil host has 16,384
+/// ephemeral ports (49152–65535); the rest is headroom for connections
+/// still closing.
+pub const MAX_IN_FLIGHT: u32 = 10_000;
+
+/// Requests the simulated browser keeps in flight (and connections open)
+/// when an open-loop workload sets no `connections`: as many as it may.
+/// Later requests wait for a free connection, and their corrected latency
+/// shows the wait.
+pub const DEFAULT_CONNECTIONS: usize = MAX_IN_FLIGHT as usize;
 
 #[cfg(test)]
 mod tests {

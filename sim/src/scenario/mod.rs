@@ -58,11 +58,7 @@ pub const MAX_SLOWDOWN: f64 = 1e6;
 
 /// Most requests an open-loop workload may issue.
 pub const MAX_REQUESTS: u64 = 10_000_000;
-/// Most closed-loop `users` and open-loop `connections`: each holds a
-/// connection from the browser host, and a turmoil host has 16,384
-/// ephemeral ports (49152–65535); the rest is headroom for connections
-/// still closing.
-pub const MAX_IN_FLIGHT: u32 = 10_000;
+pub use crate::topology::MAX_IN_FLIGHT;
 
 // === impl Scenario ===
 
