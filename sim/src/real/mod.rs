@@ -134,21 +134,14 @@ async fn drive(
     let mut events = Vec::new();
     loop {
         let now = start.elapsed();
-        while let Some((at, action, label)) = queue.pop_due(now) {
-            let mut world = World {
-                fabric: &mut fabric,
-                table: &table,
-                cluster: &cluster,
-                factory: &factory,
-                scenario,
-            };
-            world
-                .apply(now, action, &mut queue)
-                .map_err(|e| WorldError(format!("timeline action at {at:?}: {e}")))?;
-            if let Some(label) = label {
-                events.push((at, label));
-            }
-        }
+        let mut world = World {
+            fabric: &mut fabric,
+            table: &table,
+            cluster: &cluster,
+            factory: &factory,
+            scenario,
+        };
+        actions::apply_due(&mut queue, now, &mut world, &mut events)?;
         if let Some(failure) = table.failures().first() {
             browse.abort();
             return Err(WorldError(format!("pod failed: {failure}")));

@@ -187,6 +187,26 @@ fn sides(scenario: &Scenario, nodes: &[String], from: &Peers) -> (Vec<String>, V
 }
 
 /// What applying an action needs.
+/// Applies every action of `queue` due at `now` to `world`, recording the
+/// labelled ones (the timeline as applied) in `events`. The simulator calls
+/// it between steps, real mode between its clock's ticks.
+pub(crate) fn apply_due<F: Fabric>(
+    queue: &mut ActionQueue,
+    now: Duration,
+    world: &mut World<'_, F>,
+    events: &mut Vec<(Duration, String)>,
+) -> Result<(), super::WorldError> {
+    while let Some((at, action, label)) = queue.pop_due(now) {
+        world
+            .apply(now, action, queue)
+            .map_err(|e| super::WorldError(format!("timeline action at {at:?}: {e}")))?;
+        if let Some(label) = label {
+            events.push((at, label));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) struct World<'a, F> {
     pub fabric: &'a mut F,
     pub table: &'a PodTable,

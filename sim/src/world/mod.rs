@@ -152,25 +152,18 @@ fn run_installed(
     let mut events = Vec::new();
     loop {
         let now = sim.elapsed();
-        while let Some((at, action, label)) = queue.pop_due(now) {
-            let mut fabric = SimFabric {
-                sim: &mut *sim,
-                faults,
-            };
-            let mut world = World {
-                fabric: &mut fabric,
-                table: &table,
-                cluster: &cluster,
-                factory: &factory,
-                scenario,
-            };
-            world
-                .apply(now, action, &mut queue)
-                .map_err(|e| WorldError(format!("timeline action at {at:?}: {e}")))?;
-            if let Some(label) = label {
-                events.push((at, label));
-            }
-        }
+        let mut fabric = SimFabric {
+            sim: &mut *sim,
+            faults,
+        };
+        let mut world = World {
+            fabric: &mut fabric,
+            table: &table,
+            cluster: &cluster,
+            factory: &factory,
+            scenario,
+        };
+        actions::apply_due(&mut queue, now, &mut world, &mut events)?;
         if let Some(failure) = table.failures().first() {
             return Err(WorldError(format!("pod failed: {failure}")));
         }
