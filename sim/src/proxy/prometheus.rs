@@ -43,7 +43,7 @@ pub fn render(metrics: &ProxyMetrics) -> String {
 }
 
 /// Renders `metrics` with `labels` (name, value) added to every sample, e.g.
-/// `[("strategy", "linkerd"), ("pod", "stockweb-0")]` when one process
+/// `[("strategy", "linkerd"), ("pod", "web-0")]` when one process
 /// exports several proxies.
 pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> String {
     let mut out = String::new();
