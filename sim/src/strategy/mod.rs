@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `cached-dns` | resolve once, one HTTP/2 connection (the seed's HttpClient) |
 //! | `kube-proxy` | connect to the service's virtual IP; each *connection* goes to a random ready pod |
-//! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved periodically |
+//! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved after a connection failure, at most once per `stockweb.dns_refresh` |
 //! | `sidecar:<policy>[+feature…]` | an outbound sidecar balancing each request with `<policy>` |
 //! | `linkerd`, `istio`, `consul` \[`+feature…`\] | the sidecar with that mesh's documented defaults |
 //!
