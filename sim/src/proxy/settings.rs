@@ -127,7 +127,7 @@ impl SidecarConfig {
                         o.success_rate.map_or_else(
                             || "off".to_string(),
                             |r| format!(
-                                "on, not modelled (minimum_hosts {}, request_volume {}, stdev_factor {})",
+                                "on (minimum_hosts {}, request_volume {}, stdev_factor {})",
                                 r.minimum_hosts, r.request_volume, r.stdev_factor
                             )
                         ),
