@@ -15,7 +15,7 @@ use crate::code_name;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use stockdata::pb::stocks_client::StocksClient;
 use stockdata::transport::{Connect, Resolve, connector_to};
@@ -35,14 +35,18 @@ pub enum Outbound {
     },
     /// gRPC client-side round robin: resolve `service` (a headless service:
     /// every ready pod), keep one connection per address, and send each call
-    /// to the next one. Re-resolve once the answer is `refresh` old.
+    /// to the next one. Like grpc-go's DNS resolver, it does not poll: a call
+    /// that fails on its connection asks for re-resolution (`ResolveNow`),
+    /// which happens at the next call at least `min_interval` after the
+    /// previous resolution.
     ClientRoundRobin {
         /// The service's DNS name.
         service: String,
         /// The service port.
         port: u16,
-        /// Re-resolution period.
-        refresh: Duration,
+        /// The minimum gap between two resolutions (grpc-go's
+        /// `MinResolutionInterval`, 30 s), not a period.
+        min_interval: Duration,
     },
     /// Connect to the pod's outbound sidecar; requests still name `service`.
     Sidecar {
@@ -62,7 +66,7 @@ pub struct ClientConfig {
     pub outbound: Outbound,
     /// Re-resolve and reconnect once the cached client is this old
     /// (`HttpClientFactory`'s handler lifetime). `None`: never. (Client-side
-    /// round robin uses its own `refresh` instead.)
+    /// round robin re-resolves on connection failure instead.)
     pub handler_lifetime: Option<Duration>,
 }
 
@@ -98,13 +102,20 @@ impl ClientError {
 pub struct ClientSet {
     clients: Arc<Vec<StocksClient<Channel>>>,
     cursor: Arc<AtomicUsize>,
+    resolve_now: Arc<AtomicBool>,
 }
 
 impl ClientSet {
-    fn one(client: StocksClient<Channel>) -> Self {
-        Self {
-            clients: Arc::new(vec![client]),
-            cursor: Arc::new(AtomicUsize::new(0)),
+    /// Tells the client how a call made through this set failed. A
+    /// connection-level UNAVAILABLE (the transport's error: a refused or
+    /// broken connection, not a status the server sent) asks for
+    /// re-resolution, as grpc-go's subchannel going to TRANSIENT_FAILURE or
+    /// IDLE calls `ResolveNow` (grpc/grpc-go
+    /// `balancer/pickfirst/pickfirstleaf/pickfirstleaf.go`). Only client-side
+    /// round robin acts on it.
+    pub fn on_error(&self, status: &tonic::Status) {
+        if is_connection_failure(status) {
+            self.resolve_now.store(true, Ordering::Relaxed);
         }
     }
 
@@ -125,6 +136,12 @@ impl ClientSet {
     }
 }
 
+/// Whether `status` is a connection-level UNAVAILABLE: tonic attaches the
+/// transport error as the source; a status the server sent has none.
+pub fn is_connection_failure(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Unavailable && std::error::Error::source(status).is_some()
+}
+
 struct Cached {
     set: ClientSet,
     by_addr: BTreeMap<SocketAddr, StocksClient<Channel>>,
@@ -137,6 +154,8 @@ pub struct StockClient<C, R> {
     connect: C,
     resolve: R,
     cached: Mutex<Option<Cached>>,
+    /// Set by a connection failure, cleared by a resolution.
+    resolve_now: Arc<AtomicBool>,
 }
 
 // === impl StockClient ===
@@ -149,22 +168,32 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
             connect,
             resolve,
             cached: Mutex::new(None),
+            resolve_now: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// The client to use now: the cached one, or a new one (one DNS query,
     /// one connection) if there is none or it outlived the handler lifetime.
+    /// Client-side round robin re-resolves only when a connection failure
+    /// asked for it and `min_interval` has passed since the last resolution
+    /// (grpc/grpc-go `internal/resolver/dns/dns_resolver.go`, `watcher`:
+    /// "wait for the next ResolveNow. However, also wait 30 seconds at the
+    /// very least"). A request made within the gap is kept, not dropped.
     pub async fn client(&self) -> Result<ClientSet, ClientError> {
         let mut cached = self.cached.lock().await;
-        let lifetime = match &self.config.outbound {
-            Outbound::ClientRoundRobin { refresh, .. } => Some(*refresh),
-            _ => self.config.handler_lifetime,
-        };
-        if let Some(c) = cached.as_ref()
-            && lifetime.is_none_or(|lifetime| c.created.elapsed() < lifetime)
-        {
-            return Ok(c.set.clone());
+        if let Some(c) = cached.as_ref() {
+            let age = c.created.elapsed();
+            let fresh = match &self.config.outbound {
+                Outbound::ClientRoundRobin { min_interval, .. } => {
+                    !self.resolve_now.load(Ordering::Relaxed) || age < *min_interval
+                }
+                _ => self.config.handler_lifetime.is_none_or(|l| age < l),
+            };
+            if fresh {
+                return Ok(c.set.clone());
+            }
         }
+        self.resolve_now.store(false, Ordering::Relaxed);
         let previous = cached.take().map(|c| c.by_addr).unwrap_or_default();
         let fresh = self.make_clients(previous).await?;
         let set = fresh.set.clone();
@@ -185,6 +214,14 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
             return Err(ClientError::NoEndpoints(service.to_string()));
         }
         Ok(answers)
+    }
+
+    fn set(&self, clients: Vec<StocksClient<Channel>>) -> ClientSet {
+        ClientSet {
+            clients: Arc::new(clients),
+            cursor: Arc::new(AtomicUsize::new(0)),
+            resolve_now: self.resolve_now.clone(),
+        }
     }
 
     fn channel(
@@ -208,7 +245,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
     ) -> Result<Cached, ClientError> {
         let created = Instant::now();
         let single = |client: StocksClient<Channel>| Cached {
-            set: ClientSet::one(client),
+            set: self.set(vec![client]),
             by_addr: BTreeMap::new(),
             created,
         };
@@ -239,10 +276,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
                     by_addr.insert(addr, client);
                 }
                 Ok(Cached {
-                    set: ClientSet {
-                        clients: Arc::new(clients),
-                        cursor: Arc::new(AtomicUsize::new(0)),
-                    },
+                    set: self.set(clients),
                     by_addr,
                     created,
                 })

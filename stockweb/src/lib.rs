@@ -34,7 +34,9 @@ stockweb::serve(listener, app).await
 pub mod client;
 pub mod page;
 
-pub use client::{ClientConfig, ClientError, ClientSet, Outbound, StockClient};
+pub use client::{
+    ClientConfig, ClientError, ClientSet, Outbound, StockClient, is_connection_failure,
+};
 pub use page::{Call, CallCount, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};
 
 use axum::extract::{Path, State};

@@ -114,7 +114,7 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
         let start = Instant::now();
         let client = self.client.client().await;
         let calls = PAGE_IDS.map(|id| {
-            let client = client.as_ref().map(|set| set.next());
+            let client = client.as_ref().map(|set| (set.next(), set));
             let call_id = request_id.map(|r| format!("{r}/{id}"));
             self.calls.add();
             async move { call(client, id, call_id).await }
@@ -155,7 +155,7 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
         let client = self.client.client().await;
         self.calls.add();
         call(
-            client.as_ref().map(|set| set.next()),
+            client.as_ref().map(|set| (set.next(), set)),
             id,
             request_id.map(str::to_string),
         )
@@ -166,7 +166,10 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
 
 async fn call(
     client: Result<
-        stockdata::pb::stocks_client::StocksClient<tonic::transport::Channel>,
+        (
+            stockdata::pb::stocks_client::StocksClient<tonic::transport::Channel>,
+            &crate::ClientSet,
+        ),
         &crate::ClientError,
     >,
     id: i32,
@@ -175,7 +178,7 @@ async fn call(
     let call_start = Instant::now();
     let (code, server, stock) = match client {
         Err(e) => (e.code_name(), None, None),
-        Ok(mut client) => {
+        Ok((mut client, set)) => {
             let mut request = tonic::Request::new(GetRequest { id });
             if let Some(value) = request_id.and_then(|r| r.parse().ok()) {
                 request.metadata_mut().insert(REQUEST_ID_HEADER, value);
@@ -185,7 +188,10 @@ async fn call(
                     let server = server_id(resp.metadata());
                     ("OK", server, resp.into_inner().stock)
                 }
-                Err(status) => (code_name(status.code()), server_id(status.metadata()), None),
+                Err(status) => {
+                    set.on_error(&status);
+                    (code_name(status.code()), server_id(status.metadata()), None)
+                }
             }
         }
     };

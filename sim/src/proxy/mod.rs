@@ -53,6 +53,7 @@ pub mod prometheus;
 pub mod retry;
 pub mod settings;
 pub mod stack;
+pub mod success_rate;
 pub mod timeout;
 
 #[cfg(test)]

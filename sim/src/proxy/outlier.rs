@@ -1,4 +1,5 @@
-//! Outlier detection: Envoy's consecutive-5xx host ejection.
+//! Outlier detection: Envoy's consecutive-5xx and success-rate host
+//! ejection.
 //!
 //! Why: like failure accrual, it takes a host that keeps failing out of the
 //! load-balancing set, but as a cluster-wide policy with two guards against
@@ -30,16 +31,19 @@
 //! max_ejection_time 300 s, max_ejection_percent 10, always_eject_one_host
 //! false; panic threshold 50 % (Envoy `common_lb_config.healthy_panic_threshold`).
 //!
-//! Success-rate ejection (`enforcing_success_rate` 100, minimum hosts 5,
-//! request volume 100, stdev factor 1.9) is on by default in Envoy and in
-//! Consul's clusters; Istio turns it off (`EnforcingSuccessRate: 0`). It is
-//! carried as a setting ([`SuccessRate`]) and reported, but not modelled:
-//! this detector ejects on consecutive failures only.
+//! Success-rate ejection ([`SuccessRate`]: minimum hosts 5, request volume
+//! 100, stdev factor 1.9) is on by default in Envoy and in Consul's
+//! clusters; Istio turns it off (`EnforcingSuccessRate: 0`). It runs at
+//! every `interval` sweep over the requests of the interval just ended
+//! (see [`super::success_rate`]); sweeps are processed lazily, on the
+//! detector's next use after the sweep instant, as of that instant. Before
+//! it was modelled it was reported as "on, not modelled".
 
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
 use super::gate::Available;
 use super::metrics::Ejections;
+use super::success_rate::Bucket;
 use crate::lock;
 use http::Request;
 use std::collections::BTreeMap;
@@ -65,12 +69,10 @@ pub const ENVOY_MAX_EJECTION_PERCENT: u32 = 10;
 pub const ENVOY_PANIC_THRESHOLD: f64 = 50.0;
 /// Envoy `always_eject_one_host` default (field added in Envoy 1.31).
 pub const ENVOY_ALWAYS_EJECT_ONE_HOST: bool = false;
-/// Envoy `success_rate_minimum_hosts` default.
-pub const ENVOY_SUCCESS_RATE_MINIMUM_HOSTS: u32 = 5;
-/// Envoy `success_rate_request_volume` default.
-pub const ENVOY_SUCCESS_RATE_REQUEST_VOLUME: u32 = 100;
-/// Envoy `success_rate_stdev_factor` default (1900 / 1000).
-pub const ENVOY_SUCCESS_RATE_STDEV_FACTOR: f64 = 1.9;
+pub use super::success_rate::{
+    ENVOY_SUCCESS_RATE_MINIMUM_HOSTS, ENVOY_SUCCESS_RATE_REQUEST_VOLUME,
+    ENVOY_SUCCESS_RATE_STDEV_FACTOR, SuccessRate,
+};
 /// Panic threshold Istio sets from a DestinationRule's
 /// `outlierDetection.minHealthPercent`, whose default is 0 (istio/istio
 /// `pilot/pkg/networking/core/cluster_traffic_policy.go`,
@@ -80,28 +82,6 @@ pub const ISTIO_MIN_HEALTH_PERCENT: f64 = 0.0;
 /// (hashicorp/consul `agent/xds/clusters.go`, `CommonLbConfig`
 /// `HealthyPanicThreshold: 0 // disable panic threshold`).
 pub const CONSUL_PANIC_THRESHOLD: f64 = 0.0;
-
-/// Envoy's success-rate ejection settings (reported, not modelled).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SuccessRate {
-    /// Hosts with enough volume needed before any success-rate ejection.
-    pub minimum_hosts: u32,
-    /// Requests per interval a host needs to be considered.
-    pub request_volume: u32,
-    /// Ejection threshold: mean − factor × stdev.
-    pub stdev_factor: f64,
-}
-
-impl Default for SuccessRate {
-    /// Envoy's defaults.
-    fn default() -> Self {
-        Self {
-            minimum_hosts: ENVOY_SUCCESS_RATE_MINIMUM_HOSTS,
-            request_volume: ENVOY_SUCCESS_RATE_REQUEST_VOLUME,
-            stdev_factor: ENVOY_SUCCESS_RATE_STDEV_FACTOR,
-        }
-    }
-}
 
 /// Outlier-detection settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,7 +99,7 @@ pub struct OutlierConfig {
     pub max_ejection_percent: u32,
     /// Let the first ejection through whatever the percentage.
     pub always_eject_one_host: bool,
-    /// Success-rate ejection, when enforced (reported, not modelled).
+    /// Success-rate ejection, when enforced.
     pub success_rate: Option<SuccessRate>,
 }
 
@@ -147,6 +127,10 @@ struct Host {
     ejected_until: Option<Instant>,
     /// Sweep index from which this host counts as healthy.
     healthy_since_sweep: u64,
+    /// Requests in the current interval (for success-rate ejection).
+    bucket: Bucket,
+    /// Ejections of this host not yet taken by its layer.
+    unreported: u64,
 }
 
 /// One cluster's detector, keyed by endpoint name.
@@ -155,6 +139,8 @@ pub struct OutlierDetector {
     config: OutlierConfig,
     start: Instant,
     hosts: BTreeMap<String, Host>,
+    /// The last sweep processed for success-rate ejection.
+    swept: u64,
     /// Total ejections performed.
     pub ejections: u64,
 }
@@ -166,6 +152,7 @@ impl OutlierDetector {
             config,
             start,
             hosts: BTreeMap::new(),
+            swept: 0,
             ejections: 0,
         }
     }
@@ -191,8 +178,42 @@ impl OutlierDetector {
         self.start + Duration::from_nanos(u64::try_from(k * interval).unwrap_or(u64::MAX))
     }
 
-    /// Whether `name` is ejected at `now`. Unejects lazily (on the sweep).
+    /// Whether `name` is ejected at `now`. Unejects lazily (on the sweep),
+    /// and runs the success-rate sweeps due by `now`.
     pub fn is_ejected(&mut self, name: &str, now: Instant) -> bool {
+        self.advance(now);
+        self.check(name, now)
+    }
+
+    /// Runs the success-rate sweep due since the last one processed, over
+    /// the requests counted since; later sweeps saw no requests and eject
+    /// nothing.
+    fn advance(&mut self, now: Instant) {
+        let due = self.sweep_index(now);
+        if due <= self.swept {
+            return;
+        }
+        let first = self.swept + 1;
+        self.swept = due;
+        let mut buckets = BTreeMap::new();
+        for (name, host) in &mut self.hosts {
+            buckets.insert(name.clone(), std::mem::take(&mut host.bucket));
+        }
+        let Some(rule) = self.config.success_rate else {
+            return;
+        };
+        let interval = u32::try_from(first).unwrap_or(u32::MAX);
+        let at = self.start + self.config.interval.saturating_mul(interval);
+        // Hosts ejected at the sweep are not judged ("Don't do work if the
+        // host is already ejected").
+        buckets.retain(|name, _| !self.check(name, at));
+        for name in rule.outliers(self.hosts.len(), &buckets) {
+            self.try_eject(&name, at);
+        }
+    }
+
+    /// [`Self::is_ejected`] without running sweeps.
+    fn check(&mut self, name: &str, now: Instant) -> bool {
         let Some(until) = self.hosts.get(name).and_then(|h| h.ejected_until) else {
             return false;
         };
@@ -212,8 +233,13 @@ impl OutlierDetector {
 
     /// Hosts ejected at `now`.
     pub fn ejected_count(&mut self, now: Instant) -> usize {
+        self.advance(now);
+        self.count_ejected(now)
+    }
+
+    fn count_ejected(&mut self, now: Instant) -> usize {
         let names: Vec<String> = self.hosts.keys().cloned().collect();
-        names.iter().filter(|n| self.is_ejected(n, now)).count()
+        names.iter().filter(|n| self.check(n, now)).count()
     }
 
     /// Records an outcome for `name`; may eject it.
@@ -224,6 +250,7 @@ impl OutlierDetector {
         let Some(host) = self.hosts.get_mut(name) else {
             return;
         };
+        host.bucket.record(failure);
         if !failure {
             host.consecutive = 0;
             return;
@@ -232,8 +259,14 @@ impl OutlierDetector {
         if host.consecutive < self.config.consecutive_5xx {
             return;
         }
+        self.try_eject(name, now);
+    }
+
+    /// Ejects `name` at `now` if Envoy's percentage rule allows it
+    /// (`DetectorImpl::ejectHost`).
+    fn try_eject(&mut self, name: &str, now: Instant) {
         let total = self.hosts.len();
-        let ejected = self.ejected_count(now);
+        let ejected = self.count_ejected(now);
         let within = (ejected + 1) * 100 <= total * self.config.max_ejection_percent as usize;
         let first_allowed = self.config.always_eject_one_host && ejected == 0;
         if !(within || first_allowed) {
@@ -257,7 +290,17 @@ impl OutlierDetector {
             .min(cap);
         host.ejected_until = Some(now + duration);
         host.consecutive = 0;
+        host.unreported += 1;
         self.ejections += 1;
+    }
+
+    /// Ejections of `name` since the last call. A success-rate ejection
+    /// happens at a sweep, outside any attempt to the host; its layer
+    /// reports it with the host's next finished attempt.
+    pub fn take_ejections(&mut self, name: &str) -> u64 {
+        self.hosts
+            .get_mut(name)
+            .map_or(0, |h| std::mem::take(&mut h.unreported))
     }
 }
 
@@ -327,9 +370,8 @@ where
             let result = call.await;
             let failure = outcome_of(&result).is_failure();
             let mut d = lock(&layer.detector);
-            let before = d.ejections;
             d.record(&layer.host, failure, Instant::now());
-            if d.ejections > before {
+            for _ in 0..d.take_ejections(&layer.host) {
                 layer.ejections.add();
             }
             result

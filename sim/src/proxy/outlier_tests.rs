@@ -109,3 +109,82 @@ fn a_success_resets_the_streak() {
     }
     assert_eq!(d.ejected_count(t), 0);
 }
+
+// === success-rate ejection ===
+
+/// 200 requests per host in the first interval; `low` alternates failure
+/// and success (50 %, never 5 in a row), the others all succeed.
+fn load_first_interval(d: &mut OutlierDetector, hosts: usize, low: &str, t0: Instant) {
+    for i in 0..200u64 {
+        let t = t0 + Duration::from_millis(40 * i);
+        for h in names(hosts) {
+            d.record(&h, h == low && i % 2 == 0, t);
+        }
+    }
+}
+
+#[test]
+fn success_rate_ejects_the_outlier_at_the_sweep() {
+    let t0 = Instant::now();
+    let mut d = OutlierDetector::new(OutlierConfig::default(), t0);
+    d.retain(&names(10));
+    load_first_interval(&mut d, 10, "h3", t0);
+    assert!(!d.is_ejected("h3", t0 + Duration::from_millis(9_999)));
+    // Rates 50 and 9 × 100: mean 95, stdev 15, threshold 66.5.
+    let sweep = t0 + Duration::from_secs(10);
+    assert!(d.is_ejected("h3", sweep), "below mean − 1.9 × stdev");
+    assert_eq!(d.take_ejections("h3"), 1);
+    assert_eq!(d.ejected_count(sweep), 1, "only the outlier");
+    // Ejected at the 10 s sweep for 30 s: back at the 40 s sweep.
+    assert!(d.is_ejected("h3", t0 + Duration::from_secs(39)));
+    assert!(!d.is_ejected("h3", t0 + Duration::from_secs(40)));
+}
+
+#[test]
+fn success_rate_respects_the_ejection_percentage() {
+    // Five hosts: enough for success-rate ejection, but (0 + 1) / 5 = 20 %
+    // is over Envoy's 10 %; only always_eject_one_host lets it through.
+    let t0 = Instant::now();
+    let sweep = t0 + Duration::from_secs(10);
+    let mut d = OutlierDetector::new(OutlierConfig::default(), t0);
+    d.retain(&names(5));
+    load_first_interval(&mut d, 5, "h4", t0);
+    assert!(!d.is_ejected("h4", sweep));
+    let mut d = OutlierDetector::new(
+        OutlierConfig {
+            always_eject_one_host: true,
+            ..OutlierConfig::default()
+        },
+        t0,
+    );
+    d.retain(&names(5));
+    load_first_interval(&mut d, 5, "h4", t0);
+    assert!(d.is_ejected("h4", sweep));
+}
+
+#[test]
+fn success_rate_needs_volume_and_can_be_off() {
+    let t0 = Instant::now();
+    let sweep = t0 + Duration::from_secs(10);
+    // 99 requests per host: under success_rate_request_volume.
+    let mut d = OutlierDetector::new(OutlierConfig::default(), t0);
+    d.retain(&names(10));
+    for i in 0..99u64 {
+        let t = t0 + Duration::from_millis(50 * i);
+        for h in names(10) {
+            d.record(&h, h == "h3" && i % 2 == 0, t);
+        }
+    }
+    assert!(!d.is_ejected("h3", sweep));
+    // Istio's DestinationRule: success-rate ejection off.
+    let mut d = OutlierDetector::new(
+        OutlierConfig {
+            success_rate: None,
+            ..OutlierConfig::default()
+        },
+        t0,
+    );
+    d.retain(&names(10));
+    load_first_interval(&mut d, 10, "h3", t0);
+    assert!(!d.is_ejected("h3", sweep));
+}

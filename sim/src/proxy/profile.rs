@@ -26,7 +26,8 @@ use super::outlier::{
     CONSUL_PANIC_THRESHOLD, ENVOY_PANIC_THRESHOLD, ISTIO_MIN_HEALTH_PERCENT, OutlierConfig,
 };
 use super::retry::{
-    ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, ENVOY_MAX_CONCURRENT_RETRIES, RetryConfig,
+    Backoff, ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, ENVOY_MAX_CONCURRENT_RETRIES, RetryConfig,
+    UNLIMITED_RETRIES,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,8 +47,11 @@ pub const ISTIO_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Consul's default upstream connect timeout, 5000 ms (`ConnectTimeoutMs`,
 /// hashicorp/consul `agent/xds/config.go`).
 pub const CONSUL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Linkerd's default retry limit per request (`retry.linkerd.io/limit`,
-/// <https://linkerd.io/2.16/reference/retries/>).
+/// Linkerd's default retry limit per request for HTTPRoute/GRPCRoute and
+/// annotation retries (Linkerd 2.16+, `retry.linkerd.io/limit`,
+/// <https://linkerd.io/2.16/reference/retries/>; the policy controller
+/// passes it as `max_retries`, linkerd/linkerd2
+/// `policy-controller/grpc/src/outbound/grpc.rs`).
 pub const LINKERD_RETRY_LIMIT: u32 = 1;
 /// Endpoint-change delay for plain `sidecar:<policy>` strategies: istiod's
 /// debounce, the one documented figure.
@@ -102,12 +106,17 @@ fn envoy_retry(max_concurrent: u32) -> RetryConfig {
         idempotent: false,
         budget: None,
         max_concurrent_retries: Some(max_concurrent),
-        backoff: Some((ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX)),
+        backoff: Some(Backoff::FullJitter {
+            base: ENVOY_BACKOFF_BASE,
+            max: ENVOY_BACKOFF_MAX,
+        }),
         avoid_previous_hosts: true,
     }
 }
 
-/// Linkerd's retries: a limit per request and a budget, no backoff.
+/// meshsim's earlier `linkerd+retry`: a mix of Linkerd's two retry systems
+/// (the route retries' limit of 1 with the ServiceProfile budget, no
+/// backoff), kept so existing scenario files run as before.
 fn linkerd_retry() -> RetryConfig {
     RetryConfig {
         max_retries: LINKERD_RETRY_LIMIT,
@@ -116,6 +125,33 @@ fn linkerd_retry() -> RetryConfig {
         max_concurrent_retries: None,
         backoff: None,
         avoid_previous_hosts: false,
+    }
+}
+
+/// Linkerd ServiceProfile retries (`isRetryable` routes): only the retry
+/// budget bounds them: no per-request limit, no backoff. linkerd/linkerd2-proxy
+/// `linkerd/app/outbound/src/http/retry.rs` (`RetryPolicy::retry`: a failure
+/// withdraws from the budget, anything else deposits; the retry is
+/// `future::ready`, with no delay and no count).
+fn linkerd_profile_retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: UNLIMITED_RETRIES,
+        budget: Some(BudgetConfig::default()),
+        ..RetryConfig::OFF
+    }
+}
+
+/// Linkerd 2.16+ HTTPRoute/GRPCRoute (annotation) retries: at most
+/// `retry.linkerd.io/limit` (default 1) per request, no budget, linkerd2-proxy's
+/// exponential backoff (25 ms…250 ms, jitter 1.0) before each
+/// (linkerd/linkerd2-proxy
+/// `linkerd/app/outbound/src/http/logical/policy/route/retry.rs`,
+/// `RetryPolicy { max_retries, backoff, .. }`: no budget field).
+fn linkerd_route_retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: LINKERD_RETRY_LIMIT,
+        backoff: Some(Backoff::LINKERD_ROUTE),
+        ..RetryConfig::OFF
     }
 }
 
@@ -231,11 +267,28 @@ impl SidecarConfig {
         self
     }
 
-    /// Linkerd-style retries (limit 1, retry budget, no backoff), unless
-    /// retries are on already.
+    /// meshsim's legacy Linkerd-style retries (limit 1, retry budget, no
+    /// backoff: a mix of Linkerd's two systems), unless retries are on
+    /// already.
     pub fn with_linkerd_retries(mut self) -> Self {
         if self.retry.max_retries == 0 {
             self.retry = linkerd_retry();
+        }
+        self
+    }
+
+    /// Linkerd ServiceProfile retries (budget only), replacing any retries
+    /// already on: a ServiceProfile's retries win over route annotations.
+    pub fn with_profile_retries(mut self) -> Self {
+        self.retry = linkerd_profile_retry();
+        self
+    }
+
+    /// Linkerd HTTPRoute retries (limit 1, backoff, no budget), unless
+    /// retries are on already.
+    pub fn with_route_retries(mut self) -> Self {
+        if self.retry.max_retries == 0 {
+            self.retry = linkerd_route_retry();
         }
         self
     }

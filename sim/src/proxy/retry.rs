@@ -6,9 +6,11 @@
 //! exactly when the system is struggling, so they are bounded three ways:
 //! per request (`max_retries`), by a [`RetryBudget`] (Linkerd: a share of
 //! recent traffic) and by a concurrent-retry circuit breaker (Envoy
-//! `max_retries`, default 3). Between tries there is a fully jittered
-//! exponential backoff (Envoy: random in `[0, (2^n − 1) × base]`, capped at
-//! `max`; base 25 ms, max 10 × base).
+//! `max_retries`, default 3). Between tries there is a [`Backoff`]: Envoy's
+//! fully jittered one (random in `[0, (2^n − 1) × base]`, capped at `max`;
+//! base 25 ms, max 10 × base) or linkerd2-proxy's exponential one for
+//! HTTPRoute retries (`min × 2^(n−1)` plus up to `jitter` of that, capped at
+//! `max`); Linkerd's ServiceProfile retries have none.
 //!
 //! Only outcomes the server cannot have acted on are retried (connect
 //! failure, refused stream, `UNAVAILABLE`), unless the route is marked
@@ -42,10 +44,69 @@ pub const ENVOY_BACKOFF_MAX: Duration = Duration::from_millis(250);
 /// retries per cluster).
 pub const ENVOY_MAX_CONCURRENT_RETRIES: u32 = 3;
 
+/// linkerd2-proxy's backoff before an HTTPRoute/GRPCRoute retry (Linkerd
+/// 2.16+): the policy controller sends `min_backoff` 25 ms, `max_backoff`
+/// 250 ms, `jitter_ratio` 1.0 with every route retry (linkerd/linkerd2
+/// `policy-controller/grpc/src/outbound/grpc.rs` and `.../outbound/http.rs`,
+/// `convert_retry`); the proxy waits one step of its `ExponentialBackoff`
+/// before each retry (linkerd/linkerd2-proxy `linkerd/http/retry/src/lib.rs`,
+/// `backoff.next().await`; `linkerd/exp-backoff/src/lib.rs`).
+pub const LINKERD_ROUTE_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(25);
+/// See [`LINKERD_ROUTE_RETRY_BACKOFF_MIN`].
+pub const LINKERD_ROUTE_RETRY_BACKOFF_MAX: Duration = Duration::from_millis(250);
+/// See [`LINKERD_ROUTE_RETRY_BACKOFF_MIN`].
+pub const LINKERD_ROUTE_RETRY_BACKOFF_JITTER: f64 = 1.0;
+/// `max_retries` meaning "no per-request limit" (Linkerd ServiceProfile
+/// retries: only the budget bounds them).
+pub const UNLIMITED_RETRIES: u32 = u32::MAX;
+
+/// The wait before a retry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backoff {
+    /// Envoy's: random in `[0, (2^n − 1) × base]`, capped at `max`.
+    FullJitter {
+        /// Base interval.
+        base: Duration,
+        /// Cap.
+        max: Duration,
+    },
+    /// linkerd2-proxy's `ExponentialBackoff`: `min × 2^(n−1)` capped at
+    /// `max`, plus a random share `0..=jitter` of that, the total capped at
+    /// `max`.
+    Exponential {
+        /// First step.
+        min: Duration,
+        /// Cap.
+        max: Duration,
+        /// Largest random extra, as a share of the step.
+        jitter: f64,
+    },
+}
+
+impl Backoff {
+    /// Linkerd's HTTPRoute retry backoff.
+    pub const LINKERD_ROUTE: Backoff = Backoff::Exponential {
+        min: LINKERD_ROUTE_RETRY_BACKOFF_MIN,
+        max: LINKERD_ROUTE_RETRY_BACKOFF_MAX,
+        jitter: LINKERD_ROUTE_RETRY_BACKOFF_JITTER,
+    };
+
+    /// The wait before retry number `n` (1-based).
+    pub fn delay<R: Rng + ?Sized>(&self, n: u32, rng: &mut R) -> Duration {
+        match *self {
+            Backoff::FullJitter { base, max } => backoff_delay(n, base, max, rng),
+            Backoff::Exponential { min, max, jitter } => {
+                super::backoff::exponential(min, max, n.saturating_sub(1), jitter, rng).min(max)
+            }
+        }
+    }
+}
+
 /// Retry settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryConfig {
-    /// Retries per request after the first try (0 = retries off).
+    /// Retries per request after the first try (0 = retries off;
+    /// [`UNLIMITED_RETRIES`]: no per-request limit).
     pub max_retries: u32,
     /// The route is idempotent: retry any server-error outcome.
     pub idempotent: bool,
@@ -53,8 +114,8 @@ pub struct RetryConfig {
     pub budget: Option<BudgetConfig>,
     /// Envoy-style limit on retries in flight at once, if any.
     pub max_concurrent_retries: Option<u32>,
-    /// Backoff `(base, max)` between tries; `None` retries at once.
-    pub backoff: Option<(Duration, Duration)>,
+    /// Backoff between tries; `None` retries at once.
+    pub backoff: Option<Backoff>,
     /// Prefer endpoints not tried before.
     pub avoid_previous_hosts: bool,
 }
@@ -256,8 +317,8 @@ where
                 if let Some(endpoint) = attempt.endpoint {
                     tried.push(endpoint);
                 }
-                if let Some((base, max)) = config.backoff {
-                    let delay = backoff_delay(retries, base, max, &mut *lock(&this.rng));
+                if let Some(backoff) = config.backoff {
+                    let delay = backoff.delay(retries, &mut *lock(&this.rng));
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -282,6 +343,22 @@ mod tests {
             }
             // Uniform over [0, ceiling]: 500 draws come close to the top.
             assert!(max_seen >= ceiling.mul_f64(0.95), "retry {n}: {max_seen:?}");
+        }
+    }
+
+    #[test]
+    fn linkerd_route_backoff_is_exponential_with_jitter_up_to_the_step() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let ms = Duration::from_millis;
+        for n in 1..6u32 {
+            let step = (ms(25) * (1 << (n - 1))).min(ms(250));
+            for _ in 0..200 {
+                let d = Backoff::LINKERD_ROUTE.delay(n, &mut rng);
+                assert!(
+                    d >= step && d <= (step * 2).min(ms(250)),
+                    "retry {n}: {d:?}"
+                );
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::balance::Policy;
 use super::load::LoadMetric;
 use super::profile::SidecarConfig;
+use super::retry::{Backoff, UNLIMITED_RETRIES};
 use std::collections::BTreeMap;
 
 impl SidecarConfig {
@@ -56,15 +57,26 @@ impl SidecarConfig {
                 "off".into()
             } else {
                 format!(
-                    "max {} per request, {}{}{}{}",
-                    r.max_retries,
+                    "{}, {}{}{}{}",
+                    if r.max_retries == UNLIMITED_RETRIES {
+                        "no per-request limit".to_string()
+                    } else {
+                        format!("max {} per request", r.max_retries)
+                    },
                     if r.idempotent {
                         "any server error"
                     } else {
                         "connect-failure/refused-stream/unavailable only"
                     },
                     r.backoff
-                        .map(|(b, m)| format!(", backoff {b:?}..{m:?}"))
+                        .map(|b| match b {
+                            Backoff::FullJitter { base, max } => {
+                                format!(", backoff {base:?}..{max:?}")
+                            }
+                            Backoff::Exponential { min, max, jitter } => {
+                                format!(", backoff {min:?}..{max:?} exponential, jitter {jitter}")
+                            }
+                        })
                         .unwrap_or_default(),
                     r.max_concurrent_retries
                         .map(|m| format!(", max concurrent {m}"))
@@ -115,7 +127,7 @@ impl SidecarConfig {
                         o.success_rate.map_or_else(
                             || "off".to_string(),
                             |r| format!(
-                                "on, not modelled (minimum_hosts {}, request_volume {}, stdev_factor {})",
+                                "on (minimum_hosts {}, request_volume {}, stdev_factor {})",
                                 r.minimum_hosts, r.request_volume, r.stdev_factor
                             )
                         ),

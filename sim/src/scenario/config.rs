@@ -296,8 +296,11 @@ pub struct StockWebConfig {
     /// old (the seed's HttpClient handler lifetime). Default: never.
     #[serde(default)]
     pub handler_lifetime: Option<SimDuration>,
-    /// For `client-rr`: how often the client re-resolves the headless
-    /// service. Default 30s (grpc's minimum DNS re-resolution interval).
+    /// For `client-rr`: the minimum gap between two resolutions of the
+    /// headless service (grpc-go's `MinResolutionInterval`, default 30s).
+    /// The client re-resolves only after a call failed on its connection,
+    /// and not sooner than this after the previous resolution; it does not
+    /// poll.
     #[serde(default = "defaults::dns_refresh")]
     pub dns_refresh: SimDuration,
 }

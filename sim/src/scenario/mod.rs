@@ -48,8 +48,11 @@ pub const BUNDLED_DEMO: &str = include_str!("../../../scenarios/stockweb-demo.to
 /// The path the bundled demo is reported under.
 pub const BUNDLED_DEMO_PATH: &str = "scenarios/stockweb-demo.toml";
 
-/// grpc's minimum interval between DNS re-resolutions (grpc-go
-/// `internal/resolver/dns/dns_resolver.go`, `MinResolutionInterval`, 30 s).
+/// grpc's minimum interval between DNS re-resolutions (grpc/grpc-go
+/// `internal/resolver/dns/dns_resolver.go`, `MinResolutionInterval`, 30 s):
+/// a minimum gap, not a period. The resolver re-resolves only on
+/// `ResolveNow` (a subchannel's connection failure or GOAWAY), and not
+/// sooner than this after its previous resolution.
 pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Largest service-time multiplier (`stockdata.slowdown`, a `slow` event's

@@ -4,12 +4,13 @@
 //! |---|---|
 //! | `cached-dns` | resolve once, one HTTP/2 connection (the seed's HttpClient) |
 //! | `kube-proxy` | connect to the service's virtual IP; each *connection* goes to a random ready pod |
-//! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved periodically |
+//! | `client-rr` | gRPC client-side round robin over a headless-service DNS answer, re-resolved after a connection failure, at most once per `stockweb.dns_refresh` |
 //! | `sidecar:<policy>[+feature…]` | an outbound sidecar balancing each request with `<policy>` |
 //! | `linkerd`, `istio`, `consul` \[`+feature…`\] | the sidecar with that mesh's documented defaults |
 //!
 //! Policies: `round-robin`, `random`, `least-request`, `peak-ewma`,
-//! `weighted`. Features: `retry`, `budget`, `accrual`, `outlier`.
+//! `weighted`. Features: `retry`, `profile-retry`, `route-retry`, `budget`,
+//! `accrual`, `outlier`.
 //! `sidecar` alone means `sidecar:round-robin`.
 
 use crate::proxy::SidecarConfig;
@@ -85,6 +86,13 @@ pub struct Features {
     /// systems kept for existing scenario files). On `consul` this is
     /// Istio's default policy: Consul ships none of its own.
     pub retry: bool,
+    /// Linkerd ServiceProfile retries: a retry budget (ratio 0.2, 10/s,
+    /// TTL 10 s), no per-request limit, no backoff. Wins over the others,
+    /// as a ServiceProfile's retries win over route annotations in Linkerd.
+    pub profile_retry: bool,
+    /// Linkerd 2.16+ HTTPRoute/annotation retries: limit 1 per request,
+    /// exponential backoff 25 ms…250 ms (jitter 1.0), no budget.
+    pub route_retry: bool,
     /// A Linkerd retry budget (implies retries).
     pub budget: bool,
     /// Linkerd failure accrual.
@@ -167,6 +175,8 @@ type Flag = fn(&mut Features) -> &mut bool;
 /// flag each sets.
 const FEATURES: &[(&str, Flag)] = &[
     ("retry", |f| &mut f.retry),
+    ("profile-retry", |f| &mut f.profile_retry),
+    ("route-retry", |f| &mut f.route_retry),
     ("budget", |f| &mut f.budget),
     ("accrual", |f| &mut f.accrual),
     ("outlier", |f| &mut f.outlier),
@@ -224,9 +234,13 @@ pub fn help() -> String {
     ));
     out.push_str(&column(
         "",
-        "turn on retries, a retry budget, failure accrual or",
+        "turn on retries (Linkerd's ServiceProfile or HTTPRoute",
     ));
-    out.push_str(&column("", "outlier detection, e.g. linkerd+retry+accrual"));
+    out.push_str(&column(
+        "",
+        "retries), a retry budget, failure accrual or outlier",
+    ));
+    out.push_str(&column("", "detection, e.g. linkerd+route-retry+accrual"));
     out
 }
 
@@ -321,8 +335,9 @@ impl<'de> Deserialize<'de> for Strategy {
 
 impl SidecarSpec {
     /// The sidecar settings this spec names: the base policy or mesh
-    /// profile, then each feature, in a fixed order (retry, budget,
-    /// accrual, outlier), with per-pod `weights` for the weighted policy.
+    /// profile, then each feature, in a fixed order (profile-retry,
+    /// route-retry, retry, budget, accrual, outlier: the first retry feature
+    /// wins), with per-pod `weights` for the weighted policy.
     pub fn config(&self, weights: BTreeMap<String, u32>) -> SidecarConfig {
         let mut config = match self.base {
             SidecarBase::Policy(PolicyName::RoundRobin) => SidecarConfig::round_robin(),
@@ -336,6 +351,12 @@ impl SidecarSpec {
         };
         config.balance.weights = weights;
         let f = self.features;
+        if f.profile_retry {
+            config = config.with_profile_retries();
+        }
+        if f.route_retry {
+            config = config.with_route_retries();
+        }
         if f.retry {
             config = if self.linkerd_style_retries() {
                 config.with_linkerd_retries()

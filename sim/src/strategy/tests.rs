@@ -44,6 +44,8 @@ fn every_strategy_prints_as_it_parses() {
         "istio",
         "consul",
         "linkerd+retry+budget+accrual+outlier",
+        "linkerd+profile-retry",
+        "sidecar:peak-ewma+route-retry+accrual",
         "sidecar:peak-ewma+outlier",
     ];
     for name in every {
@@ -65,9 +67,10 @@ Strategies:
                           round-robin, random, least-request, peak-ewma, weighted
                           (sidecar = sidecar:round-robin)
   linkerd, istio, consul  the sidecar with that mesh's documented defaults
-  +retry +budget +accrual +outlier
-                          turn on retries, a retry budget, failure accrual or
-                          outlier detection, e.g. linkerd+retry+accrual
+  +retry +profile-retry +route-retry +budget +accrual +outlier
+                          turn on retries (Linkerd's ServiceProfile or HTTPRoute
+                          retries), a retry budget, failure accrual or outlier
+                          detection, e.g. linkerd+route-retry+accrual
 "
     );
 }

@@ -143,7 +143,7 @@ impl PodFactory {
                 AppOutbound::ClientRoundRobin {
                     service: STOCKDATA.into(),
                     port: STOCKDATA_SERVICE_PORT,
-                    refresh: s.stockweb.dns_refresh.0,
+                    min_interval: s.stockweb.dns_refresh.0,
                 },
                 WebMode::Dns,
             ),

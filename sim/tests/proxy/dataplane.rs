@@ -12,7 +12,7 @@ use sim::proxy::budget::BudgetConfig;
 use sim::proxy::classify::Outcome;
 use sim::proxy::metrics::ProxyMetrics;
 use sim::proxy::outlier::OutlierConfig;
-use sim::proxy::retry::{Retry, RetryConfig};
+use sim::proxy::retry::{Backoff, Retry, RetryConfig};
 use sim::proxy::stack::{Connection, EndpointStack, MakeConnection, balance_with, route_with};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -381,7 +381,10 @@ async fn a_request_dropped_during_backoff_gives_its_retry_slot_back() {
         RetryConfig {
             max_retries: 1,
             max_concurrent_retries: Some(1),
-            backoff: Some((Duration::from_secs(1), Duration::from_secs(1))),
+            backoff: Some(Backoff::FullJitter {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(1),
+            }),
             ..RetryConfig::OFF
         },
         1,

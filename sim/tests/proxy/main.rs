@@ -4,5 +4,6 @@
 //! One test binary per area: each links tonic, hyper and turmoil once.
 
 mod dataplane;
+mod linkerd_retries;
 mod profiles;
 mod proxy_tokio;

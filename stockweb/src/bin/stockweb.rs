@@ -76,8 +76,9 @@ struct ServeArgs {
     #[arg(long, env = "STOCKWEB_CLIENT", value_enum, default_value_t = ClientKind::CachedDns)]
     client: ClientKind,
     /// Re-resolve and reconnect once the cached client is this old
-    /// (HttpClientFactory's handler lifetime; round robin: its re-resolution
-    /// period, default 30s). Default: never (the seed's behaviour).
+    /// (HttpClientFactory's handler lifetime; round robin: the minimum gap
+    /// between re-resolutions, which happen only after a connection failure,
+    /// default 30s as grpc-go's). Default: never (the seed's behaviour).
     #[arg(long, env = "STOCKWEB_HANDLER_LIFETIME", value_name = "DUR", value_parser = parse_duration)]
     handler_lifetime: Option<Duration>,
     /// Pod name shown on the page.
@@ -171,7 +172,7 @@ fn outbound(args: &ServeArgs) -> Outbound {
         (None, ClientKind::RoundRobin) => Outbound::ClientRoundRobin {
             service,
             port,
-            refresh: args.handler_lifetime.unwrap_or(Duration::from_secs(30)),
+            min_interval: args.handler_lifetime.unwrap_or(Duration::from_secs(30)),
         },
     }
 }

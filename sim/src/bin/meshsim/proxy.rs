@@ -82,8 +82,9 @@ pub struct ProxyArgs {
           value_parser = parse_duration)]
     endpoints_poll: Duration,
     /// linkerd, istio, consul, or sidecar:<policy> (round-robin, random,
-    /// least-request, peak-ewma, weighted), with optional +retry, +budget,
-    /// +accrual, +outlier: the same names as `meshsim run --strategies`.
+    /// least-request, peak-ewma, weighted), with optional +retry,
+    /// +profile-retry, +route-retry, +budget, +accrual, +outlier: the same
+    /// names as `meshsim run --strategies`.
     #[arg(long, env = "MESHSIM_PROXY_PROFILE", value_name = "PROFILE", default_value = "linkerd",
           value_parser = parse_profile)]
     profile: Profile,
