@@ -7,8 +7,9 @@
 //! the pod's process), and the sidecars' (each request the proxy received
 //! from its app). A call whose page load failed appears in no answer, so
 //! the app's count exceeds the answered calls by at most the calls of the
-//! failed and unfinished requests; and every call the app made went
-//! through its sidecar, so the two agree exactly.
+//! failed and unfinished requests; and every call the app made goes
+//! through its sidecar, so the sidecars' count falls short of the app's by
+//! at most the unanswered calls (still on their way when the run ended).
 
 use crate::scenario::Target;
 use reports::StrategyReport;
@@ -53,13 +54,16 @@ pub fn check(target: Target, s: &StrategyReport) -> Result<(), String> {
             r.unanswered
         ));
     }
-    // Only sidecar strategies have a proxy section.
+    // Only sidecar strategies have a proxy section. Every call the app made
+    // goes to its sidecar, but one can still be on its way when the run
+    // ends (waiting in the app's HTTP/2 client for a stream slot, say) or
+    // die with its pod: such a call is unanswered, so the gap is bounded.
     if let Some(p) = &s.proxy
-        && p.requests != r.sent
+        && (p.requests > r.sent || r.sent - p.requests > r.unanswered)
     {
         return bug(format!(
-            "the app made {} calls, its sidecars received {}",
-            r.sent, p.requests
+            "the app made {} calls, its sidecars received {} ({} unanswered)",
+            r.sent, p.requests, r.unanswered
         ));
     }
     Ok(())
