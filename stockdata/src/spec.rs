@@ -27,15 +27,22 @@ pub const DURATION_FORMS: &str = "a duration such as 250us, 2ms, 1.5s or 10m";
 /// Parses a duration: a number (with an optional fraction) and a unit,
 /// `ns`, `us` (or `µs`), `ms`, `s`, `m` or `h`; truncated to nanoseconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_expecting(s, DURATION_FORMS)
+}
+
+/// [`parse_duration`], naming `expected` in its errors (the scenario format
+/// quotes its examples as TOML strings). The one duration parser of the
+/// workspace: scenario files, service-time specs and command-line flags.
+pub fn parse_duration_expecting(s: &str, expected: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("`{s}` has no unit; expected {DURATION_FORMS}"))?;
+        .ok_or_else(|| format!("`{s}` has no unit; expected {expected}"))?;
     let (number, unit) = s.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("`{s}` does not start with a number; expected {DURATION_FORMS}"))?;
-    let nanos_per_unit = match unit {
+        .map_err(|_| format!("`{s}` does not start with a number; expected {expected}"))?;
+    let nanos_per_unit = match unit.trim() {
         "ns" => 1.0,
         "us" | "µs" => 1e3,
         "ms" => 1e6,
@@ -44,7 +51,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => 3600e9,
         other => {
             return Err(format!(
-                "unknown unit `{other}` in `{s}`; expected {DURATION_FORMS}"
+                "unknown unit `{other}` in `{s}`; expected {expected}"
             ));
         }
     };

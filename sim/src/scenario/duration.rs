@@ -18,32 +18,7 @@ pub const EXPECTED: &str = "a duration such as \"250us\", \"2ms\", \"1.5s\" or \
 impl FromStr for SimDuration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let split = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{s}` has no unit; expected {EXPECTED}"))?;
-        let (number, unit) = s.split_at(split);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{s}` does not start with a number; expected {EXPECTED}"))?;
-        let nanos_per_unit = match unit.trim() {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            other => {
-                return Err(format!(
-                    "unknown unit `{other}` in `{s}`; expected {EXPECTED}"
-                ));
-            }
-        };
-        let nanos = value * nanos_per_unit;
-        if !nanos.is_finite() || nanos > u64::MAX as f64 {
-            return Err(format!("`{s}` is too large"));
-        }
-        Ok(SimDuration(Duration::from_nanos(nanos as u64)))
+        stockdata::spec::parse_duration_expecting(s, EXPECTED).map(SimDuration)
     }
 }
 

@@ -6,6 +6,7 @@ use clap::Args;
 use sim::real::demo::{self, DemoConfig};
 use std::net::IpAddr;
 use std::time::Duration;
+use stockdata::spec::parse_duration;
 
 pub const EXAMPLES: &str = "\
 Starts two StockData replicas, StockWeb with a cached-DNS client (the seed's
@@ -37,12 +38,6 @@ pub struct DemoArgs {
     /// Stop after this long (e.g. 30s, 5m); default: until Ctrl-C or SIGTERM.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     run_for: Option<Duration>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    s.parse::<sim::scenario::SimDuration>()
-        .map(|d| d.0)
-        .map_err(|e| e.to_string())
 }
 
 pub fn demo(args: DemoArgs) -> Result<(), Failure> {
