@@ -16,6 +16,7 @@ use super::{BoxError, Listener};
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +64,31 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// Serves one connection until it ends, or until `stop`: then it stops
+/// taking new requests and lets those in flight finish (HTTP/2 GOAWAY,
+/// HTTP/1.1 close after the current response).
+async fn drain_on_stop<C>(
+    conn: C,
+    stop: watch::Receiver<bool>,
+    hook: &Option<ErrorHook>,
+    peer: SocketAddr,
+) where
+    C: GracefulConnection,
+    C::Error: std::error::Error,
+{
+    let mut conn = pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stopped(stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        report(hook, Some(peer), &e);
+    }
+}
+
 fn report(hook: &Option<ErrorHook>, peer: Option<SocketAddr>, error: &dyn std::error::Error) {
     if let Some(hook) = hook {
         hook(peer, error);
@@ -94,17 +120,8 @@ where
                 .timer(TokioTimer::new())
                 .auto_date_header(false)
                 .clone();
-            let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = stopped(stop) => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                report(&hook, Some(peer), &e);
-            }
+            let conn = builder.serve_connection(TokioIo::new(io), service);
+            drain_on_stop(conn, stop, &hook, peer).await;
         })
     })
     .await
@@ -135,17 +152,8 @@ where
                 .timer(TokioTimer::new())
                 .auto_date_header(false)
                 .clone();
-            let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = stopped(stop) => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                report(&hook, Some(peer), &e);
-            }
+            let conn = builder.serve_connection(TokioIo::new(io), service);
+            drain_on_stop(conn, stop, &hook, peer).await;
         })
     })
     .await
