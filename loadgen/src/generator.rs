@@ -117,12 +117,13 @@ where
                 let (ledger, send, permits) = (ledger.clone(), send.clone(), permits.clone());
                 tasks.spawn(async move {
                     // Held until the answer: the connection is busy till then.
+                    let asked = Instant::now();
                     let _permit = match &permits {
                         Some(p) => p.clone().acquire_owned().await.ok(),
                         None => None,
                     };
                     let request = Request { index: k, user: k };
-                    run_one(&ledger, &*send, request, t0).await;
+                    run_one(&ledger, &*send, request, (t0, asked.elapsed())).await;
                 });
             }
         }
@@ -140,7 +141,7 @@ where
                             index: k,
                             user: u as u64,
                         };
-                        run_one(&ledger, &*send, request, t0).await;
+                        run_one(&ledger, &*send, request, (t0, Duration::ZERO)).await;
                         let pause = match think {
                             Think::Constant(d) => d,
                             Think::Exponential(mean) => {
@@ -166,13 +167,18 @@ where
     Ok(())
 }
 
-/// Sends one request and records when it was sent and how it ended.
-async fn run_one<A, F, Fut>(ledger: &Ledger<A>, send: &F, request: Request, t0: Instant)
-where
+/// Sends one request and records when it was sent (after waiting
+/// `connection_wait` for a connection) and how it ended.
+async fn run_one<A, F, Fut>(
+    ledger: &Ledger<A>,
+    send: &F,
+    request: Request,
+    (t0, connection_wait): (Instant, Duration),
+) where
     F: Fn(Request) -> Fut,
     Fut: Future<Output = Result<A, String>>,
 {
-    ledger.sent(request.index, t0.elapsed());
+    ledger.sent(request.index, t0.elapsed(), connection_wait);
     let outcome = send(request).await;
     ledger.done(request.index, t0.elapsed(), outcome);
 }

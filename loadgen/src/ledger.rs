@@ -29,6 +29,9 @@ pub struct RequestRecord<A> {
     pub intended: Duration,
     /// When it was sent (after waiting for a connection), if it was.
     pub sent: Option<Duration>,
+    /// How long it waited for a connection (the open loop's
+    /// `connections` cap); zero when it did not.
+    pub connection_wait: Duration,
     /// When it completed, if it did before the end.
     pub done: Option<Duration>,
     /// The answer, or why the request failed; `None` while in flight.
@@ -87,15 +90,17 @@ impl<A> Ledger<A> {
                 index,
                 intended,
                 sent: None,
+                connection_wait: Duration::ZERO,
                 done: None,
                 outcome: None,
             },
         );
     }
 
-    pub(crate) fn sent(&self, index: u64, at: Duration) {
+    pub(crate) fn sent(&self, index: u64, at: Duration, connection_wait: Duration) {
         if let Some(r) = self.lock().get_mut(&index) {
             r.sent = Some(at);
+            r.connection_wait = connection_wait;
         }
     }
 
@@ -218,6 +223,7 @@ mod tests {
             index,
             intended: ms(index * 10),
             sent: sent.map(ms),
+            connection_wait: Duration::ZERO,
             done: done.map(ms),
             outcome,
         }

@@ -140,6 +140,54 @@ pub struct StrategyReport {
     /// Whole latency distributions (see [`hist`]).
     #[serde(default)]
     pub histograms: Histograms,
+    /// Where requests waited at a limit before reaching a replica, by hop:
+    /// `browser_connections` (the open loop's `connections`),
+    /// `app_streams` (the app's connection, at its peer's HTTP/2 stream
+    /// limit), `sidecar_streams` (the sidecar's connection to a replica, at
+    /// the replica's stream limit) and `sidecar_connect` (waiting for that
+    /// connection to be set up).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waits: BTreeMap<String, HopWait>,
+    /// Per StockData pod: its queue (waiting for a worker slot) vs its
+    /// service time, as the replica measured them over the whole run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, ReplicaReport>,
+}
+
+/// How long requests waited at one limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HopWait {
+    /// The limit, e.g. `200 streams per connection` or `unlimited`.
+    pub limit: String,
+    /// Requests that passed this point.
+    pub requests: u64,
+    /// Of which had to wait.
+    pub waited: u64,
+    /// The wait, over every request that passed (0 for those that did not
+    /// wait), ms.
+    pub wait_ms: Latency,
+}
+
+impl HopWait {
+    /// Share of requests that waited, in percent.
+    pub fn waited_pct(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.waited as f64 * 100.0 / self.requests as f64
+        }
+    }
+}
+
+/// One StockData replica as it measured itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaReport {
+    /// Requests that got a worker slot (served, or cancelled while held).
+    pub requests: u64,
+    /// Time waiting for a worker slot (the replica's queue), ms.
+    pub queue_wait_ms: Latency,
+    /// Time holding a worker slot (service time, pauses included), ms.
+    pub service_ms: Latency,
 }
 
 /// Latency histograms of one strategy, each base64 of HdrHistogram's V2

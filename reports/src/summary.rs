@@ -36,7 +36,20 @@ pub struct SummaryRow {
     pub pinned_pages: (usize, usize),
     /// Successful calls per second of simulated time.
     pub throughput_rps: f64,
+    /// Limits at which requests waited: (hop, % of requests that waited,
+    /// p99 wait in ms), in hop order. Connection setup is not a limit and
+    /// is not listed.
+    pub waited_at: Vec<(String, f64, f64)>,
 }
+
+/// Short names of the hops in [`crate::StrategyReport::waits`], in the
+/// order a request meets them.
+pub const HOPS: [(&str, &str); 4] = [
+    ("browser_connections", "browser connections"),
+    ("app_streams", "app streams"),
+    ("sidecar_connect", "sidecar connect"),
+    ("sidecar_streams", "sidecar streams"),
+];
 
 /// Rows in the report's strategy order.
 pub fn rows(report: &Report) -> Vec<SummaryRow> {
@@ -81,6 +94,14 @@ pub fn row(s: &StrategyReport) -> SummaryRow {
         } else {
             0.0
         },
+        waited_at: HOPS
+            .iter()
+            .filter(|(key, _)| *key != "sidecar_connect")
+            .filter_map(|(key, name)| {
+                let w = s.waits.get(*key)?;
+                (w.waited > 0).then(|| (name.to_string(), w.waited_pct(), w.wait_ms.p99))
+            })
+            .collect(),
     }
 }
 
@@ -118,6 +139,19 @@ impl SummaryRow {
         self.retry_amplification
             .map(|a| format!("{a:.2}"))
             .unwrap_or_else(|| "-".into())
+    }
+
+    /// Where requests waited at a limit, e.g. `app streams 61% (p99 412 ms)`
+    /// (`-` when nowhere).
+    pub fn waited_text(&self) -> String {
+        if self.waited_at.is_empty() {
+            return "-".into();
+        }
+        self.waited_at
+            .iter()
+            .map(|(hop, pct, p99)| format!("{hop} {pct:.0}% (p99 {p99:.1} ms)"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Pinned page loads as `n/m` (`-` without page loads).

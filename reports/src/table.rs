@@ -6,7 +6,7 @@ use crate::summary::{self, SummaryRow};
 use std::fmt::Write;
 
 /// Column headings, shared by the terminal and Markdown tables.
-pub const HEADERS: [&str; 12] = [
+pub const HEADERS: [&str; 13] = [
     "strategy",
     "calls",
     "ok %",
@@ -18,6 +18,7 @@ pub const HEADERS: [&str; 12] = [
     "retry amp",
     "fairness",
     "pinned pages",
+    "waited at limit",
     "per replica (ok)",
 ];
 
@@ -35,6 +36,7 @@ pub fn cells(r: &SummaryRow) -> Vec<String> {
         r.amplification_text(),
         format!("{:.3}", r.fairness),
         r.pinned_text(),
+        r.waited_text(),
         r.shares_text(),
     ]
 }
@@ -103,9 +105,9 @@ pub fn render_styled(report: &Report, style: Style) -> String {
         let _ = writeln!(out, "{}", text.trim_end());
     };
     let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
-    line(&headers, &["1"; 12], &mut out);
+    line(&headers, &["1"; 13], &mut out);
     for (row, r) in table.iter().zip(&rows) {
-        let mut codes = [""; 12];
+        let mut codes = [""; 13];
         codes[2] = match r.ok_pct {
             p if p >= 100.0 => "",
             p if p >= 99.0 => "33",
@@ -114,9 +116,13 @@ pub fn render_styled(report: &Report, style: Style) -> String {
         if r.fairness < 0.75 {
             codes[9] = "33";
         }
+        if !r.waited_at.is_empty() {
+            codes[11] = "33";
+        }
         line(row, &codes, &mut out);
     }
     workload_lines(report, &mut out);
+    wait_lines(report, &mut out);
     timeline_lines(report, &mut out);
     out
 }
@@ -151,6 +157,7 @@ pub fn markdown(report: &Report) -> String {
     }
     let mut rest = String::new();
     workload_lines(report, &mut rest);
+    wait_lines(report, &mut rest);
     timeline_lines(report, &mut rest);
     if !rest.is_empty() {
         let _ = writeln!(out, "\n```text{rest}```");
@@ -190,6 +197,51 @@ fn workload_lines(report: &Report, out: &mut String) {
                 w.latency_ms.p50,
                 w.latency_ms.p99,
                 w.latency_uncorrected_ms.p99,
+            );
+        }
+    }
+}
+
+/// Where requests waited, per strategy and hop, and each replica's queue
+/// against its service time: printed when some strategy's requests waited
+/// at a limit, so that a client-side queue is never read as the
+/// balancer's doing.
+fn wait_lines(report: &Report, out: &mut String) {
+    let rows = summary::rows(report);
+    if rows.iter().all(|r| r.waited_at.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nwaits (before a replica: at each limit; at the replicas: queue vs service, mean over replicas)"
+    );
+    for s in &report.strategies {
+        let mut parts = Vec::new();
+        for (key, name) in summary::HOPS {
+            if let Some(w) = s.waits.get(key) {
+                parts.push(format!(
+                    "{name} [{}] {:.1}% waited, p50 {:.1} ms, p99 {:.1} ms",
+                    w.limit,
+                    w.waited_pct(),
+                    w.wait_ms.p50,
+                    w.wait_ms.p99
+                ));
+            }
+        }
+        let _ = writeln!(out, "  {:<22} {}", s.name, parts.join("; "));
+        let (mut n, mut queue, mut service) = (0u64, 0.0, 0.0);
+        for r in s.replicas.values() {
+            n += r.requests;
+            queue += r.queue_wait_ms.mean * r.requests as f64;
+            service += r.service_ms.mean * r.requests as f64;
+        }
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "  {:<22} replicas: queue wait mean {:.1} ms, service mean {:.1} ms",
+                "",
+                queue / n as f64,
+                service / n as f64
             );
         }
     }

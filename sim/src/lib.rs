@@ -25,6 +25,7 @@ pub mod scenario;
 pub mod strategy;
 pub mod sweep;
 pub mod topology;
+pub mod waits;
 pub mod world;
 
 pub use runner::{RunError, run};

@@ -93,7 +93,19 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         Some(Model::Open) => "open",
         Some(Model::Closed) => "closed",
     };
-    let strategies: Vec<StrategyReport> = runs.iter().map(|r| strategy_report(r, model)).collect();
+    // The open loop's connection cap (the other workloads have none).
+    let connections = scenario
+        .workload
+        .as_ref()
+        .filter(|w| w.model == Model::Open)
+        .map(|w| {
+            w.connections
+                .map_or(crate::topology::DEFAULT_CONNECTIONS, |c| c as usize)
+        });
+    let strategies: Vec<StrategyReport> = runs
+        .iter()
+        .map(|r| strategy_report(r, model, connections))
+        .collect();
     for (run, s) in runs.iter().zip(&strategies) {
         crate::accounting::check(run.target, s).map_err(|message| RunError {
             strategy: run.strategy,
@@ -192,7 +204,11 @@ pub fn run_jobs(
 
 /// Summarises one strategy's run: calls, page loads, workload accounting,
 /// per-second series.
-pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
+pub fn strategy_report(
+    run: &StrategyRun,
+    model: &str,
+    connections: Option<usize>,
+) -> StrategyReport {
     let mut per_replica: BTreeMap<String, u64> =
         run.stockdata_pods.iter().map(|p| (p.clone(), 0)).collect();
     let mut per_replica_latency: BTreeMap<String, LatencyRecorder> = BTreeMap::new();
@@ -320,11 +336,13 @@ pub fn strategy_report(run: &StrategyRun, model: &str) -> StrategyReport {
             calls: encode_nonempty(&all),
             workload: encode_nonempty(&workload.corrected),
         },
+        waits: crate::waits::hops(run, connections),
+        replicas: crate::waits::replicas(run),
     }
 }
 
 /// loadgen's summary as the report's type (field for field).
-fn report_latency(l: LatencySummary) -> Latency {
+pub(crate) fn report_latency(l: LatencySummary) -> Latency {
     Latency {
         count: l.count,
         mean: l.mean,

@@ -45,7 +45,7 @@ pub mod pb {
 }
 
 pub use service::{
-    REQUEST_ID_HEADER, ReplicaConfig, ReplicaControl, ReplicaError, SERVER_ID_HEADER,
+    REQUEST_ID_HEADER, ReplicaConfig, ReplicaControl, ReplicaError, ReplicaTimes, SERVER_ID_HEADER,
     StockDataService,
 };
 pub use service_time::ServiceTime;
@@ -93,6 +93,15 @@ pub async fn serve<L: transport::Listener>(
     listener: L,
     replica: StockDataService,
 ) -> std::io::Result<()> {
+    serve_with(listener, replica, transport::ServerH2::HYPER).await
+}
+
+/// [`serve`], advertising `h2` (stream limit and windows).
+pub async fn serve_with<L: transport::Listener>(
+    listener: L,
+    replica: StockDataService,
+    h2: transport::ServerH2,
+) -> std::io::Result<()> {
     let routes = routes(replica).await;
-    transport::serve_http2(listener, routes).await
+    transport::serve_http2_with(listener, routes, h2).await
 }

@@ -9,10 +9,12 @@ use crate::data;
 use crate::pb::stocks_server::{Stocks, StocksServer};
 use crate::pb::{GetRequest, GetResponse};
 use crate::service_time::ServiceTime;
+use loadgen::LatencyRecorder;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
 
@@ -26,12 +28,14 @@ pub const SERVER_ID_HEADER: &str = "server-id";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Live fault controls of a replica (what a chaos tool would do to the
-/// process): a service-time multiplier and a pause (SIGSTOP-like stall).
-/// Shared by every incarnation of a pod, so a restarted pod keeps them.
+/// process): a service-time multiplier and a pause (SIGSTOP-like stall);
+/// and what its worker slots did ([`ReplicaTimes`]). Shared by every
+/// incarnation of a pod, so a restarted pod keeps them.
 #[derive(Debug, Clone)]
 pub struct ReplicaControl {
     slowdown: Arc<Mutex<f64>>,
     paused: Arc<tokio::sync::watch::Sender<bool>>,
+    times: Arc<Mutex<ReplicaTimes>>,
 }
 
 impl Default for ReplicaControl {
@@ -39,11 +43,29 @@ impl Default for ReplicaControl {
         Self {
             slowdown: Arc::new(Mutex::new(1.0)),
             paused: Arc::new(tokio::sync::watch::Sender::new(false)),
+            times: Arc::default(),
         }
     }
 }
 
+/// Where a replica's requests spent their time: waiting for a worker slot
+/// (the replica's queue) and holding one (service time, pauses included).
+/// Recorded when a request leaves its slot, also when its caller cancelled
+/// it, so the two add up to what the replica really did.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaTimes {
+    /// Time each request waited for its worker slot.
+    pub queue_wait: LatencyRecorder,
+    /// Time each request held its worker slot.
+    pub service: LatencyRecorder,
+}
+
 impl ReplicaControl {
+    /// A copy of what the replica's worker slots did so far.
+    pub fn times(&self) -> ReplicaTimes {
+        self.times.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Sets the service-time multiplier (1.0 = normal).
     pub fn set_slowdown(&self, factor: f64) {
         *self.slowdown.lock().unwrap_or_else(|p| p.into_inner()) = factor;
@@ -271,18 +293,40 @@ impl StockDataService {
         id: i32,
         request_id: Option<String>,
     ) -> Result<Response<GetResponse>, Status> {
+        let arrived = Instant::now();
         let slot = {
             let _waiting = Waiting::enter(&self.inner.waiting);
             self.inner.slots.acquire().await
         };
         let _slot =
             slot.map_err(|_| self.tag_status(Status::unavailable("replica shutting down")))?;
+        let _held = Held {
+            times: &self.inner.control.times,
+            arrived,
+            acquired: Instant::now(),
+        };
         self.inner.control.wait_unpaused().await;
         tokio::time::sleep(self.draw_service_time(request_id.as_deref())).await;
         match data::lookup(id) {
             Some(stock) => Ok(self.tag(Response::new(GetResponse { stock: Some(stock) }))),
             None => Err(self.tag_status(Status::not_found(format!("no stock with id {id}")))),
         }
+    }
+}
+
+/// Records a request's queue wait and slot time when it leaves its slot
+/// (also when its caller cancelled it).
+struct Held<'a> {
+    times: &'a Mutex<ReplicaTimes>,
+    arrived: Instant,
+    acquired: Instant,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut times = self.times.lock().unwrap_or_else(|p| p.into_inner());
+        times.queue_wait.record(self.acquired - self.arrived);
+        times.service.record(self.acquired.elapsed());
     }
 }
 

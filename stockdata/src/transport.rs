@@ -28,7 +28,9 @@ use tokio::task::JoinSet;
 use tower::Service;
 
 mod graceful;
+pub mod h2;
 pub use graceful::{Drained, ErrorHook, Graceful, serve_http1_graceful, serve_http2_graceful};
+pub use h2::{ClientH2, ServerH2, StreamSlot, StreamSlots};
 
 /// A boxed error, as tower and hyper pass them around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -110,9 +112,28 @@ impl Resolve for TokioResolve {
 // === serving ===
 
 /// Serves HTTP/2 (gRPC) connections from `listener` with `service` until
-/// accepting fails. Dropping the returned future drops every open connection
-/// (a pod that dies takes its connections with it).
+/// accepting fails, with hyper's default settings ([`ServerH2::HYPER`]).
+/// Dropping the returned future drops every open connection (a pod that
+/// dies takes its connections with it).
 pub async fn serve_http2<L, S, B>(listener: L, service: S) -> io::Result<()>
+where
+    L: Listener,
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    serve_http2_with(listener, service, ServerH2::HYPER).await
+}
+
+/// [`serve_http2`], advertising `settings`.
+pub async fn serve_http2_with<L, S, B>(
+    listener: L,
+    service: S,
+    settings: ServerH2,
+) -> io::Result<()>
 where
     L: Listener,
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -125,11 +146,10 @@ where
     serve_with(listener, move |io| {
         let service = TowerToHyperService::new(service.clone());
         Box::pin(async move {
-            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .auto_date_header(false)
-                .serve_connection(TokioIo::new(io), service)
-                .await;
+            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            builder.timer(TokioTimer::new()).auto_date_header(false);
+            settings.apply(&mut builder);
+            let _ = builder.serve_connection(TokioIo::new(io), service).await;
         })
     })
     .await

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use stockdata::pb::stocks_client::StocksClient;
-use stockdata::transport::{Connect, Resolve, connector_to};
+use stockdata::transport::{ClientH2, Connect, Resolve, ServerH2, StreamSlots, connector_to};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
@@ -68,6 +68,39 @@ pub struct ClientConfig {
     /// (`HttpClientFactory`'s handler lifetime). `None`: never. (Client-side
     /// round robin re-resolves on connection failure instead.)
     pub handler_lifetime: Option<Duration>,
+    /// HTTP/2 settings of the client's connections.
+    pub http2: ClientHttp2,
+}
+
+/// The HTTP/2 side of the client: its receive windows, and the stream limit
+/// its peer (StockData, or the sidecar) advertises, which each connection's
+/// [`StreamSlots`] mirror so that a call waiting for a stream is timed
+/// ([`crate::Call::stream_wait_us`]) instead of queueing unseen inside h2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientHttp2 {
+    /// Receive windows (tonic's `Endpoint` defaults are hyper's).
+    pub windows: ClientH2,
+    /// The peer's `SETTINGS_MAX_CONCURRENT_STREAMS` (`None`: no limit).
+    pub peer_max_concurrent_streams: Option<u32>,
+}
+
+impl Default for ClientHttp2 {
+    /// hyper's client windows, a hyper server as the peer (200 streams).
+    fn default() -> Self {
+        Self {
+            windows: ClientH2::HYPER,
+            peer_max_concurrent_streams: ServerH2::HYPER.max_concurrent_streams,
+        }
+    }
+}
+
+/// One connection: its client and its stream slots.
+#[derive(Clone)]
+pub struct Conn {
+    /// The gRPC client on the connection.
+    pub client: StocksClient<Channel>,
+    /// The connection's stream slots.
+    pub slots: StreamSlots,
 }
 
 /// Why no client could be made.
@@ -100,7 +133,7 @@ impl ClientError {
 /// client-side round robin. Cheap to clone.
 #[derive(Clone)]
 pub struct ClientSet {
-    clients: Arc<Vec<StocksClient<Channel>>>,
+    clients: Arc<Vec<Conn>>,
     cursor: Arc<AtomicUsize>,
     resolve_now: Arc<AtomicBool>,
 }
@@ -119,8 +152,8 @@ impl ClientSet {
         }
     }
 
-    /// The client for the next call (round robin over the set).
-    pub fn next(&self) -> StocksClient<Channel> {
+    /// The connection for the next call (round robin over the set).
+    pub fn next(&self) -> Conn {
         let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.clients.len();
         self.clients[i].clone()
     }
@@ -144,7 +177,7 @@ pub fn is_connection_failure(status: &tonic::Status) -> bool {
 
 struct Cached {
     set: ClientSet,
-    by_addr: BTreeMap<SocketAddr, StocksClient<Channel>>,
+    by_addr: BTreeMap<SocketAddr, Conn>,
     created: Instant,
 }
 
@@ -216,7 +249,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
         Ok(answers)
     }
 
-    fn set(&self, clients: Vec<StocksClient<Channel>>) -> ClientSet {
+    fn set(&self, clients: Vec<Conn>) -> ClientSet {
         ClientSet {
             clients: Arc::new(clients),
             cursor: Arc::new(AtomicUsize::new(0)),
@@ -224,27 +257,28 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
         }
     }
 
-    fn channel(
-        &self,
-        service: &str,
-        port: u16,
-        target: SocketAddr,
-    ) -> Result<StocksClient<Channel>, ClientError> {
+    fn channel(&self, service: &str, port: u16, target: SocketAddr) -> Result<Conn, ClientError> {
+        let windows = self.config.http2.windows;
         let endpoint = Endpoint::from_shared(format!("http://{service}:{port}"))
-            .map_err(|_| ClientError::InvalidName(service.to_string()))?;
+            .map_err(|_| ClientError::InvalidName(service.to_string()))?
+            .initial_stream_window_size(windows.initial_stream_window)
+            .initial_connection_window_size(windows.initial_connection_window);
         let channel =
             endpoint.connect_with_connector_lazy(connector_to(self.connect.clone(), target));
-        Ok(StocksClient::new(channel))
+        Ok(Conn {
+            client: StocksClient::new(channel),
+            slots: StreamSlots::new(self.config.http2.peer_max_concurrent_streams),
+        })
     }
 
     /// New clients; for round robin, connections to addresses still in the
     /// answer are kept (as gRPC keeps its subchannels).
     async fn make_clients(
         &self,
-        mut previous: BTreeMap<SocketAddr, StocksClient<Channel>>,
+        mut previous: BTreeMap<SocketAddr, Conn>,
     ) -> Result<Cached, ClientError> {
         let created = Instant::now();
-        let single = |client: StocksClient<Channel>| Cached {
+        let single = |client: Conn| Cached {
             set: self.set(vec![client]),
             by_addr: BTreeMap::new(),
             created,

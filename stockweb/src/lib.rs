@@ -18,6 +18,7 @@ let client = StockClient::new(
     ClientConfig {
         outbound: Outbound::Direct { service: "stockdata".into(), port: 50051 },
         handler_lifetime: None,
+        http2: Default::default(),
     },
     TokioConnect,
     TokioResolve,
@@ -35,7 +36,8 @@ pub mod client;
 pub mod page;
 
 pub use client::{
-    ClientConfig, ClientError, ClientSet, Outbound, StockClient, is_connection_failure,
+    ClientConfig, ClientError, ClientHttp2, ClientSet, Conn, Outbound, StockClient,
+    is_connection_failure,
 };
 pub use page::{Call, CallCount, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};
 

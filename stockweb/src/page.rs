@@ -42,6 +42,14 @@ pub struct Call {
     pub server: Option<String>,
     /// From issuing the call to its outcome, in microseconds of tokio time.
     pub latency_us: u64,
+    /// Of which the call waited for a stream slot on its connection (the
+    /// peer's `SETTINGS_MAX_CONCURRENT_STREAMS`), µs; absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stream_wait_us: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A rendered page's data (`GET /api/stocks`).
@@ -165,20 +173,21 @@ impl<C: Connect, R: Resolve> StockWeb<C, R> {
 }
 
 async fn call(
-    client: Result<
-        (
-            stockdata::pb::stocks_client::StocksClient<tonic::transport::Channel>,
-            &crate::ClientSet,
-        ),
-        &crate::ClientError,
-    >,
+    client: Result<(crate::client::Conn, &crate::ClientSet), &crate::ClientError>,
     id: i32,
     request_id: Option<String>,
 ) -> (Call, Option<stockdata::pb::Stock>) {
     let call_start = Instant::now();
+    let mut stream_wait_us = 0;
     let (code, server, stock) = match client {
         Err(e) => (e.code_name(), None, None),
-        Ok((mut client, set)) => {
+        Ok((conn, set)) => {
+            let crate::client::Conn {
+                mut client, slots, ..
+            } = conn;
+            // Held until the call ends, as h2 holds the stream.
+            let slot = slots.acquire().await;
+            stream_wait_us = micros(slot.waited);
             let mut request = tonic::Request::new(GetRequest { id });
             if let Some(value) = request_id.and_then(|r| r.parse().ok()) {
                 request.metadata_mut().insert(REQUEST_ID_HEADER, value);
@@ -202,6 +211,7 @@ async fn call(
             code: code.to_string(),
             server,
             latency_us,
+            stream_wait_us,
         },
         stock,
     )

@@ -51,6 +51,7 @@ fn app(replicas: Vec<SocketAddr>) -> Arc<StockWeb<TokioConnect, Fixed>> {
                 port: 50051,
             },
             handler_lifetime: None,
+            http2: Default::default(),
         },
         TokioConnect,
         Fixed(replicas),

@@ -77,6 +77,7 @@ fn app(dns: &Dns) -> StockWeb<TokioConnect, Dns> {
                 min_interval: GAP,
             },
             handler_lifetime: None,
+            http2: Default::default(),
         },
         TokioConnect,
         dns.clone(),

@@ -18,6 +18,8 @@
 use super::body::Buffered;
 use super::classify::Outcome;
 use super::gate::Available;
+use super::h2::SidecarH2;
+use super::metrics::Waits;
 use http::{Request, Response};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -29,7 +31,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use stockdata::transport::Connect;
+use stockdata::transport::{ClientH2, Connect, StreamSlots};
 use tokio::time::Instant;
 use tower::Service;
 
@@ -88,6 +90,11 @@ struct Inner<C> {
     addr: SocketAddr,
     connect: C,
     config: ConnectConfig,
+    h2: ClientH2,
+    /// Mirrors the endpoint's `SETTINGS_MAX_CONCURRENT_STREAMS`.
+    slots: StreamSlots,
+    /// Where the waits for the connection and for a stream are recorded.
+    waits: Waits,
     /// The live sender, or an in-progress connect others wait for.
     sender: Arc<tokio::sync::Mutex<Option<SendRequest<Buffered>>>>,
     backoff: Mutex<Backoff>,
@@ -112,13 +119,24 @@ impl<C> Clone for Http2Endpoint<C> {
 
 impl<C: Connect> Http2Endpoint<C> {
     /// An endpoint at `addr`; nothing is dialed until the first request.
-    /// `seed` drives the backoff jitter.
-    pub fn new(addr: SocketAddr, connect: C, config: ConnectConfig, seed: u64) -> Self {
+    /// `seed` drives the backoff jitter. Its connection uses the endpoint
+    /// side of `h2`, and the time each request waits for the connection or
+    /// a stream slot goes to `waits`.
+    pub fn new(
+        addr: SocketAddr,
+        connect: C,
+        (config, h2): (ConnectConfig, &SidecarH2),
+        seed: u64,
+        waits: Waits,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 addr,
                 connect,
                 config,
+                h2: h2.endpoints,
+                slots: StreamSlots::new(h2.endpoint_max_concurrent_streams),
+                waits,
                 sender: Arc::new(tokio::sync::Mutex::new(None)),
                 backoff: Mutex::new(Backoff {
                     failures: 0,
@@ -196,16 +214,17 @@ impl<C: Connect> Inner<C> {
                 return Err(Outcome::ConnectFailed);
             }
         };
-        let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        let mut builder = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+        builder
             .timer(TokioTimer::new())
             // h2 forgets locally reset streams after `reset_stream_duration`
             // of *wall-clock* time (default 1 s, `std::time::Instant`). Under
             // cancellation (per-try timeouts) that made runs differ between
             // processes; a day is longer than any run, so only h2's
             // count-based limit applies, which is deterministic.
-            .reset_stream_duration(H2_RESET_STREAM_DURATION)
-            .handshake(TokioIo::new(io))
-            .await;
+            .reset_stream_duration(H2_RESET_STREAM_DURATION);
+        self.h2.apply(&mut builder);
+        let handshake = builder.handshake(TokioIo::new(io)).await;
         let (sender, connection) = match handshake {
             Ok(parts) => parts,
             Err(_) => {
@@ -239,7 +258,15 @@ impl<C: Connect> Service<Request<Buffered>> for Http2Endpoint<C> {
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let mut sender = inner.sender().await?;
+            let asked = Instant::now();
+            let sender = inner.sender().await;
+            inner.waits.connect(asked.elapsed());
+            let mut sender = sender?;
+            // Held until the response is read, as h2 holds the stream.
+            let slot = inner.slots.acquire().await;
+            if inner.slots.is_limited() {
+                inner.waits.stream(slot.waited);
+            }
             if sender.ready().await.is_err() {
                 return Err(Outcome::NotSent);
             }
@@ -256,6 +283,7 @@ impl<C: Connect> Service<Request<Buffered>> for Http2Endpoint<C> {
             };
             let (parts, body) = response.into_parts();
             let body = Buffered::collect(body).await.map_err(|_| Outcome::Reset)?;
+            drop(slot);
             Ok(Response::from_parts(parts, body))
         })
     }

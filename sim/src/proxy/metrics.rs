@@ -75,6 +75,12 @@ pub struct ProxyMetrics {
     /// Where "now" comes from for `retries_by_second`: in the simulator,
     /// `turmoil::sim_elapsed`, shared by every host.
     pub clock: Option<fn() -> Option<std::time::Duration>>,
+    /// How long each attempt waited for its endpoint's connection (to be
+    /// set up, or for another attempt setting it up).
+    pub connect_wait: LatencyRecorder,
+    /// How long each attempt waited for a stream slot on its endpoint's
+    /// connection (only when the endpoints advertise a stream limit).
+    pub stream_wait: LatencyRecorder,
 }
 
 impl ProxyMetrics {
@@ -91,6 +97,8 @@ impl ProxyMetrics {
         for (s, n) in &other.retries_by_second {
             *self.retries_by_second.entry(*s).or_insert(0) += n;
         }
+        self.connect_wait.merge(&other.connect_wait);
+        self.stream_wait.merge(&other.stream_wait);
     }
 
     /// Counts one retry at the clock's current second.
@@ -98,6 +106,27 @@ impl ProxyMetrics {
         if let Some(now) = self.clock.and_then(|clock| clock()) {
             *self.retries_by_second.entry(now.as_secs()).or_insert(0) += 1;
         }
+    }
+}
+
+/// Where an endpoint connection records how long attempts waited for it.
+#[derive(Debug, Clone)]
+pub struct Waits(Arc<Mutex<ProxyMetrics>>);
+
+impl Waits {
+    /// Records into `metrics`.
+    pub fn new(metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
+        Self(metrics)
+    }
+
+    /// One attempt waited `d` for the connection.
+    pub fn connect(&self, d: std::time::Duration) {
+        lock(&self.0).connect_wait.record(d);
+    }
+
+    /// One attempt waited `d` for a stream slot.
+    pub fn stream(&self, d: std::time::Duration) {
+        lock(&self.0).stream_wait.record(d);
     }
 }
 

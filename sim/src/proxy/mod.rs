@@ -23,6 +23,8 @@
 //!   consecutive-failure breaker), [`classify`] (`grpc-status` → outcome),
 //!   [`timeout`] (per try), and [`endpoint`] (one HTTP/2 connection,
 //!   reconnect backoff with [`backoff`]);
+//! - [`h2`]: the HTTP/2 settings of the listener and the endpoint
+//!   connections, per mesh release;
 //! - [`profile`]: mesh profiles (`linkerd`, `istio`, `consul`) as
 //!   settings for those layers;
 //! - [`prometheus`]: the metrics in Prometheus text format (`meshsim
@@ -44,6 +46,7 @@ pub mod discovery;
 pub mod endpoint;
 pub mod gate;
 pub mod grpc_error;
+pub mod h2;
 pub mod load;
 pub mod metrics;
 pub mod outbound;
@@ -63,7 +66,7 @@ pub use endpoint::Http2Endpoint;
 pub use outbound::Outbound;
 pub use profile::SidecarConfig;
 
-use stockdata::transport::{Connect, Listener, serve_http2};
+use stockdata::transport::{Connect, Listener, serve_http2_with};
 
 /// Why the proxy could not forward a request.
 #[derive(Debug, thiserror::Error)]
@@ -76,10 +79,12 @@ pub enum ProxyError {
     NoAuthority,
 }
 
-/// Runs an outbound sidecar on `listener` until accepting fails.
+/// Runs an outbound sidecar on `listener` until accepting fails,
+/// advertising its profile's HTTP/2 settings.
 pub async fn serve_outbound<L: Listener, C: Connect>(
     listener: L,
     outbound: Outbound<C>,
 ) -> std::io::Result<()> {
-    serve_http2(listener, outbound).await
+    let settings = outbound.config().h2.listener;
+    serve_http2_with(listener, outbound, settings).await
 }

@@ -81,6 +81,11 @@ impl<C: Connect> Outbound<C> {
         }
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &SidecarConfig {
+        &self.inner.config
+    }
+
     /// The metrics recorded so far.
     pub fn metrics(&self) -> ProxyMetrics {
         lock(&self.inner.metrics).clone()

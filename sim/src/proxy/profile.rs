@@ -20,6 +20,7 @@ use super::balance::{BalanceConfig, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
 use super::endpoint::{ConnectConfig, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
+use super::h2::SidecarH2;
 use super::load::LoadMetric;
 use super::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
 use super::outlier::{
@@ -65,10 +66,15 @@ pub const CONSUL_DISCOVERY_DELAY: Duration = Duration::from_millis(200);
 /// The release the Linkerd profile models.
 pub const LINKERD_RELEASE: &str = "Linkerd stable 2.19 (linkerd2-proxy)";
 /// The release the Istio profile models: the 503 left the default retry
-/// policy in 1.24 (istio/istio#52111); Envoy's ejection rule is 1.27+'s.
-pub const ISTIO_RELEASE: &str = "Istio 1.24+ (Envoy 1.31+)";
-/// The release the Consul profile models.
-pub const CONSUL_RELEASE: &str = "Consul 1.2x (Envoy 1.31+)";
+/// policy in 1.24 (istio/istio#52111); Envoy's ejection rule is 1.27+'s;
+/// its HTTP/2 defaults are Envoy 1.36's (1,024 streams, 16/24 MiB windows),
+/// which Istio 1.28 ships (istio/istio#57968). Before this the profile said
+/// "Istio 1.24+ (Envoy 1.31+)" and used hyper's HTTP/2 settings.
+pub const ISTIO_RELEASE: &str = "Istio 1.28+ (Envoy 1.36+)";
+/// The release the Consul profile models: Consul 1.21 with an Envoy before
+/// 1.36, whose HTTP/2 defaults are 2³¹−1 streams and 256 MiB windows. Before
+/// this the profile said "Consul 1.2x (Envoy 1.31+)".
+pub const CONSUL_RELEASE: &str = "Consul 1.21 (Envoy 1.31–1.35)";
 /// Plain `sidecar:<policy>` strategies model no mesh release.
 pub const NO_RELEASE: &str = "none (a policy, not a mesh)";
 
@@ -96,6 +102,8 @@ pub struct SidecarConfig {
     pub per_try_timeout: Option<Duration>,
     /// Endpoint connections.
     pub connect: ConnectConfig,
+    /// HTTP/2 settings of the listener and the endpoint connections.
+    pub h2: SidecarH2,
 }
 
 /// Envoy's retry policy as Istio installs it (`max_concurrent` retries in
@@ -177,6 +185,7 @@ impl SidecarConfig {
             accrual: None,
             per_try_timeout: None,
             connect: ConnectConfig::default(),
+            h2: SidecarH2::HYPER,
         }
     }
 
@@ -225,6 +234,7 @@ impl SidecarConfig {
         let mut c = Self {
             release: LINKERD_RELEASE,
             discovery_delay: Duration::ZERO,
+            h2: SidecarH2::LINKERD,
             ..Self::peak_ewma()
         };
         c.balance.fail_fast_timeout = Some(LINKERD_OUTBOUND_FAILFAST_TIMEOUT);
@@ -240,6 +250,7 @@ impl SidecarConfig {
         c.retry = envoy_retry(ISTIO_MAX_CONCURRENT_RETRIES);
         c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
         c.connect.timeout = ISTIO_CONNECT_TIMEOUT;
+        c.h2 = SidecarH2::ENVOY;
         c
     }
 
@@ -255,6 +266,7 @@ impl SidecarConfig {
         c.balance.panic_threshold = Some(CONSUL_PANIC_THRESHOLD);
         c.connect.timeout = CONSUL_CONNECT_TIMEOUT;
         c.discovery_delay = CONSUL_DISCOVERY_DELAY;
+        c.h2 = SidecarH2::ENVOY_1_35;
         c
     }
 

@@ -149,6 +149,25 @@ impl SidecarConfig {
                 .unwrap_or_else(|| "none (fail fast)".into()),
         );
         put("per_try_timeout", per_try);
+        let h2 = &self.h2;
+        put(
+            "http2_listener",
+            format!(
+                "max_concurrent_streams {}, initial windows {} stream / {} connection",
+                h2.listener.streams_text(),
+                h2.listener.initial_stream_window,
+                h2.listener.initial_connection_window
+            ),
+        );
+        put(
+            "http2_endpoints",
+            format!(
+                "initial windows {} stream / {} connection; endpoints advertise max_concurrent_streams {}",
+                h2.endpoints.initial_stream_window,
+                h2.endpoints.initial_connection_window,
+                stockdata::transport::h2::streams_text(h2.endpoint_max_concurrent_streams)
+            ),
+        );
         put(
             "request_timeout",
             self.request_timeout

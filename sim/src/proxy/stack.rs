@@ -36,7 +36,7 @@ use super::classify::{Classify, ClassifyLayer, Outcome};
 use super::endpoint::Http2Endpoint;
 use super::gate::Available;
 use super::load::{MeasureLayer, Measured};
-use super::metrics::{Ejections, Metered, MetricsLayer, ProxyMetrics};
+use super::metrics::{Ejections, Metered, MetricsLayer, ProxyMetrics, Waits};
 use super::outlier::{Outlier, OutlierDetector, OutlierLayer};
 use super::profile::SidecarConfig;
 use super::retry::{Retry, RetryLayer};
@@ -189,8 +189,16 @@ pub fn route<C: Connect, R: Rng + ?Sized>(
     metrics: Arc<Mutex<ProxyMetrics>>,
     rng: &mut R,
 ) -> Route<Http2Endpoint<C>> {
-    let connect_config = config.connect;
-    let make: MakeConnection<Http2Endpoint<C>> =
-        Box::new(move |e, seed| Http2Endpoint::new(e.addr, connect.clone(), connect_config, seed));
+    let (connect_config, h2) = (config.connect, config.h2);
+    let waits = Waits::new(metrics.clone());
+    let make: MakeConnection<Http2Endpoint<C>> = Box::new(move |e, seed| {
+        Http2Endpoint::new(
+            e.addr,
+            connect.clone(),
+            (connect_config, &h2),
+            seed,
+            waits.clone(),
+        )
+    });
     route_with(config, make, discovery, metrics, rng)
 }

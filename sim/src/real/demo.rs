@@ -100,6 +100,7 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
             port: STOCKDATA_SERVICE_PORT,
         },
         handler_lifetime: None,
+        http2: Default::default(),
     };
     let client = StockClient::new(direct, TokioConnect, cluster.dns());
     let cached_dns = web(&mut tasks, config.ip, config.web_port, "stockweb-0", client).await?;
@@ -123,6 +124,7 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
             proxy,
         },
         handler_lifetime: None,
+        http2: Default::default(),
     };
     let client = StockClient::new(meshed, TokioConnect, cluster.dns());
     let sidecar = web(&mut tasks, config.ip, second, "stockweb-1", client).await?;

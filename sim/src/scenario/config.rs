@@ -6,6 +6,7 @@
 //! What the types cannot express (ranges, cross-field rules, pod names) is
 //! checked in `validate`.
 
+use super::streams::StreamLimit;
 use super::timeline::TimelineEvent;
 use super::{SimDuration, defaults};
 use crate::strategy::Strategy;
@@ -181,6 +182,17 @@ pub struct SidecarOverrides {
     /// Random endpoints compared per pick by `least-request`.
     #[serde(default)]
     pub choice_count: Option<u32>,
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` the sidecar's outbound listener
+    /// advertises to the app (the app → sidecar hop).
+    #[serde(default)]
+    pub max_concurrent_streams: Option<StreamLimit>,
+    /// Initial HTTP/2 stream window of the sidecar's connections, both its
+    /// listener and its connections to endpoints (bytes).
+    #[serde(default)]
+    pub initial_stream_window: Option<u32>,
+    /// Initial HTTP/2 connection window of the sidecar's connections (bytes).
+    #[serde(default)]
+    pub initial_connection_window: Option<u32>,
 }
 
 /// Cluster nodes (turmoil hosts) and the network between them.
@@ -243,6 +255,18 @@ pub struct StockDataConfig {
     /// Per-pod weights for `sidecar:weighted` (default 1 each).
     #[serde(default)]
     pub weights: BTreeMap<String, u32>,
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` each replica's server advertises.
+    /// Default 200 (hyper's server, which StockData is served by).
+    #[serde(default = "defaults::stockdata_max_concurrent_streams")]
+    pub max_concurrent_streams: StreamLimit,
+    /// The server's initial HTTP/2 stream window (bytes). Default 1 MiB
+    /// (hyper's server).
+    #[serde(default = "defaults::server_stream_window")]
+    pub initial_stream_window: u32,
+    /// The server's initial HTTP/2 connection window (bytes). Default 1 MiB
+    /// (hyper's server).
+    #[serde(default = "defaults::server_connection_window")]
+    pub initial_connection_window: u32,
 }
 
 /// A service-time distribution.
@@ -303,6 +327,14 @@ pub struct StockWebConfig {
     /// poll.
     #[serde(default = "defaults::dns_refresh")]
     pub dns_refresh: SimDuration,
+    /// The client's initial HTTP/2 stream window (bytes). Default 2 MiB
+    /// (hyper's client, which tonic's `Endpoint` keeps).
+    #[serde(default = "defaults::client_stream_window")]
+    pub initial_stream_window: u32,
+    /// The client's initial HTTP/2 connection window (bytes). Default 5 MiB
+    /// (hyper's client).
+    #[serde(default = "defaults::client_connection_window")]
+    pub initial_connection_window: u32,
 }
 
 /// The page loads a simulated browser makes.
@@ -344,6 +376,9 @@ impl Default for StockDataConfig {
             slowdown: BTreeMap::new(),
             pod_service_time: BTreeMap::new(),
             weights: BTreeMap::new(),
+            max_concurrent_streams: defaults::stockdata_max_concurrent_streams(),
+            initial_stream_window: defaults::server_stream_window(),
+            initial_connection_window: defaults::server_connection_window(),
         }
     }
 }
@@ -354,6 +389,29 @@ impl Default for StockWebConfig {
             replicas: defaults::stockweb_replicas(),
             handler_lifetime: None,
             dns_refresh: defaults::dns_refresh(),
+            initial_stream_window: defaults::client_stream_window(),
+            initial_connection_window: defaults::client_connection_window(),
+        }
+    }
+}
+
+impl StockDataConfig {
+    /// What each replica's server advertises.
+    pub fn server_h2(&self) -> stockdata::transport::ServerH2 {
+        stockdata::transport::ServerH2 {
+            max_concurrent_streams: self.max_concurrent_streams.0,
+            initial_stream_window: self.initial_stream_window,
+            initial_connection_window: self.initial_connection_window,
+        }
+    }
+}
+
+impl StockWebConfig {
+    /// The client's receive windows.
+    pub fn client_h2(&self) -> stockdata::transport::ClientH2 {
+        stockdata::transport::ClientH2 {
+            initial_stream_window: self.initial_stream_window,
+            initial_connection_window: self.initial_connection_window,
         }
     }
 }

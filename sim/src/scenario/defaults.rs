@@ -6,9 +6,11 @@
 //! same values.
 
 use super::config::ServiceTimeConfig;
+use super::streams::StreamLimit;
 use super::{GRPC_MIN_DNS_RESOLUTION_INTERVAL, SimDuration};
 use std::num::NonZeroU32;
 use std::time::Duration;
+use stockdata::transport::{ClientH2, ServerH2};
 
 /// `crash-node` detection: kube-controller-manager's
 /// `--node-monitor-grace-period` (40 s).
@@ -69,4 +71,20 @@ pub fn interval() -> SimDuration {
 }
 pub fn start() -> SimDuration {
     SimDuration(Duration::from_millis(100))
+}
+
+pub fn stockdata_max_concurrent_streams() -> StreamLimit {
+    StreamLimit(ServerH2::HYPER.max_concurrent_streams)
+}
+pub fn server_stream_window() -> u32 {
+    ServerH2::HYPER.initial_stream_window
+}
+pub fn server_connection_window() -> u32 {
+    ServerH2::HYPER.initial_connection_window
+}
+pub fn client_stream_window() -> u32 {
+    ClientH2::HYPER.initial_stream_window
+}
+pub fn client_connection_window() -> u32 {
+    ClientH2::HYPER.initial_connection_window
 }

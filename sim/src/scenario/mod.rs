@@ -21,6 +21,7 @@ mod defaults;
 mod duration;
 mod error;
 mod overrides;
+mod streams;
 pub mod timeline;
 mod validate;
 
@@ -33,6 +34,7 @@ pub use config::{
 };
 pub use duration::SimDuration;
 pub use error::ScenarioError;
+pub use streams::StreamLimit;
 pub use timeline::{EventKind, TimelineEvent};
 
 pub use crate::topology::MAX_NODES;

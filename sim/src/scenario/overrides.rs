@@ -30,6 +30,17 @@ impl SidecarOverrides {
         if let Some(d) = self.discovery_delay {
             config.discovery_delay = d.0;
         }
+        if let Some(limit) = self.max_concurrent_streams {
+            config.h2.listener.max_concurrent_streams = limit.0;
+        }
+        if let Some(w) = self.initial_stream_window {
+            config.h2.listener.initial_stream_window = w;
+            config.h2.endpoints.initial_stream_window = w;
+        }
+        if let Some(w) = self.initial_connection_window {
+            config.h2.listener.initial_connection_window = w;
+            config.h2.endpoints.initial_connection_window = w;
+        }
         if let (Some(k), Policy::P2c { choice_count }, LoadMetric::PendingRequests) =
             (self.choice_count, &mut config.balance.policy, config.load)
         {

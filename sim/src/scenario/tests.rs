@@ -124,3 +124,47 @@ fn events_get_their_defaults_once_and_serialize_as_written() {
     );
     assert_eq!(s.timeline[0].describe(), "crash-node node=node-1");
 }
+
+#[test]
+fn stream_limits_and_windows_are_checked_where_they_are_written() {
+    let err = |text: &str| {
+        Scenario::parse(text, "x.toml")
+            .expect_err("invalid")
+            .to_string()
+    };
+    let e = err("strategies = [\"sidecar\"]\n[stockdata]\nmax_concurrent_streams = 0");
+    assert!(e.starts_with("x.toml:3:"), "{e}");
+    assert!(
+        e.contains("an integer from 1 to 2147483647, or \"unlimited\""),
+        "{e}"
+    );
+    let e = err("strategies = [\"sidecar\"]\n[sidecar]\nmax_concurrent_streams = \"none\"");
+    assert!(
+        e.starts_with("x.toml:3:") && e.contains("got \"none\""),
+        "{e}"
+    );
+    let e = err("strategies = [\"sidecar\"]\n[stockweb]\ninitial_stream_window = 1000");
+    assert!(
+        e.contains("`stockweb.initial_stream_window`") && e.contains("from 65535"),
+        "{e}"
+    );
+    let e = err("strategies = [\"sidecar\"]\n[sidecar]\ninitial_connection_window = 4294967295");
+    assert!(e.contains("`sidecar.initial_connection_window`"), "{e}");
+    let ok = Scenario::parse(
+        "strategies = [\"sidecar\"]\n[stockdata]\nmax_concurrent_streams = \"unlimited\"\n\
+         [sidecar]\nmax_concurrent_streams = 100",
+        "x.toml",
+    )
+    .expect("valid");
+    assert_eq!(
+        ok.stockdata.max_concurrent_streams,
+        super::StreamLimit(None)
+    );
+    assert_eq!(
+        ok.sidecar.max_concurrent_streams,
+        Some(super::StreamLimit(Some(100)))
+    );
+    // The default is hyper's server's.
+    let d = Scenario::parse("strategies = [\"sidecar\"]", "x.toml").expect("valid");
+    assert_eq!(d.stockdata.max_concurrent_streams.0, Some(200));
+}

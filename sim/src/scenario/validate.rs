@@ -9,6 +9,7 @@ use super::config::{LoadConfig, Model, ServiceTimeConfig};
 use super::{MAX_IN_FLIGHT, MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
 use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;
+use stockdata::transport::h2::{MAX_WINDOW, MIN_WINDOW};
 
 impl Scenario {
     /// Checks what the types alone cannot.
@@ -198,6 +199,42 @@ impl Scenario {
                 "cluster.loss",
                 "expected a probability from 0 to 1".into(),
             ));
+        }
+        for (field, window) in [
+            (
+                "stockdata.initial_stream_window",
+                Some(self.stockdata.initial_stream_window),
+            ),
+            (
+                "stockdata.initial_connection_window",
+                Some(self.stockdata.initial_connection_window),
+            ),
+            (
+                "stockweb.initial_stream_window",
+                Some(self.stockweb.initial_stream_window),
+            ),
+            (
+                "stockweb.initial_connection_window",
+                Some(self.stockweb.initial_connection_window),
+            ),
+            (
+                "sidecar.initial_stream_window",
+                self.sidecar.initial_stream_window,
+            ),
+            (
+                "sidecar.initial_connection_window",
+                self.sidecar.initial_connection_window,
+            ),
+        ] {
+            if let Some(w) = window.filter(|w| !(MIN_WINDOW..=MAX_WINDOW).contains(w)) {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "expected a window in bytes from {MIN_WINDOW} (HTTP/2's initial \
+                         window) to {MAX_WINDOW} (the largest HTTP/2 allows), got {w}"
+                    ),
+                ));
+            }
         }
         if self.sidecar.choice_count == Some(0) {
             return Err(invalid(

@@ -277,10 +277,14 @@ async fn run_pod<N: PodNet>(
         }
     };
     match pod.kind {
-        PodKind::StockData { config, control } => {
+        PodKind::StockData {
+            config,
+            control,
+            h2,
+        } => {
             let replica = StockDataService::with_control(config, control)?;
             let listener = net.bind(any).await?;
-            let (served, ()) = tokio::join!(stockdata::serve(listener, replica), ready);
+            let (served, ()) = tokio::join!(stockdata::serve_with(listener, replica, h2), ready);
             served?;
         }
         PodKind::StockWeb {

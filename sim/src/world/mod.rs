@@ -65,6 +65,21 @@ pub struct StrategyRun {
     pub settings: BTreeMap<String, String>,
     /// Timeline events as applied: (time, description).
     pub events: Vec<(Duration, String)>,
+    /// What each StockData pod's worker slots did, by pod name.
+    pub replicas: BTreeMap<String, stockdata::ReplicaTimes>,
+    /// The HTTP/2 stream limits on the way to a replica.
+    pub streams: StreamLimits,
+}
+
+/// The HTTP/2 stream limits a strategy's requests meet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// The app's peer: `the sidecar` or `a replica`.
+    pub app_peer: &'static str,
+    /// What the app's peer advertises (`None`: no limit).
+    pub app: Option<u32>,
+    /// What the replicas advertise to the sidecar (sidecar strategies).
+    pub endpoints: Option<Option<u32>>,
 }
 
 /// The simulation itself failed (not a request in it).
@@ -214,9 +229,25 @@ pub(crate) fn finish(
     let mut settings = BTreeMap::new();
     let mut stockdata_pods = Vec::new();
     let mut app_calls = 0;
+    let mut replicas = BTreeMap::new();
+    let mut streams = StreamLimits::default();
     for pod in table.all() {
-        if let PodKind::StockWeb { calls, .. } = &pod.spec.kind {
+        if let PodKind::StockWeb {
+            calls,
+            client,
+            mode,
+        } = &pod.spec.kind
+        {
             app_calls += calls.get();
+            streams.app = client.http2.peer_max_concurrent_streams;
+            streams.app_peer = "a replica";
+            if let WebMode::Sidecar { config, .. } = mode {
+                streams.app_peer = "the sidecar";
+                streams.endpoints = Some(config.h2.endpoint_max_concurrent_streams);
+            }
+        }
+        if let PodKind::StockData { control, .. } = &pod.spec.kind {
+            replicas.insert(pod.spec.name.clone(), control.times());
         }
         match &pod.spec.kind {
             PodKind::StockWeb {
@@ -245,5 +276,7 @@ pub(crate) fn finish(
         proxy,
         settings,
         events,
+        replicas,
+        streams,
     }
 }

@@ -6,15 +6,16 @@ use super::derive_seed;
 use crate::proxy::SidecarConfig;
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
-use crate::strategy::Strategy;
+use crate::strategy::{SidecarSpec, Strategy};
 use crate::topology::{
     SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_POD_PORT_BASE, STOCKDATA_SERVICE_PORT,
     STOCKWEB, STOCKWEB_POD_PORT_BASE, node_index, pod_name,
 };
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use stockdata::transport::ServerH2;
 use stockdata::{ReplicaConfig, ReplicaControl};
-use stockweb::{CallCount, ClientConfig, Outbound as AppOutbound};
+use stockweb::{CallCount, ClientConfig, ClientHttp2, Outbound as AppOutbound};
 
 /// One pod's definition.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub(crate) enum PodKind {
     StockData {
         config: ReplicaConfig,
         control: ReplicaControl,
+        /// What the replica's HTTP/2 server advertises.
+        h2: ServerH2,
     },
     StockWeb {
         client: ClientConfig,
@@ -117,9 +120,21 @@ impl PodFactory {
                     slowdown: s.stockdata.slowdown.get(&name).copied().unwrap_or(1.0),
                 },
                 control: ReplicaControl::default(),
+                h2: s.stockdata.server_h2(),
             },
             name,
         }
+    }
+
+    /// The sidecar configuration of `spec`: its profile, the scenario's
+    /// `[sidecar]` overrides, and the stream limit the replicas advertise.
+    pub fn sidecar_config(&self, spec: &SidecarSpec) -> SidecarConfig {
+        let s = &self.scenario;
+        let mut config = s
+            .sidecar
+            .apply_to(spec, spec.config(s.stockdata.weights.clone()));
+        config.h2.endpoint_max_concurrent_streams = s.stockdata.max_concurrent_streams.0;
+        config
     }
 
     /// StockWeb pod `j` (on node `j mod nodes`), wired for the strategy.
@@ -155,10 +170,7 @@ impl PodFactory {
                 },
                 WebMode::Sidecar {
                     port: sidecar_port,
-                    config: Box::new(
-                        s.sidecar
-                            .apply_to(&spec, spec.config(s.stockdata.weights.clone())),
-                    ),
+                    config: Box::new(self.sidecar_config(&spec)),
                     seed: derive_seed(self.seed, &format!("sidecar/{name}")),
                     metrics: Arc::new(Mutex::new(ProxyMetrics {
                         clock: Some(turmoil::sim_elapsed),
@@ -175,6 +187,16 @@ impl PodFactory {
                 client: ClientConfig {
                     outbound,
                     handler_lifetime: s.stockweb.handler_lifetime.map(|d| d.0),
+                    http2: ClientHttp2 {
+                        windows: s.stockweb.client_h2(),
+                        // The app's peer: its sidecar's listener, or a replica.
+                        peer_max_concurrent_streams: match &mode {
+                            WebMode::Sidecar { config, .. } => {
+                                config.h2.listener.max_concurrent_streams
+                            }
+                            _ => s.stockdata.max_concurrent_streams.0,
+                        },
+                    },
                 },
                 mode,
                 calls: CallCount::default(),

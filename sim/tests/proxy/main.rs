@@ -4,6 +4,7 @@
 //! One test binary per area: each links tonic, hyper and turmoil once.
 
 mod dataplane;
+mod h2_settings;
 mod linkerd_retries;
 mod profiles;
 mod proxy_tokio;

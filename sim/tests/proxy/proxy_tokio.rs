@@ -72,6 +72,7 @@ fn app(cluster: &Cluster, proxy: SocketAddr) -> StockWeb<TokioConnect, sim::clus
             proxy,
         },
         handler_lifetime: None,
+        http2: Default::default(),
     };
     StockWeb::new(
         "stockweb-0",

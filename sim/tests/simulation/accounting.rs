@@ -17,6 +17,7 @@ fn call() -> Answer {
         code: "OK".into(),
         server: Some("stockdata-0".into()),
         latency_us: 1_000,
+        stream_wait_us: 0,
     })
 }
 
@@ -32,6 +33,8 @@ fn run(strategy: Strategy, requests: Vec<RequestRecord>) -> StrategyRun {
         proxy: None,
         settings: BTreeMap::new(),
         events: Vec::new(),
+        replicas: BTreeMap::new(),
+        streams: Default::default(),
     }
 }
 
@@ -40,6 +43,7 @@ fn completed(index: u64, done: Option<Duration>) -> RequestRecord {
         index,
         intended: Duration::ZERO,
         sent: Some(Duration::ZERO),
+        connection_wait: Duration::ZERO,
         done,
         outcome: Some(Ok(call())),
     }
@@ -79,6 +83,7 @@ fn failed(index: u64) -> RequestRecord {
         index,
         intended: Duration::ZERO,
         sent: Some(Duration::ZERO),
+        connection_wait: Duration::ZERO,
         done: Some(Duration::from_millis(1)),
         outcome: Some(Err("connection reset".into())),
     }

@@ -13,4 +13,5 @@ mod queueing;
 mod scenario_fuzz;
 mod scenarios;
 mod strategies;
+mod stream_limits;
 mod timeline;

@@ -146,6 +146,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 &[("peer", &DisplayOpt(peer)), ("error", &e)],
             );
         })),
+        ..Graceful::default()
     };
     info(
         "ready",

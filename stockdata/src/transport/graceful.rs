@@ -38,6 +38,8 @@ pub struct Graceful {
     pub drain_timeout: Duration,
     /// Where connection errors are reported (a log line, say).
     pub on_error: Option<ErrorHook>,
+    /// What an HTTP/2 server advertises (unused for HTTP/1.1).
+    pub h2: super::ServerH2,
 }
 
 impl Default for Graceful {
@@ -46,6 +48,7 @@ impl Default for Graceful {
         Self {
             drain_timeout: Duration::from_secs(30),
             on_error: None,
+            h2: super::ServerH2::HYPER,
         }
     }
 }
@@ -111,15 +114,14 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let hook = options.on_error.clone();
+    let (hook, settings) = (options.on_error.clone(), options.h2);
     serve_graceful(listener, shutdown, options, move |io, peer, stop| {
         let service = TowerToHyperService::new(service.clone());
         let hook = hook.clone();
         Box::pin(async move {
-            let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .auto_date_header(false)
-                .clone();
+            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            builder.timer(TokioTimer::new()).auto_date_header(false);
+            settings.apply(&mut builder);
             let conn = builder.serve_connection(TokioIo::new(io), service);
             drain_on_stop(conn, stop, &hook, peer).await;
         })

@@ -206,6 +206,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         ClientConfig {
             outbound,
             handler_lifetime: args.handler_lifetime,
+            http2: Default::default(),
         },
         ConnectTimeout::new(TokioConnect, args.connect_timeout),
         TokioResolve,
@@ -222,6 +223,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 &[("peer", &DisplayOpt(peer)), ("error", &e)],
             );
         })),
+        ..Graceful::default()
     };
     info("ready", &[("listen", &local), ("health", &"/healthz")]);
     let shutdown = async {

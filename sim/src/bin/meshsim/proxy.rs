@@ -248,7 +248,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
         },
         Graceful {
             drain_timeout: Duration::from_secs(1),
-            on_error: None,
+            ..Graceful::default()
         },
     ));
     info("ready", &[("listen", &local), ("admin", &admin_local)]);
@@ -265,6 +265,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
                 &[("peer", &DisplayOpt(peer)), ("error", &e)],
             );
         })),
+        ..Graceful::default()
     };
     let drained = serve_http2_graceful(listener, outbound, shutdown, options).await;
     stop_admin.send_replace(true);

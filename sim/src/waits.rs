@@ -1,0 +1,104 @@
+//! Where requests waited before a replica worked on them: the report's
+//! `waits` (per hop, at each limit) and `replicas` (each replica's queue
+//! against its service time).
+//!
+//! A request's latency is the sum of every wait on its way. A balancer can
+//! only move the replica queue; a wait at a stream or connection limit is
+//! a client-side queue that no balancing policy changes. Reporting them
+//! apart is what keeps a reader from crediting (or blaming) the balancer
+//! for a queue it never saw.
+
+use crate::runner::report_latency;
+use crate::world::StrategyRun;
+use crate::world::browser::Answer;
+use loadgen::{Fate, LatencyRecorder};
+use reports::{HopWait, ReplicaReport};
+use std::collections::BTreeMap;
+use stockdata::transport::h2::streams_text;
+
+/// The waits of one strategy's run, by hop. `connections` is the open
+/// loop's connection cap (`None` for other workloads, which have none).
+pub fn hops(run: &StrategyRun, connections: Option<usize>) -> BTreeMap<String, HopWait> {
+    let mut app = LatencyRecorder::new();
+    let mut browser = LatencyRecorder::new();
+    for record in &run.requests {
+        if record.intended < run.warmup {
+            continue;
+        }
+        if record.sent.is_some() {
+            browser.record(record.connection_wait);
+        }
+        let Fate::Completed { answer, .. } = record.fate() else {
+            continue;
+        };
+        let calls = match answer {
+            Answer::Page(page) => page.calls.as_slice(),
+            Answer::Call(call) => std::slice::from_ref(call),
+        };
+        for call in calls {
+            app.record_us(call.stream_wait_us);
+        }
+    }
+    let mut hops = BTreeMap::new();
+    if let Some(limit) = connections {
+        hops.insert(
+            "browser_connections".to_string(),
+            hop(format!("{limit} connections"), &browser),
+        );
+    }
+    hops.insert(
+        "app_streams".to_string(),
+        hop(
+            format!(
+                "{} streams per connection to {}",
+                streams_text(run.streams.app),
+                run.streams.app_peer
+            ),
+            &app,
+        ),
+    );
+    if let (Some(proxy), Some(limit)) = (&run.proxy, run.streams.endpoints) {
+        hops.insert(
+            "sidecar_streams".to_string(),
+            hop(
+                format!(
+                    "{} streams per connection to a replica",
+                    streams_text(limit)
+                ),
+                &proxy.stream_wait,
+            ),
+        );
+        hops.insert(
+            "sidecar_connect".to_string(),
+            hop("connection setup".to_string(), &proxy.connect_wait),
+        );
+    }
+    hops
+}
+
+fn hop(limit: String, waits: &LatencyRecorder) -> HopWait {
+    let h = waits.histogram();
+    HopWait {
+        limit,
+        requests: h.len(),
+        waited: h.len() - h.count_at(0),
+        wait_ms: report_latency(waits.summary()),
+    }
+}
+
+/// Each replica's queue wait and service time.
+pub fn replicas(run: &StrategyRun) -> BTreeMap<String, ReplicaReport> {
+    run.replicas
+        .iter()
+        .map(|(pod, t)| {
+            (
+                pod.clone(),
+                ReplicaReport {
+                    requests: t.service.len(),
+                    queue_wait_ms: report_latency(t.queue_wait.summary()),
+                    service_ms: report_latency(t.service.summary()),
+                },
+            )
+        })
+        .collect()
+}
