@@ -130,7 +130,36 @@ fn candidate(seed: u64, attempt: u64) -> String {
     for _ in 0..rng.random_range(1..=4) {
         event(&mut t, &mut rng, nodes, replicas);
     }
+    stream_limits(&mut t, seed, attempt);
     t
+}
+
+/// Sometimes tight HTTP/2 stream limits on the replicas and the sidecars
+/// (where calls then wait), drawn from a stream of their own so that the
+/// rest of each seed's scenario is what it was before they were added.
+fn stream_limits(t: &mut String, seed: u64, attempt: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed.wrapping_mul(1_000_003)
+            .wrapping_add(attempt)
+            .rotate_left(17),
+    );
+    let limit = |rng: &mut ChaCha8Rng| match rng.random_range(0..4) {
+        0 => "\"unlimited\"".to_string(),
+        _ => rng.random_range(1..=150).to_string(),
+    };
+    if rng.random_bool(0.4) {
+        let line = format!("max_concurrent_streams = {}\n", limit(&mut rng));
+        if let Some(at) = t.find("\n[stockweb]") {
+            t.insert_str(at + 1, &line);
+        }
+    }
+    if rng.random_bool(0.4) {
+        let _ = writeln!(
+            t,
+            "\n[sidecar]\nmax_concurrent_streams = {}",
+            limit(&mut rng)
+        );
+    }
 }
 
 /// One random timeline event on the cluster's pods and nodes.

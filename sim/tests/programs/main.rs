@@ -4,6 +4,8 @@
 //!
 //! One test binary per area: each links tonic, hyper and turmoil once.
 
+#[path = "../support/h2_peer.rs"]
+mod h2_peer;
 mod proxy;
 
 use std::io::{BufRead, BufReader};

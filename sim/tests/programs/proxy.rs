@@ -2,6 +2,7 @@
 //! shutdown and usage errors.
 
 use super::*;
+use crate::h2_peer::advertised;
 use prometheus_parse::{Scrape, Value};
 use std::collections::BTreeMap;
 
@@ -322,5 +323,28 @@ fn help_has_examples_and_env_names() {
         "/metrics",
     ] {
         assert!(help.contains(needle), "{needle} missing from {help}");
+    }
+}
+
+/// The program's listener advertises its profile's HTTP/2 stream limit
+/// (before, every profile advertised hyper's 200), or the flag's.
+#[tokio::test]
+async fn the_listener_advertises_the_profiles_stream_limit_or_the_flags() {
+    let a = replica("stockdata-0", Duration::from_millis(1)).await;
+    let list = endpoints(&[("stockdata-0", a)]);
+    for (extra, want) in [
+        (&["--profile", "linkerd"][..], usize::MAX),
+        (&["--profile", "istio"][..], 1024),
+        (&["--profile", "sidecar:random"][..], 200),
+        (
+            &["--profile", "linkerd", "--max-concurrent-streams", "7"][..],
+            7,
+        ),
+    ] {
+        let mut args = vec!["--endpoints", list.as_str()];
+        args.extend_from_slice(extra);
+        let proxy = start_proxy(&args);
+        let (listen, _) = proxy.ready();
+        assert_eq!(advertised(listen).await.0, want, "{extra:?}");
     }
 }

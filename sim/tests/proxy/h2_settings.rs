@@ -11,46 +11,9 @@ use std::time::Duration;
 use stockdata::transport::{ServerH2, TokioConnect};
 use stockdata::{ReplicaConfig, StockDataService};
 
-/// The stream limit and initial stream window the server at `addr`
-/// advertises (`usize::MAX` streams: it advertised none).
-async fn advertised(addr: SocketAddr) -> (usize, u32) {
-    let io = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut client, mut connection) = h2::client::Builder::new()
-        // So that "no limit advertised" reads as no limit.
-        .initial_max_send_streams(usize::MAX)
-        // So that a stream's capacity is the peer's window, not our buffer.
-        .max_send_buffer_size(1 << 30)
-        .handshake::<_, bytes::Bytes>(io)
-        .await
-        .expect("handshake");
-    // Drive the connection until the server's SETTINGS have been applied:
-    // a PING round trip comes after them on the wire.
-    let mut ping = connection.ping_pong().expect("ping_pong");
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    tokio::time::timeout(Duration::from_secs(5), ping.ping(h2::Ping::opaque()))
-        .await
-        .expect("pong in time")
-        .expect("pong");
-    let streams = client.current_max_send_streams();
-    // The window a new stream may send into is the peer's initial window.
-    let window = {
-        let request = http::Request::post(format!("http://{addr}/x"))
-            .body(())
-            .expect("request");
-        let (_response, mut stream) = client.send_request(request, false).expect("send");
-        stream.reserve_capacity(u32::MAX as usize >> 1);
-        let capacity = std::future::poll_fn(|cx| stream.poll_capacity(cx))
-            .await
-            .expect("capacity")
-            .expect("capacity");
-        capacity as u32
-    };
-    let _ = client.ready().await;
-    driver.abort();
-    (streams, window)
-}
+#[path = "../support/h2_peer.rs"]
+mod h2_peer;
+use h2_peer::advertised;
 
 async fn sidecar(strategy: &str) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockdata::program::{self, DisplayOpt, bind, fail, info, shutdown_signal};
 use stockdata::spec::{SERVICE_TIME_FORMS, parse_duration};
-use stockdata::transport::{Graceful, serve_http2_graceful};
+use stockdata::transport::h2::StreamLimitArg;
+use stockdata::transport::{Graceful, ServerH2, serve_http2_graceful};
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
 
 const EXAMPLES: &str = "\
@@ -78,6 +79,17 @@ struct ServeArgs {
     #[arg(long, env = "STOCKDATA_DRAIN_TIMEOUT", value_name = "DUR", default_value = "30s",
           value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// HTTP/2 streams a client may have open on one connection
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS): a number or `unlimited`. A client
+    /// with more calls in flight queues the rest. Default 200, hyper's
+    /// server's; Kestrel uses 100, tonic's Server and grpc-go none.
+    #[arg(
+        long,
+        env = "STOCKDATA_MAX_CONCURRENT_STREAMS",
+        value_name = "N|unlimited",
+        default_value = "200"
+    )]
+    max_concurrent_streams: StreamLimitArg,
 }
 
 fn service_time_help() -> String {
@@ -134,6 +146,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             ("service_time", &args.service_time),
             ("queue_bound", &DisplayOpt(args.queue_bound)),
             ("seed", &args.seed),
+            ("max_concurrent_streams", &args.max_concurrent_streams),
             ("drain_timeout", &format!("{:?}", args.drain_timeout)),
         ],
     );
@@ -146,7 +159,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 &[("peer", &DisplayOpt(peer)), ("error", &e)],
             );
         })),
-        ..Graceful::default()
+        h2: ServerH2 {
+            max_concurrent_streams: args.max_concurrent_streams.0,
+            ..ServerH2::HYPER
+        },
     };
     info(
         "ready",

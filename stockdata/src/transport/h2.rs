@@ -87,6 +87,32 @@ impl Default for ServerH2 {
     }
 }
 
+/// A stream limit as the programs' flags take it: an integer from 1 to
+/// 2³¹−1, or `unlimited` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimitArg(pub Option<u32>);
+
+impl std::str::FromStr for StreamLimitArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "unlimited" {
+            return Ok(Self(None));
+        }
+        match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_STREAMS).contains(&n) => Ok(Self(Some(n))),
+            _ => Err(format!(
+                "expected an integer from 1 to {MAX_STREAMS}, or \"unlimited\", got {s:?}"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for StreamLimitArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&streams_text(self.0))
+    }
+}
+
 /// A stream limit as text: a number or `unlimited`.
 pub fn streams_text(limit: Option<u32>) -> String {
     limit.map_or_else(|| "unlimited".to_string(), |n| n.to_string())
@@ -195,6 +221,16 @@ mod tests {
         drop(a);
         assert_eq!(waiting.await.ok(), Some(Duration::from_millis(30)));
         drop(b);
+    }
+
+    #[test]
+    fn stream_limits_parse_as_numbers_or_unlimited() {
+        let parse = |s: &str| s.parse::<StreamLimitArg>().map(|l| l.0);
+        assert_eq!(parse("100"), Ok(Some(100)));
+        assert_eq!(parse("unlimited"), Ok(None));
+        for bad in ["0", "-1", "2147483648", "none", ""] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockdata::program::{self, DisplayOpt, bind, fail, info, shutdown_signal};
 use stockdata::spec::parse_duration;
+use stockdata::transport::h2::StreamLimitArg;
 use stockdata::transport::{
     ConnectTimeout, Graceful, TokioConnect, TokioResolve, serve_http1_graceful,
 };
-use stockweb::{ClientConfig, Outbound, StockClient, StockWeb};
+use stockweb::{ClientConfig, ClientHttp2, Outbound, StockClient, StockWeb};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -98,6 +99,17 @@ struct ServeArgs {
     #[arg(long, env = "STOCKWEB_DRAIN_TIMEOUT", value_name = "DUR", default_value = "30s",
           value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// HTTP/2 streams the peer (StockData, or the sidecar) allows per
+    /// connection, a number or `unlimited`: calls beyond it wait for a
+    /// stream, and each call's wait is on the page (`stream_wait_us`).
+    /// Default 200, hyper's server's (StockData's, meshsim's sidecar:*).
+    #[arg(
+        long,
+        env = "STOCKWEB_PEER_MAX_CONCURRENT_STREAMS",
+        value_name = "N|unlimited",
+        default_value = "200"
+    )]
+    peer_max_concurrent_streams: StreamLimitArg,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -200,13 +212,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
             ("pod_name", &args.pod_name),
             ("connect_timeout", &format!("{:?}", args.connect_timeout)),
             ("drain_timeout", &format!("{:?}", args.drain_timeout)),
+            (
+                "peer_max_concurrent_streams",
+                &args.peer_max_concurrent_streams,
+            ),
         ],
     );
     let client = StockClient::new(
         ClientConfig {
             outbound,
             handler_lifetime: args.handler_lifetime,
-            http2: Default::default(),
+            http2: ClientHttp2 {
+                peer_max_concurrent_streams: args.peer_max_concurrent_streams.0,
+                ..ClientHttp2::default()
+            },
         },
         ConnectTimeout::new(TokioConnect, args.connect_timeout),
         TokioResolve,

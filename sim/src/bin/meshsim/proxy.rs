@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::program::{self, DisplayOpt, bind, fail, info, shutdown_signal};
 use stockdata::spec::parse_duration;
+use stockdata::transport::h2::StreamLimitArg;
 use stockdata::transport::{Graceful, TokioConnect, serve_http1_graceful, serve_http2_graceful};
 use tokio::sync::watch;
 
@@ -111,6 +112,24 @@ pub struct ProxyArgs {
     #[arg(long, env = "MESHSIM_PROXY_DRAIN_TIMEOUT", value_name = "DUR", default_value = "30s",
           value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// HTTP/2 streams the listener allows per connection (a number or
+    /// `unlimited`). Default: the profile's (linkerd unlimited, istio 1024,
+    /// consul 2147483647, sidecar:* 200).
+    #[arg(
+        long,
+        env = "MESHSIM_PROXY_MAX_CONCURRENT_STREAMS",
+        value_name = "N|unlimited"
+    )]
+    max_concurrent_streams: Option<StreamLimitArg>,
+    /// HTTP/2 streams the endpoints allow per connection (what they
+    /// advertise): requests beyond it wait, and the wait is timed.
+    #[arg(
+        long,
+        env = "MESHSIM_PROXY_ENDPOINT_MAX_CONCURRENT_STREAMS",
+        value_name = "N|unlimited",
+        default_value = "200"
+    )]
+    endpoint_max_concurrent_streams: StreamLimitArg,
 }
 
 /// `--endpoints`, parsed (a newtype: clap would take a `Vec` as many values).
@@ -204,6 +223,12 @@ async fn run(args: ProxyArgs) -> ExitCode {
             ),
             ("seed", &args.seed),
             ("drain_timeout", &format!("{:?}", args.drain_timeout)),
+            (
+                "max_concurrent_streams",
+                &args
+                    .max_concurrent_streams
+                    .map_or_else(|| "profile".to_string(), |l| l.to_string()),
+            ),
         ],
     );
 
@@ -220,10 +245,16 @@ async fn run(args: ProxyArgs) -> ExitCode {
         tokio::spawn(watch);
     }
     let metrics = Arc::new(Mutex::new(ProxyMetrics::default()));
+    let mut config = args.profile.config.clone();
+    if let Some(limit) = args.max_concurrent_streams {
+        config.h2.listener.max_concurrent_streams = limit.0;
+    }
+    config.h2.endpoint_max_concurrent_streams = args.endpoint_max_concurrent_streams.0;
+    let listener_h2 = config.h2.listener;
     let outbound = Outbound::new(
         cluster.clone(),
         TokioConnect,
-        args.profile.config.clone(),
+        config,
         args.seed,
         metrics.clone(),
     );
@@ -265,7 +296,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
                 &[("peer", &DisplayOpt(peer)), ("error", &e)],
             );
         })),
-        ..Graceful::default()
+        h2: listener_h2,
     };
     let drained = serve_http2_graceful(listener, outbound, shutdown, options).await;
     stop_admin.send_replace(true);
