@@ -67,10 +67,19 @@ pub trait Resolve: Clone + Send + Sync + 'static {
 
 // === impl tokio ===
 
+/// Accepted connections get `TCP_NODELAY`, as gRPC servers and proxies
+/// set it (Go's net package, which grpc-go and Envoy's peers use, does by
+/// default; Envoy and linkerd2-proxy set it): with Nagle's algorithm on, a
+/// small response waits for the ACK of the previous one, and the peer's
+/// delayed ACK makes that up to 40 ms on Linux.
 impl Listener for tokio::net::TcpListener {
     type Io = tokio::net::TcpStream;
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send {
-        tokio::net::TcpListener::accept(self)
+        async move {
+            let (stream, peer) = tokio::net::TcpListener::accept(self).await?;
+            stream.set_nodelay(true)?;
+            Ok((stream, peer))
+        }
     }
 }
 

@@ -12,11 +12,13 @@ machine without system fonts draws the same pixels; the SVG names
 Charts are deterministic: same report, same bytes.
 */
 
+mod fidelity;
 mod latency;
 mod share;
 mod sweep;
 mod timeseries;
 
+pub use fidelity::FidelityChart;
 pub use latency::{CdfChart, SpectrumChart};
 pub use share::ShareChart;
 pub use sweep::{SweepChart, SweepLine};

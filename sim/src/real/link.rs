@@ -274,7 +274,11 @@ where
     };
     let writer = async move {
         while let Some((due, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(due).await;
+            // tokio's timer rounds up to its next 1 ms tick: a chunk that is
+            // already due (a link without latency) must not wait for it.
+            if due > Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             links.unheld(&from, &to).await;
             match chunk {
                 Some(bytes) => {

@@ -21,6 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod chaos;
 mod demo;
+mod fidelity;
 mod instructions;
 mod out_dir;
 mod proxy;
@@ -43,6 +44,7 @@ Examples:
   meshsim run --json > report.json              Print the report as JSON
   meshsim report report.json --out /tmp/r       Re-render charts and HTML from JSON
   meshsim compare base.json report.json         CI gate: exit 1 on a regression
+  meshsim fidelity scenarios/stockweb-demo.toml Simulator against real mode
   meshsim sweep scenarios/slow-replica.toml --set replicas=3,6 --set load.interval=50ms,100ms
   meshsim bench --quick                         How fast the simulator and the mesh run here
   meshsim proxy --service stockdata --endpoints a=127.0.0.1:50051 --profile linkerd
@@ -68,6 +70,10 @@ enum Command {
     /// gate).
     #[command(after_help = report::COMPARE_EXAMPLES)]
     Compare(report::CompareArgs),
+    /// Run a scenario in the simulator and in real mode and compare them,
+    /// strategy by strategy, against stated tolerances.
+    #[command(after_help = fidelity::EXAMPLES)]
+    Fidelity(fidelity::FidelityArgs),
     /// Run a scenario over a grid of parameter values.
     #[command(after_help = sweep::EXAMPLES)]
     Sweep(sweep::SweepArgs),
@@ -201,6 +207,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::Compare(args) => report::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Fidelity(args) => fidelity::fidelity(args),
         Command::Bench(args) => bench::bench(args),
         Command::Demo(args) => demo::demo(args),
         Command::Chaos(args) => chaos::chaos(args),
