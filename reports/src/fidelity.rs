@@ -504,7 +504,11 @@ mod tests {
         assert_eq!(pinned.outside.len(), 4, "{:?}", pinned.outside);
         // 10 → 15 and 20 → 50: both slower at p50, by 5 and 30 ms.
         assert_eq!(f.findings[0].kind, "cpu-time");
-        assert!(f.findings[0].text.contains("5.0–30.0 ms"), "{:?}", f.findings);
+        assert!(
+            f.findings[0].text.contains("5.0–30.0 ms"),
+            "{:?}",
+            f.findings
+        );
         assert!(f.same_p99_ranking);
         assert!(!f.agrees());
         assert!(f.markdown().contains("| rr | 4.0 | 10.0 → 15.0 (×1.50)"));

@@ -74,12 +74,10 @@ pub trait Resolve: Clone + Send + Sync + 'static {
 /// delayed ACK makes that up to 40 ms on Linux.
 impl Listener for tokio::net::TcpListener {
     type Io = tokio::net::TcpStream;
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send {
-        async move {
-            let (stream, peer) = tokio::net::TcpListener::accept(self).await?;
-            stream.set_nodelay(true)?;
-            Ok((stream, peer))
-        }
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (stream, peer) = tokio::net::TcpListener::accept(self).await?;
+        stream.set_nodelay(true)?;
+        Ok((stream, peer))
     }
 }
 

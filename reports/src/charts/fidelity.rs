@@ -8,13 +8,16 @@ use crate::fidelity::Fidelity;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// (simulator, real) latency in ms.
+pub type SimReal = (f64, f64);
+
 /// The fidelity scatter of one scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FidelityChart {
     /// Scenario name, for the title.
     pub scenario: String,
     /// Per strategy: (name, (sim p50, real p50), (sim p99, real p99)), ms.
-    pub points: Vec<(String, (f64, f64), (f64, f64))>,
+    pub points: Vec<(String, SimReal, SimReal)>,
     /// The latency tolerance (a ratio), drawn as a band.
     pub ratio: f64,
 }

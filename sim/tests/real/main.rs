@@ -3,6 +3,7 @@
 //! run is a few seconds of wall time.
 
 mod browser;
+mod fidelity;
 mod metrics;
 
 use reports::{Mode, PageLoad, Report, StrategyReport};

@@ -37,10 +37,10 @@ pub struct FidelityArgs {
 pub fn fidelity(args: FidelityArgs) -> Result<(), Failure> {
     let mut scenario =
         load_scenario(args.scenario.as_deref()).map_err(|e| Failure::Input(e.into()))?;
-    let source = args
-        .scenario
-        .as_ref()
-        .map_or_else(|| "the bundled demo".to_string(), |p| p.display().to_string());
+    let source = args.scenario.as_ref().map_or_else(
+        || "the bundled demo".to_string(),
+        |p| p.display().to_string(),
+    );
     args.flags.apply_strategies(&mut scenario, &source)?;
     sim::real::check(&scenario).map_err(|e| Failure::Input(anyhow::anyhow!("{source}: {e}")))?;
     let seed = args.flags.seed(&scenario);
@@ -59,14 +59,15 @@ pub fn fidelity(args: FidelityArgs) -> Result<(), Failure> {
         progress.inc(1);
     };
     let sim = sim::run(&scenario, seed, step).map_err(|e| Failure::Failed(e.into()))?;
-    let real = sim::runner::run_real(&scenario, seed, step).map_err(|e| Failure::Failed(e.into()))?;
+    let real =
+        sim::runner::run_real(&scenario, seed, step).map_err(|e| Failure::Failed(e.into()))?;
     progress.finish_and_clear();
     for (report, dir) in [(&sim, &sim_dir), (&real, &real_dir)] {
         reports::output::write_dir(report, dir)
             .map_err(|e| Failure::Failed(anyhow::anyhow!("writing {}: {e}", dir.display())))?;
     }
-    let f = Fidelity::of(&sim, &real, Tolerances::default())
-        .map_err(|e| Failure::Failed(e.into()))?;
+    let f =
+        Fidelity::of(&sim, &real, Tolerances::default()).map_err(|e| Failure::Failed(e.into()))?;
     write(&out, &f)?;
     let mut stdout = std::io::stdout().lock();
     let printed = if args.flags.json {
@@ -77,7 +78,10 @@ pub fn fidelity(args: FidelityArgs) -> Result<(), Failure> {
         writeln!(stdout, "{}", f.markdown()).map_err(|e| Failure::Failed(e.into()))
     };
     printed?;
-    eprintln!("wrote fidelity.md, fidelity.json, fidelity.svg/.png, sim/ and real/ to {}", out.display());
+    eprintln!(
+        "wrote fidelity.md, fidelity.json, fidelity.svg/.png, sim/ and real/ to {}",
+        out.display()
+    );
     if f.agrees() {
         Ok(())
     } else {
