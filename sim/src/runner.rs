@@ -46,8 +46,58 @@ pub fn run(
     seed: u64,
     on_done: impl Fn(Strategy) + Sync,
 ) -> Result<Report, RunError> {
+    sim_only(scenario, seed)?;
     let runs = run_all(scenario, seed, &on_done)?;
     assemble(scenario, seed, &runs)
+}
+
+/// `scenario` with each peer strategy (nginx, haproxy) right after
+/// meshsim's own policy of the same name, which is added if missing, so a
+/// report always shows the two side by side.
+pub fn with_counterparts(scenario: &Scenario) -> Scenario {
+    let mut ordered: Vec<Strategy> = Vec::new();
+    for &strategy in &scenario.strategies {
+        if ordered.contains(&strategy) {
+            continue;
+        }
+        let Some(own) = strategy.own_counterpart() else {
+            ordered.push(strategy);
+            continue;
+        };
+        match ordered.iter().position(|x| *x == own) {
+            Some(i) => {
+                // After its own policy and the peers already beside it.
+                let mut j = i + 1;
+                while ordered
+                    .get(j)
+                    .is_some_and(|x| x.own_counterpart() == Some(own))
+                {
+                    j += 1;
+                }
+                ordered.insert(j, strategy);
+            }
+            None => ordered.extend([own, strategy]),
+        }
+    }
+    let mut s = scenario.clone();
+    s.strategies = ordered;
+    s
+}
+
+/// Refuses strategies the simulator cannot run (real proxies as peers).
+pub fn sim_only(scenario: &Scenario, seed: u64) -> Result<(), RunError> {
+    match scenario.strategies.iter().find(|s| s.is_real_only()) {
+        Some(&strategy) => Err(RunError {
+            strategy,
+            seed,
+            message: format!(
+                "`{strategy}` runs a real proxy process and needs real mode \
+                 (meshsim run --real, or meshsim fidelity, which runs it for real next to \
+                 meshsim's own policy)"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Runs every strategy in `scenario` for real (`crate::real`), one after
@@ -69,6 +119,7 @@ pub fn run_real(
         seed,
         message,
     })?;
+    let scenario = &with_counterparts(scenario);
     let mut runs = Vec::new();
     for &strategy in &scenario.strategies {
         let run = crate::real::run_strategy(scenario, strategy, seed).map_err(|e| RunError {

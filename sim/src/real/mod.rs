@@ -21,6 +21,7 @@
 
 pub mod demo;
 pub mod link;
+pub mod peer;
 
 use crate::cluster::Cluster;
 use crate::scenario::Scenario;
@@ -59,6 +60,20 @@ pub fn check(scenario: &Scenario) -> Result<(), String> {
             "real mode runs at most {MAX_REAL_PODS} pods (StockData replicas, including \
              those a `scale` event adds, plus StockWeb replicas); this scenario needs {pods}"
         ));
+    }
+    for s in &scenario.strategies {
+        if let Strategy::Peer(p) = s
+            && !peer::installed(p.proxy)
+        {
+            return Err(format!(
+                "`{s}` runs Debian's {} as the sidecar, and it is not installed \
+                 (apt-get install nginx haproxy)",
+                match p.proxy {
+                    crate::strategy::PeerProxy::Nginx => "nginx",
+                    crate::strategy::PeerProxy::Haproxy => "haproxy",
+                }
+            ));
+        }
     }
     Ok(())
 }
@@ -246,6 +261,14 @@ impl RealNet {
 impl PodNet for RealNet {
     type Listener = tokio::net::TcpListener;
     type Connect = LinkConnect;
+    fn peer(
+        &self,
+        (spec, pod, listen): (crate::strategy::PeerSpec, String, SocketAddr),
+        cluster: Cluster,
+        connect: LinkConnect,
+    ) -> impl Future<Output = io::Result<kubelet::PeerTask>> + Send + 'static {
+        peer::start(spec, pod, listen, cluster, connect)
+    }
     fn service_addr(&self, name: &str, port: u16) -> SocketAddr {
         SocketAddr::from((self.ip_of(name), port))
     }

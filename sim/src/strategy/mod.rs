@@ -32,6 +32,61 @@ pub enum Strategy {
     ClientRr,
     /// An outbound sidecar.
     Sidecar(SidecarSpec),
+    /// A real proxy (nginx or haproxy) as the sidecar: real mode only.
+    Peer(PeerSpec),
+}
+
+/// A real proxy in the sidecar's place, and its balancing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerSpec {
+    /// Which proxy.
+    pub proxy: PeerProxy,
+    /// How it balances.
+    pub policy: PeerPolicy,
+}
+
+/// Real proxies meshsim can run as peers (Debian's packages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerProxy {
+    /// nginx, `grpc_pass` to an upstream.
+    Nginx,
+    /// haproxy, `mode http` with `proto h2` servers.
+    Haproxy,
+}
+
+/// A peer's balancing, named as meshsim's own policies are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PeerPolicy {
+    /// nginx's default / haproxy `balance roundrobin`.
+    RoundRobin,
+    /// nginx `least_conn` / haproxy `balance leastconn`.
+    LeastRequest,
+}
+
+const fn peer(proxy: PeerProxy, policy: PeerPolicy) -> Base {
+    Base::Client(Strategy::Peer(PeerSpec { proxy, policy }))
+}
+
+impl Strategy {
+    /// Whether the strategy runs only in real mode (an external process).
+    pub fn is_real_only(&self) -> bool {
+        matches!(self, Strategy::Peer(_))
+    }
+
+    /// The name of meshsim's own sidecar that a peer strategy sits next to
+    /// (`nginx:round-robin` → `sidecar:round-robin`).
+    pub fn own_counterpart(&self) -> Option<Strategy> {
+        let Strategy::Peer(p) = self else {
+            return None;
+        };
+        Some(Strategy::Sidecar(SidecarSpec {
+            base: SidecarBase::Policy(match p.policy {
+                PeerPolicy::RoundRobin => PolicyName::RoundRobin,
+                PeerPolicy::LeastRequest => PolicyName::LeastRequest,
+            }),
+            features: Features::default(),
+        }))
+    }
 }
 
 /// A sidecar: a base configuration and optional features.
@@ -163,6 +218,42 @@ const BASES: &[BaseName] = &[
     name("linkerd", Base::Sidecar(SidecarBase::Mesh(Mesh::Linkerd))),
     name("istio", Base::Sidecar(SidecarBase::Mesh(Mesh::Istio))),
     name("consul", Base::Sidecar(SidecarBase::Mesh(Mesh::Consul))),
+    BaseName {
+        shorthand: true,
+        ..name("nginx", peer(PeerProxy::Nginx, PeerPolicy::RoundRobin))
+    },
+    BaseName {
+        help: "real mode: nginx as the sidecar (grpc_pass, round robin)",
+        ..name(
+            "nginx:round-robin",
+            peer(PeerProxy::Nginx, PeerPolicy::RoundRobin),
+        )
+    },
+    BaseName {
+        help: "real mode: nginx as the sidecar (least_conn)",
+        ..name(
+            "nginx:least-request",
+            peer(PeerProxy::Nginx, PeerPolicy::LeastRequest),
+        )
+    },
+    BaseName {
+        shorthand: true,
+        ..name("haproxy", peer(PeerProxy::Haproxy, PeerPolicy::RoundRobin))
+    },
+    BaseName {
+        help: "real mode: haproxy as the sidecar (proto h2, roundrobin)",
+        ..name(
+            "haproxy:round-robin",
+            peer(PeerProxy::Haproxy, PeerPolicy::RoundRobin),
+        )
+    },
+    BaseName {
+        help: "real mode: haproxy as the sidecar (leastconn)",
+        ..name(
+            "haproxy:least-request",
+            peer(PeerProxy::Haproxy, PeerPolicy::LeastRequest),
+        )
+    },
 ];
 
 /// The prefix of policy names.
@@ -196,7 +287,10 @@ pub fn feature_names() -> impl Iterator<Item = &'static str> {
 pub fn help() -> String {
     let column = |left: &str, right: &str| format!("  {left:<24}{right}\n");
     let mut out = String::from("Strategies:\n");
-    for b in BASES.iter().filter(|b| matches!(b.base, Base::Client(_))) {
+    for b in BASES
+        .iter()
+        .filter(|b| matches!(b.base, Base::Client(c) if !c.is_real_only()))
+    {
         out.push_str(&column(b.name, b.help));
     }
     let sidecars = |policies: bool| -> Vec<&str> {
@@ -214,7 +308,7 @@ pub fn help() -> String {
     };
     let shorthands = BASES
         .iter()
-        .filter(|b| b.shorthand)
+        .filter(|b| b.shorthand && matches!(b.base, Base::Sidecar(_)))
         .map(|b| format!("{} = {}", b.name, canonical(b.base)))
         .collect::<Vec<_>>()
         .join(", ");
@@ -228,6 +322,11 @@ pub fn help() -> String {
         &sidecars(false).join(", "),
         "the sidecar with that mesh's documented defaults",
     ));
+    out.push_str(&column(
+        "nginx, haproxy",
+        "real mode only: Debian's nginx or haproxy as the sidecar,",
+    ));
+    out.push_str(&column("", ":round-robin (the default) or :least-request"));
     out.push_str(&format!(
         "  +{}\n",
         feature_names().collect::<Vec<_>>().join(" +")

@@ -47,6 +47,10 @@ fn every_strategy_prints_as_it_parses() {
         "linkerd+profile-retry",
         "sidecar:peak-ewma+route-retry+accrual",
         "sidecar:peak-ewma+outlier",
+        "nginx:round-robin",
+        "nginx:least-request",
+        "haproxy:round-robin",
+        "haproxy:least-request",
     ];
     for name in every {
         let s: Strategy = name.parse().expect("valid");
@@ -67,6 +71,8 @@ Strategies:
                           round-robin, random, least-request, peak-ewma, weighted
                           (sidecar = sidecar:round-robin)
   linkerd, istio, consul  the sidecar with that mesh's documented defaults
+  nginx, haproxy          real mode only: Debian's nginx or haproxy as the sidecar,
+                          :round-robin (the default) or :least-request
   +retry +profile-retry +route-retry +budget +accrual +outlier
                           turn on retries (Linkerd's ServiceProfile or HTTPRoute
                           retries), a retry budget, failure accrual or outlier

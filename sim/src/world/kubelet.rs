@@ -44,7 +44,20 @@ pub(crate) trait PodNet: Clone + Send + Sync + 'static {
     fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
     /// Dials out from `node`.
     fn connect_from(&self, node: usize) -> Self::Connect;
+    /// Starts a real proxy (`spec`) as pod `pod`'s sidecar on `listen`,
+    /// balancing over `cluster`'s StockData endpoints through `connect`;
+    /// once it listens, the future it returns keeps it in step with the
+    /// endpoints until dropped. Real mode only.
+    fn peer(
+        &self,
+        peer: (crate::strategy::PeerSpec, String, SocketAddr),
+        cluster: Cluster,
+        connect: Self::Connect,
+    ) -> impl Future<Output = io::Result<PeerTask>> + Send + 'static;
 }
+
+/// A started peer proxy's upkeep (see [`PodNet::peer`]).
+pub(crate) type PeerTask = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The simulator's network: each node is a turmoil host, so a pod listens
 /// on its node's address and its sidecar on the node's loopback.
@@ -65,6 +78,19 @@ impl PodNet for SimNet {
     }
     fn connect_from(&self, _node: usize) -> SimConnect {
         SimConnect
+    }
+    fn peer(
+        &self,
+        (spec, _pod, _listen): (crate::strategy::PeerSpec, String, SocketAddr),
+        _cluster: Cluster,
+        _connect: SimConnect,
+    ) -> impl Future<Output = io::Result<PeerTask>> + Send + 'static {
+        // The runner refuses peers before a simulation starts; this is the
+        // backstop.
+        std::future::ready(Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{spec:?} runs only in real mode"),
+        )))
     }
 }
 
@@ -308,6 +334,39 @@ async fn run_pod<N: PodNet>(
                 let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
                 let listener = net.bind(any).await?;
                 serve_web(&pod.name, listener, (client, calls), connect, VipDns, ready).await?
+            }
+            WebMode::Peer { port, spec } => {
+                let local = net.sidecar_addr(&pod.name, port);
+                let client = ClientConfig {
+                    outbound: match client.outbound {
+                        AppOutbound::Sidecar { service, port, .. } => AppOutbound::Sidecar {
+                            service,
+                            port,
+                            proxy: local,
+                        },
+                        other => other,
+                    },
+                    ..client
+                };
+                // A peer that cannot start fails the pod (and the run).
+                let upkeep = net
+                    .peer(
+                        (spec, pod.name.clone(), local),
+                        cluster.clone(),
+                        connect.clone(),
+                    )
+                    .await?;
+                lock(&children).push(tokio::spawn(upkeep));
+                let listener = net.bind(any).await?;
+                serve_web(
+                    &pod.name,
+                    listener,
+                    (client, calls),
+                    connect,
+                    cluster.dns(),
+                    ready,
+                )
+                .await?
             }
             WebMode::Sidecar {
                 port,

@@ -6,7 +6,7 @@ use super::derive_seed;
 use crate::proxy::SidecarConfig;
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
-use crate::strategy::{SidecarSpec, Strategy};
+use crate::strategy::{PeerSpec, SidecarSpec, Strategy};
 use crate::topology::{
     SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_POD_PORT_BASE, STOCKDATA_SERVICE_PORT,
     STOCKWEB, STOCKWEB_POD_PORT_BASE, node_index, pod_name,
@@ -49,6 +49,8 @@ pub(crate) enum WebMode {
     Dns,
     /// The app dials the service VIP through kube-proxy.
     KubeProxy { seed: u64 },
+    /// The app dials a real proxy (nginx, haproxy) in its pod: real mode.
+    Peer { port: u16, spec: PeerSpec },
     /// The app dials its sidecar.
     Sidecar {
         port: u16,
@@ -162,6 +164,17 @@ impl PodFactory {
                 },
                 WebMode::Dns,
             ),
+            Strategy::Peer(spec) => (
+                AppOutbound::Sidecar {
+                    service: STOCKDATA.into(),
+                    port: STOCKDATA_SERVICE_PORT,
+                    proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
+                },
+                WebMode::Peer {
+                    port: sidecar_port,
+                    spec,
+                },
+            ),
             Strategy::Sidecar(spec) => (
                 AppOutbound::Sidecar {
                     service: STOCKDATA.into(),
@@ -193,6 +206,9 @@ impl PodFactory {
                         peer_max_concurrent_streams: match &mode {
                             WebMode::Sidecar { config, .. } => {
                                 config.h2.listener.max_concurrent_streams
+                            }
+                            WebMode::Peer { spec, .. } => {
+                                Some(crate::real::peer::max_concurrent_streams(spec.proxy))
                             }
                             _ => s.stockdata.max_concurrent_streams.0,
                         },

@@ -86,12 +86,12 @@ fn unknown_strategy_and_bad_duration_point_at_the_value() {
     let path = write(
         &dir,
         "strategy.toml",
-        "strategies = [\"cached-dns\", \"nginx\"]\n",
+        "strategies = [\"cached-dns\", \"envoy\"]\n",
     );
     assert_input_error(
         &meshsim(&["run", &path]),
         &format!("{path}:1:"),
-        &["unknown strategy `nginx`", "cached-dns"],
+        &["unknown strategy `envoy`", "cached-dns"],
     );
     let path = write(
         &dir,
@@ -254,4 +254,23 @@ fn seed_from_environment_and_verify_determinism() {
     assert!(stderr(&o).contains("determinism verified"));
     let report = reports::Report::from_json_slice(&o.stdout).expect("json on stdout");
     assert_eq!(report.seed, 77);
+}
+
+#[test]
+fn a_real_proxy_strategy_in_the_simulator_is_refused_before_anything_runs() {
+    let dir = scratch("peer_in_sim");
+    let path = write(
+        &dir,
+        "peer.toml",
+        "name = \"peer\"\nstrategies = [\"cached-dns\", \"nginx\"]\n",
+    );
+    let out = dir.join("out");
+    let o = meshsim(&["run", &path, "--out", &out.display().to_string()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`nginx:round-robin`") && err.contains("--real"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is written before the refusal");
 }

@@ -5,6 +5,7 @@
 mod browser;
 mod fidelity;
 mod metrics;
+mod peers;
 
 use reports::{Mode, PageLoad, Report, StrategyReport};
 use sim::Scenario;

@@ -28,37 +28,91 @@ Examples:
 
 #[derive(Args)]
 pub struct FidelityArgs {
-    /// Scenario file (TOML). Default: the bundled stockweb-demo.
-    scenario: Option<PathBuf>,
+    /// Scenario files (TOML). Default: the bundled stockweb-demo. With
+    /// several, each gets a folder in --out (default
+    /// target/meshsim/fidelity/) and fidelity.md there sums them up.
+    scenarios: Vec<PathBuf>,
     #[command(flatten)]
     flags: RunFlags,
 }
 
 pub fn fidelity(args: FidelityArgs) -> Result<(), Failure> {
-    let mut scenario =
-        load_scenario(args.scenario.as_deref()).map_err(|e| Failure::Input(e.into()))?;
-    let source = args.scenario.as_ref().map_or_else(
+    if args.scenarios.len() <= 1 {
+        let out = |name: &str| args.flags.out(format!("{}/fidelity", dir_name(name)));
+        let f = one(
+            args.scenarios.first().map(PathBuf::as_path),
+            &args.flags,
+            out,
+        )?;
+        print(&f, args.flags.json)?;
+        return verdict(&[f]);
+    }
+    // Every file is checked before anything runs.
+    for path in &args.scenarios {
+        let mut s = load_scenario(Some(path)).map_err(|e| Failure::Input(e.into()))?;
+        args.flags
+            .apply_strategies(&mut s, &path.display().to_string())?;
+        sim::real::check(&s)
+            .map_err(|e| Failure::Input(anyhow::anyhow!("{}: {e}", path.display())))?;
+    }
+    let root = args.flags.out("fidelity".into());
+    crate::out_dir::prepare(&root)?;
+    let mut all = Vec::new();
+    for path in &args.scenarios {
+        all.push(one(Some(path), &args.flags, |name| {
+            root.join(dir_name(name))
+        })?);
+    }
+    let md = summary(&all);
+    std::fs::write(root.join("fidelity.md"), &md)
+        .map_err(|e| Failure::Failed(anyhow::anyhow!("writing fidelity.md: {e}")))?;
+    let mut stdout = std::io::stdout().lock();
+    if args.flags.json {
+        let bytes = serde_json::to_vec_pretty(&all).map_err(|e| Failure::Failed(e.into()))?;
+        stdout.write_all(&bytes)
+    } else {
+        stdout.write_all(md.as_bytes())
+    }
+    .map_err(|e| Failure::Failed(e.into()))?;
+    eprintln!("wrote {}", root.join("fidelity.md").display());
+    verdict(&all)
+}
+
+/// One scenario, both ways: its folder written, its comparison returned.
+fn one(
+    path: Option<&Path>,
+    flags: &RunFlags,
+    out_of: impl Fn(&str) -> PathBuf,
+) -> Result<Fidelity, Failure> {
+    let mut scenario = load_scenario(path).map_err(|e| Failure::Input(e.into()))?;
+    let source = path.map_or_else(
         || "the bundled demo".to_string(),
         |p| p.display().to_string(),
     );
-    args.flags.apply_strategies(&mut scenario, &source)?;
+    flags.apply_strategies(&mut scenario, &source)?;
     sim::real::check(&scenario).map_err(|e| Failure::Input(anyhow::anyhow!("{source}: {e}")))?;
-    let seed = args.flags.seed(&scenario);
-    let out = args
-        .flags
-        .out(format!("{}/fidelity", dir_name(scenario.name())));
+    let seed = flags.seed(&scenario);
+    let out = out_of(scenario.name());
     crate::out_dir::prepare(&out)?;
     let (sim_dir, real_dir) = (out.join("sim"), out.join("real"));
     crate::out_dir::prepare(&sim_dir)?;
     crate::out_dir::prepare(&real_dir)?;
 
     let n = scenario.strategies.len() as u64;
-    let progress = progress_bar(2 * n, "runs (simulator, then real time)");
+    let progress = progress_bar(
+        2 * n,
+        &format!("runs of {} (simulator, then real time)", scenario.name()),
+    );
     let step = |s: sim::Strategy| {
         progress.set_message(s.to_string());
         progress.inc(1);
     };
-    let sim = sim::run(&scenario, seed, step).map_err(|e| Failure::Failed(e.into()))?;
+    // Real proxies (nginx, haproxy) run for real only, next to meshsim's
+    // own policy of the same name, which is what the simulator runs.
+    let scenario = sim::runner::with_counterparts(&scenario);
+    let mut simulated = scenario.clone();
+    simulated.strategies.retain(|s| !s.is_real_only());
+    let sim = sim::run(&simulated, seed, step).map_err(|e| Failure::Failed(e.into()))?;
     let real =
         sim::runner::run_real(&scenario, seed, step).map_err(|e| Failure::Failed(e.into()))?;
     progress.finish_and_clear();
@@ -69,29 +123,79 @@ pub fn fidelity(args: FidelityArgs) -> Result<(), Failure> {
     let f =
         Fidelity::of(&sim, &real, Tolerances::default()).map_err(|e| Failure::Failed(e.into()))?;
     write(&out, &f)?;
-    let mut stdout = std::io::stdout().lock();
-    let printed = if args.flags.json {
-        f.to_json_bytes()
-            .map_err(|e| Failure::Failed(e.into()))
-            .and_then(|b| stdout.write_all(&b).map_err(|e| Failure::Failed(e.into())))
-    } else {
-        writeln!(stdout, "{}", f.markdown()).map_err(|e| Failure::Failed(e.into()))
-    };
-    printed?;
     eprintln!(
         "wrote fidelity.md, fidelity.json, fidelity.svg/.png, sim/ and real/ to {}",
         out.display()
     );
-    if f.agrees() {
+    Ok(f)
+}
+
+fn print(f: &Fidelity, json: bool) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let bytes = f.to_json_bytes().map_err(|e| Failure::Failed(e.into()))?;
+        stdout.write_all(&bytes)
+    } else {
+        writeln!(stdout, "{}", f.markdown())
+    }
+    .map_err(|e| Failure::Failed(e.into()))
+}
+
+/// Exit 1 naming what is outside tolerance, if anything is.
+fn verdict(all: &[Fidelity]) -> Result<(), Failure> {
+    let outside: Vec<String> = all
+        .iter()
+        .flat_map(|f| {
+            f.rows
+                .iter()
+                .filter(|r| !r.agrees)
+                .map(|r| format!("{}/{}", f.scenario, r.strategy))
+        })
+        .collect();
+    if outside.is_empty() {
         Ok(())
     } else {
         Err(Failure::Failed(anyhow::anyhow!(
-            "{} of {} strategies outside tolerance (see {})",
-            f.rows.iter().filter(|r| !r.agrees).count(),
-            f.rows.len(),
-            out.join("fidelity.md").display()
+            "outside tolerance: {}",
+            outside.join(", ")
         )))
     }
+}
+
+/// Several scenarios' comparisons: an overview, then each in full, its
+/// headings one level down.
+fn summary(all: &[Fidelity]) -> String {
+    let mut md = String::from(
+        "| scenario | strategies that agree | ranking by p99 | systematic differences |\n\
+         |---|---:|---|---|\n",
+    );
+    for f in all {
+        md.push_str(&format!(
+            "| {} | {} of {} | {} | {} |\n",
+            f.scenario,
+            f.rows.iter().filter(|r| r.agrees).count(),
+            f.rows.len(),
+            if f.same_p99_ranking {
+                "same"
+            } else {
+                "differs"
+            },
+            f.findings
+                .iter()
+                .map(|x| x.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for f in all {
+        md.push('\n');
+        md.push_str(
+            &f.markdown()
+                .replacen("# ", "## ", 1)
+                .replace("\n## Systematic", "\n### Systematic"),
+        );
+    }
+    md
 }
 
 fn write(out: &Path, f: &Fidelity) -> Result<(), Failure> {

@@ -244,12 +244,17 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| format!("{BUNDLED_DEMO_PATH} (bundled)"));
     args.flags.apply_strategies(&mut scenario, &source)?;
     let seed = args.flags.seed(&scenario);
+    if !args.real {
+        sim::runner::sim_only(&scenario, seed)
+            .map_err(|e| Failure::Input(anyhow::anyhow!("{}", e.message)))?;
+    }
     let out = args.flags.out(dir_name(scenario.name()));
     out_dir::prepare(&out)?;
 
     if args.real {
         return run_real(&scenario, seed, &out, args.flags.json);
     }
+
     let runs = if args.verify_determinism { 2 } else { 1 };
     let progress = progress_bar((scenario.strategies.len() * runs) as u64, "strategies");
     let mut reports = Vec::new();

@@ -1,0 +1,391 @@
+//! Real proxies as peers: nginx and haproxy, from Debian's packages, in
+//! the StockWeb pod where meshsim's sidecar would be.
+//!
+//! meshsim writes the proxy's configuration, starts it as a child process
+//! listening on the pod's sidecar address, and kills it with the pod. The
+//! app is unchanged (its one HTTP/2 connection goes to the peer), and the
+//! split is read from the `server-id` headers as for every strategy.
+//!
+//! Each upstream server is a local forwarder that dials the replica through
+//! the run's link emulator, so the peer's traffic crosses the same emulated
+//! links (latency, loss, partitions) as meshsim's own sidecar's. Endpoint
+//! changes (readiness, kills, scale) rewrite the configuration and reload
+//! the proxy (nginx: SIGHUP; haproxy in master-worker mode: SIGUSR2), as a
+//! control plane would. Health checks are off: both proxies only learn of a
+//! failed server from failed requests (nginx's passive `max_fails=1
+//! fail_timeout=10s`, its defaults; haproxy without `check`).
+//!
+//! ## Configuration
+//! - nginx: `grpc_pass` to an `upstream` (round robin, or `least_conn`),
+//!   with `keepalive 64` so upstream HTTP/2 connections are reused (without
+//!   it nginx opens a connection per request; ngx_http_upstream_module,
+//!   `keepalive`), one worker process.
+//! - haproxy: `mode http`, a `proto h2` frontend and `proto h2` servers,
+//!   `balance roundrobin` or `leastconn`, one thread (`nbthread 1`).
+
+use crate::cluster::{Cluster, Endpoint};
+use crate::strategy::{PeerPolicy, PeerProxy, PeerSpec};
+use crate::topology::STOCKDATA;
+use crate::world::kubelet::PeerTask;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use stockdata::transport::Connect;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+/// How long a peer may take to accept connections after it starts.
+const STARTUP: Duration = Duration::from_secs(5);
+
+/// The binary of `proxy`, as Debian installs it.
+fn binary(proxy: PeerProxy) -> &'static str {
+    match proxy {
+        PeerProxy::Nginx => "/usr/sbin/nginx",
+        PeerProxy::Haproxy => "/usr/sbin/haproxy",
+    }
+}
+
+/// The HTTP/2 streams per connection the peer's listener advertises:
+/// nginx's `http2_max_concurrent_streams` default, 128 (ngx_http_v2_module);
+/// haproxy 2.6's `tune.h2.max-concurrent-streams` default, 100.
+pub fn max_concurrent_streams(proxy: PeerProxy) -> u32 {
+    match proxy {
+        PeerProxy::Nginx => 128,
+        PeerProxy::Haproxy => 100,
+    }
+}
+
+/// Whether the peer's binary is installed.
+pub fn installed(proxy: PeerProxy) -> bool {
+    Path::new(binary(proxy)).exists()
+}
+
+/// One upstream server: the replica's name and the forwarder in front of it.
+struct Upstream {
+    listen: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn ready(endpoints: &[Endpoint]) -> Vec<Endpoint> {
+    let mut ready: Vec<Endpoint> = endpoints.iter().filter(|e| e.ready).cloned().collect();
+    ready.sort_by(|a, b| a.pod.cmp(&b.pod));
+    ready
+}
+
+/// Starts `spec`'s proxy on `listen` for pod `pod`, balancing over
+/// `cluster`'s ready StockData endpoints reached through `connect`; returns
+/// once it listens. The returned future keeps its configuration in step
+/// with the endpoints; dropping it (the pod stops) kills the proxy.
+pub async fn start<C: Connect>(
+    spec: PeerSpec,
+    pod: String,
+    listen: SocketAddr,
+    cluster: Cluster,
+    connect: C,
+) -> io::Result<PeerTask> {
+    let dir = scratch_dir(&pod)?;
+    let cleanup = RemoveOnDrop(dir.clone());
+    let mut endpoints = cluster.subscribe(STOCKDATA);
+    let mut upstreams: BTreeMap<String, Upstream> = BTreeMap::new();
+    let first = ready(&endpoints.borrow_and_update());
+    sync(&mut upstreams, &first, listen, &connect).await?;
+    let config = write_config(spec, &dir, listen, &upstreams)?;
+    if tokio::net::TcpStream::connect(listen).await.is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{listen} is already taken (a leftover proxy process?)"),
+        ));
+    }
+    let mut child = spawn(spec.proxy, &dir, &config)?;
+    let group = Group(child.id());
+    wait_listening(listen, &mut child, &dir).await?;
+    Ok(Box::pin(async move {
+        // Dropped in reverse order: the processes go before their files.
+        let _cleanup = cleanup;
+        let _group = group;
+        loop {
+            tokio::select! {
+                changed = endpoints.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let now = ready(&endpoints.borrow_and_update());
+                    if now.iter().map(|e| &e.pod).ne(upstreams.keys()) {
+                        let updated = sync(&mut upstreams, &now, listen, &connect).await.is_ok()
+                            && write_config(spec, &dir, listen, &upstreams).is_ok();
+                        if updated {
+                            let _ = reload(spec.proxy, &child).await;
+                        }
+                    }
+                }
+                // The proxy died: the app's calls now fail, which the
+                // report shows.
+                _ = child.wait() => return,
+            }
+        }
+    }))
+}
+
+/// Makes `upstreams` one forwarder per endpoint in `ready` (in name order).
+async fn sync<C: Connect>(
+    upstreams: &mut BTreeMap<String, Upstream>,
+    ready: &[Endpoint],
+    listen: SocketAddr,
+    connect: &C,
+) -> io::Result<()> {
+    upstreams.retain(|pod, _| ready.iter().any(|e| &e.pod == pod));
+    for e in ready {
+        if upstreams.contains_key(&e.pod) {
+            continue;
+        }
+        let listener = TcpListener::bind((listen.ip(), 0)).await?;
+        let local = listener.local_addr()?;
+        let (connect, target) = (connect.clone(), e.addr);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let _ = inbound.set_nodelay(true);
+                let connect = connect.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = connect.connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        upstreams.insert(
+            e.pod.clone(),
+            Upstream {
+                listen: local,
+                task,
+            },
+        );
+    }
+    Ok(())
+}
+
+fn scratch_dir(pod: &str) -> io::Result<PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("meshsim-peer-{}-{pod}-{n}", std::process::id()));
+    std::fs::create_dir_all(dir.join("tmp"))?;
+    Ok(dir)
+}
+
+/// The proxy's process group (its master and workers), killed on drop: a
+/// killed nginx master leaves its workers running, still listening.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The configuration file of `spec` for these upstreams; returns its path.
+fn write_config(
+    spec: PeerSpec,
+    dir: &Path,
+    listen: SocketAddr,
+    upstreams: &BTreeMap<String, Upstream>,
+) -> io::Result<PathBuf> {
+    let (name, text) = match spec.proxy {
+        PeerProxy::Nginx => (
+            "nginx.conf",
+            nginx_config(spec.policy, dir, listen, upstreams),
+        ),
+        PeerProxy::Haproxy => (
+            "haproxy.cfg",
+            haproxy_config(spec.policy, dir, listen, upstreams),
+        ),
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn nginx_config(
+    policy: PeerPolicy,
+    dir: &Path,
+    listen: SocketAddr,
+    upstreams: &BTreeMap<String, Upstream>,
+) -> String {
+    let d = dir.display();
+    let mut servers = String::new();
+    for (pod, u) in upstreams {
+        let _ = writeln!(servers, "        server {}; # {pod}", u.listen);
+    }
+    if upstreams.is_empty() {
+        // nginx needs a server; this one is never tried.
+        servers.push_str("        server 127.0.0.1:9 down;\n");
+    }
+    let balance = match policy {
+        PeerPolicy::RoundRobin => "",
+        PeerPolicy::LeastRequest => "        least_conn;\n",
+    };
+    format!(
+        "# Written by meshsim for one StockWeb pod's peer sidecar.
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/peer.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/tmp;
+    proxy_temp_path {d}/tmp;
+    fastcgi_temp_path {d}/tmp;
+    uwsgi_temp_path {d}/tmp;
+    scgi_temp_path {d}/tmp;
+    upstream stockdata {{
+{balance}{servers}        keepalive 64;
+    }}
+    server {{
+        listen {listen} http2;
+        location / {{
+            grpc_pass grpc://stockdata;
+        }}
+    }}
+}}
+"
+    )
+}
+
+fn haproxy_config(
+    policy: PeerPolicy,
+    dir: &Path,
+    listen: SocketAddr,
+    upstreams: &BTreeMap<String, Upstream>,
+) -> String {
+    let mut servers = String::new();
+    for (pod, u) in upstreams {
+        let _ = writeln!(servers, "    server {pod} {} proto h2", u.listen);
+    }
+    let balance = match policy {
+        PeerPolicy::RoundRobin => "roundrobin",
+        PeerPolicy::LeastRequest => "leastconn",
+    };
+    format!(
+        "# Written by meshsim for one StockWeb pod's peer sidecar.
+global
+    nbthread 1
+    maxconn 4096
+    pidfile {}/haproxy.pid
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend app
+    bind {listen} proto h2
+    default_backend stockdata
+backend stockdata
+    balance {balance}
+{servers}",
+        dir.display()
+    )
+}
+
+fn spawn(proxy: PeerProxy, dir: &Path, config: &Path) -> io::Result<Child> {
+    let mut cmd = Command::new(binary(proxy));
+    match proxy {
+        PeerProxy::Nginx => cmd
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(config)
+            .args(["-g", "daemon off; master_process on;"]),
+        PeerProxy::Haproxy => cmd.args(["-W", "-db", "-f"]).arg(config),
+    };
+    let log = std::fs::File::create(dir.join("peer.stderr"))?;
+    cmd.stdin(Stdio::null())
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "starting {}: {e} (install Debian's {} package)",
+                    binary(proxy),
+                    match proxy {
+                        PeerProxy::Nginx => "nginx",
+                        PeerProxy::Haproxy => "haproxy",
+                    }
+                ),
+            )
+        })
+}
+
+async fn wait_listening(listen: SocketAddr, child: &mut Child, dir: &Path) -> io::Result<()> {
+    let deadline = tokio::time::Instant::now() + STARTUP;
+    loop {
+        if tokio::net::TcpStream::connect(listen).await.is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(io::Error::other(format!(
+                "the peer proxy exited at start ({status}): {}",
+                log_tail(dir)
+            )));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(io::Error::other(format!(
+                "the peer proxy did not listen on {listen} within {STARTUP:?}: {}",
+                log_tail(dir)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Asks the running proxy to re-read its configuration.
+async fn reload(proxy: PeerProxy, child: &Child) -> io::Result<()> {
+    let Some(pid) = child.id() else {
+        return Ok(());
+    };
+    let signal = match proxy {
+        PeerProxy::Nginx => "-HUP",
+        PeerProxy::Haproxy => "-USR2",
+    };
+    Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .await?;
+    Ok(())
+}
+
+fn log_tail(dir: &Path) -> String {
+    let mut text = String::new();
+    for name in ["peer.stderr", "peer.log"] {
+        if let Ok(t) = std::fs::read_to_string(dir.join(name)) {
+            text.push_str(&t);
+        }
+    }
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+}

@@ -1,0 +1,82 @@
+//! Real proxies no one here wrote, as the StockWeb pod's sidecar: nginx
+//! and haproxy from Debian, next to meshsim's own round robin. Without
+//! them installed the tests say so and pass, except under CI (`CI` set),
+//! where `.ci/run` installs them.
+
+use crate::{exclusive, scenario, shares, strategy};
+
+fn installed() -> bool {
+    let there = ["/usr/sbin/nginx", "/usr/sbin/haproxy"]
+        .iter()
+        .all(|p| std::path::Path::new(p).exists());
+    if !there {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have nginx and haproxy (apt-get install nginx haproxy)"
+        );
+        eprintln!("skipping: nginx or haproxy not installed (apt-get install nginx haproxy)");
+    }
+    there
+}
+
+#[test]
+fn nginx_and_haproxy_round_robin_split_each_page_like_meshsims_own() {
+    if !installed() {
+        return;
+    }
+    let s = scenario(
+        r#"
+name = "peers"
+seed = 42
+strategies = ["nginx", "haproxy", "haproxy:least-request"]
+[cluster]
+nodes = 3
+[stockdata]
+replicas = 2
+[load]
+page_loads = 8
+interval = "100ms"
+"#,
+    );
+    let report = {
+        let _one = exclusive();
+        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // Each peer sits right after meshsim's own policy of the same name,
+    // which is added when the scenario does not list it.
+    let names: Vec<&str> = report.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sidecar:round-robin",
+            "nginx:round-robin",
+            "haproxy:round-robin",
+            "sidecar:least-request",
+            "haproxy:least-request"
+        ]
+    );
+    for name in [
+        "sidecar:round-robin",
+        "nginx:round-robin",
+        "haproxy:round-robin",
+    ] {
+        let st = strategy(&report, name);
+        assert_eq!(st.requests.ok, 800, "{name}: {:?}", st.requests);
+        for page in &st.page_loads {
+            let split = shares(page);
+            assert_eq!(split.len(), 2, "{name}: {split:?}");
+            assert!(
+                split.iter().all(|&n| (45..=55).contains(&n)),
+                "{name}: a page split {split:?}"
+            );
+        }
+    }
+    // haproxy's leastconn spreads too (not by turns: by connections).
+    let lc = strategy(&report, "haproxy:least-request");
+    assert_eq!(lc.requests.ok, 800);
+    assert!(
+        lc.per_replica.values().all(|&n| n > 0),
+        "{:?}",
+        lc.per_replica
+    );
+}
