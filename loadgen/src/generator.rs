@@ -149,7 +149,13 @@ where
                                     .unwrap_or(Duration::MAX)
                             }
                         };
-                        tokio::time::sleep(pause).await;
+                        // No think time means the next request at once: a
+                        // zero sleep still waits for the timer's next tick
+                        // (1 ms), which cost a closed loop of 8 users 13 %
+                        // of its throughput against h2load.
+                        if !pause.is_zero() {
+                            tokio::time::sleep(pause).await;
+                        }
                     }
                 });
             }

@@ -19,6 +19,7 @@
 //! Real mode is not deterministic: compare its reports with thresholds,
 //! never bytes.
 
+pub mod crosscheck;
 pub mod demo;
 pub mod link;
 pub mod peer;

@@ -11,7 +11,11 @@
 //! links (latency, loss, partitions) as meshsim's own sidecar's. Endpoint
 //! changes (readiness, kills, scale) rewrite the configuration and reload
 //! the proxy (nginx: SIGHUP; haproxy in master-worker mode: SIGUSR2), as a
-//! control plane would. Health checks are off: both proxies only learn of a
+//! control plane would. The two differ on a long-lived client connection:
+//! nginx's old workers close theirs (HTTP/2 GOAWAY) and the app reconnects
+//! to a worker with the new list; haproxy's old worker keeps serving it with
+//! the old list until it closes, which StockWeb's never does. So the proxy
+//! starts only once a replica is ready (or after the startup timeout). Health checks are off: both proxies only learn of a
 //! failed server from failed requests (nginx's passive `max_fails=1
 //! fail_timeout=10s`, its defaults; haproxy without `check`).
 //!
@@ -98,6 +102,14 @@ pub async fn start<C: Connect>(
     let cleanup = RemoveOnDrop(dir.clone());
     let mut endpoints = cluster.subscribe(STOCKDATA);
     let mut upstreams: BTreeMap<String, Upstream> = BTreeMap::new();
+    // Start with the replicas in it: a reloaded haproxy keeps serving the
+    // app's long-lived connection from its old worker, with the old (empty)
+    // server list, so a proxy started empty would fail every call.
+    let _ = tokio::time::timeout(
+        crate::real::STARTUP_TIMEOUT,
+        endpoints.wait_for(|e| e.iter().any(|e| e.ready)),
+    )
+    .await;
     let first = ready(&endpoints.borrow_and_update());
     sync(&mut upstreams, &first, listen, &connect).await?;
     let config = write_config(spec, &dir, listen, &upstreams)?;

@@ -3,6 +3,7 @@
 //! run is a few seconds of wall time.
 
 mod browser;
+mod crosscheck;
 mod fidelity;
 mod metrics;
 mod peers;

@@ -23,6 +23,7 @@ mod chaos;
 mod demo;
 mod fidelity;
 mod instructions;
+mod loadcheck;
 mod out_dir;
 mod proxy;
 mod proxy_endpoints;
@@ -74,6 +75,10 @@ enum Command {
     /// strategy by strategy, against stated tolerances.
     #[command(after_help = fidelity::EXAMPLES)]
     Fidelity(fidelity::FidelityArgs),
+    /// Cross-check meshsim's load generator against h2load (nghttp2) on a
+    /// real StockData replica.
+    #[command(after_help = loadcheck::EXAMPLES)]
+    Loadcheck(loadcheck::LoadcheckArgs),
     /// Run a scenario over a grid of parameter values.
     #[command(after_help = sweep::EXAMPLES)]
     Sweep(sweep::SweepArgs),
@@ -208,6 +213,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => report::compare(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Fidelity(args) => fidelity::fidelity(args),
+        Command::Loadcheck(args) => loadcheck::loadcheck(args),
         Command::Bench(args) => bench::bench(args),
         Command::Demo(args) => demo::demo(args),
         Command::Chaos(args) => chaos::chaos(args),
