@@ -14,12 +14,14 @@ Charts are deterministic: same report, same bytes.
 
 mod fidelity;
 mod latency;
+mod proxy_cost;
 mod share;
 mod sweep;
 mod timeseries;
 
 pub use fidelity::FidelityChart;
 pub use latency::{CdfChart, SpectrumChart};
+pub use proxy_cost::ProxyCostChart;
 pub use share::ShareChart;
 pub use sweep::{SweepChart, SweepLine};
 pub use timeseries::{TimeSeriesChart, event_label as timeseries_event_label};

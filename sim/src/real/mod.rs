@@ -23,6 +23,7 @@ pub mod crosscheck;
 pub mod demo;
 pub mod link;
 pub mod peer;
+pub mod proxy_cost;
 
 use crate::cluster::Cluster;
 use crate::scenario::Scenario;

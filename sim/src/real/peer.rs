@@ -186,7 +186,7 @@ async fn sync<C: Connect>(
     Ok(())
 }
 
-fn scratch_dir(pod: &str) -> io::Result<PathBuf> {
+pub(crate) fn scratch_dir(pod: &str) -> io::Result<PathBuf> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("meshsim-peer-{}-{pod}-{n}", std::process::id()));
@@ -196,7 +196,7 @@ fn scratch_dir(pod: &str) -> io::Result<PathBuf> {
 
 /// The proxy's process group (its master and workers), killed on drop: a
 /// killed nginx master leaves its workers running, still listening.
-struct Group(Option<u32>);
+pub(crate) struct Group(pub(crate) Option<u32>);
 
 impl Drop for Group {
     fn drop(&mut self) {
@@ -209,7 +209,7 @@ impl Drop for Group {
     }
 }
 
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
@@ -224,14 +224,29 @@ fn write_config(
     listen: SocketAddr,
     upstreams: &BTreeMap<String, Upstream>,
 ) -> io::Result<PathBuf> {
+    let servers: Vec<(String, SocketAddr)> = upstreams
+        .iter()
+        .map(|(pod, u)| (pod.clone(), u.listen))
+        .collect();
+    write_config_for(spec, dir, listen, &servers)
+}
+
+/// The configuration file of `spec` listening on `listen` in front of
+/// `servers` (name, address); returns its path.
+pub(crate) fn write_config_for(
+    spec: PeerSpec,
+    dir: &Path,
+    listen: SocketAddr,
+    servers: &[(String, SocketAddr)],
+) -> io::Result<PathBuf> {
     let (name, text) = match spec.proxy {
         PeerProxy::Nginx => (
             "nginx.conf",
-            nginx_config(spec.policy, dir, listen, upstreams),
+            nginx_config(spec.policy, dir, listen, servers),
         ),
         PeerProxy::Haproxy => (
             "haproxy.cfg",
-            haproxy_config(spec.policy, dir, listen, upstreams),
+            haproxy_config(spec.policy, dir, listen, servers),
         ),
     };
     let path = dir.join(name);
@@ -243,12 +258,12 @@ fn nginx_config(
     policy: PeerPolicy,
     dir: &Path,
     listen: SocketAddr,
-    upstreams: &BTreeMap<String, Upstream>,
+    upstreams: &[(String, SocketAddr)],
 ) -> String {
     let d = dir.display();
     let mut servers = String::new();
-    for (pod, u) in upstreams {
-        let _ = writeln!(servers, "        server {}; # {pod}", u.listen);
+    for (pod, addr) in upstreams {
+        let _ = writeln!(servers, "        server {addr}; # {pod}");
     }
     if upstreams.is_empty() {
         // nginx needs a server; this one is never tried.
@@ -289,11 +304,11 @@ fn haproxy_config(
     policy: PeerPolicy,
     dir: &Path,
     listen: SocketAddr,
-    upstreams: &BTreeMap<String, Upstream>,
+    upstreams: &[(String, SocketAddr)],
 ) -> String {
     let mut servers = String::new();
-    for (pod, u) in upstreams {
-        let _ = writeln!(servers, "    server {pod} {} proto h2", u.listen);
+    for (pod, addr) in upstreams {
+        let _ = writeln!(servers, "    server {pod} {addr} proto h2");
     }
     let balance = match policy {
         PeerPolicy::RoundRobin => "roundrobin",
@@ -320,7 +335,7 @@ backend stockdata
     )
 }
 
-fn spawn(proxy: PeerProxy, dir: &Path, config: &Path) -> io::Result<Child> {
+pub(crate) fn spawn(proxy: PeerProxy, dir: &Path, config: &Path) -> io::Result<Child> {
     let mut cmd = Command::new(binary(proxy));
     match proxy {
         PeerProxy::Nginx => cmd
@@ -353,7 +368,11 @@ fn spawn(proxy: PeerProxy, dir: &Path, config: &Path) -> io::Result<Child> {
         })
 }
 
-async fn wait_listening(listen: SocketAddr, child: &mut Child, dir: &Path) -> io::Result<()> {
+pub(crate) async fn wait_listening(
+    listen: SocketAddr,
+    child: &mut Child,
+    dir: &Path,
+) -> io::Result<()> {
     let deadline = tokio::time::Instant::now() + STARTUP;
     loop {
         if tokio::net::TcpStream::connect(listen).await.is_ok() {

@@ -7,6 +7,7 @@ mod crosscheck;
 mod fidelity;
 mod metrics;
 mod peers;
+mod proxy_cost;
 
 use reports::{Mode, PageLoad, Report, StrategyReport};
 use sim::Scenario;

@@ -26,6 +26,7 @@ Examples:
   meshsim bench --skip-scale --json      Skip the 1M-request point, print JSON
   meshsim bench --check                  Exit 1 when a target is missed
   meshsim bench --only scale --quick     One part only (e.g. under perf)
+  meshsim bench --real                   meshsim's proxy, nginx and haproxy on real sockets
 
 Instruction counts (valgrind's callgrind; repeatable to ~0.01%, unlike wall time):
   meshsim bench --instructions           Per request / pick / run, against the baseline
@@ -72,6 +73,12 @@ pub struct BenchArgs {
     /// Count instructions per operation under callgrind instead of timing.
     #[arg(long)]
     instructions: bool,
+    /// Real sockets instead: what meshsim's proxy, nginx and haproxy add
+    /// over the direct path at 1k, 5k and 10k requests/s and at
+    /// saturation, their CPU per request and peak RSS (proxy-cost.md,
+    /// .json, .svg, .png in --out).
+    #[arg(long, conflicts_with = "instructions")]
+    real: bool,
     /// With --instructions: only these operations (comma-separated).
     #[arg(
         long,
@@ -152,6 +159,9 @@ fn bench_err(e: Box<dyn std::error::Error>) -> Failure {
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
+    if args.real {
+        return crate::bench_real::run(&args.out, args.quick, args.json);
+    }
     if args.instructions {
         return crate::instructions::run(crate::instructions::InstructionArgs {
             ops: &args.ops,
