@@ -132,11 +132,6 @@ pub fn parse(stdout: &str, log: &str, window: Duration) -> io::Result<Measured> 
 /// Runs meshsim's loadgen against `addr` the same way: a closed loop of
 /// `concurrency` users without think time on one tonic channel.
 pub async fn loadgen(addr: SocketAddr, load: Load) -> io::Result<Measured> {
-    let channel = tonic::transport::Endpoint::from_static("http://stockdata:50051")
-        .connect_with_connector(connector_to(TokioConnect, addr))
-        .await
-        .map_err(io::Error::other)?;
-    let client = StocksClient::new(channel);
     let workload = Workload {
         issue: Issue::Closed {
             user_seeds: (0..u64::from(load.concurrency)).collect(),
@@ -145,6 +140,29 @@ pub async fn loadgen(addr: SocketAddr, load: Load) -> io::Result<Measured> {
         duration: load.warmup + load.duration,
         drain: Duration::from_secs(5),
     };
+    let summary = drive_gets(addr, workload, load.warmup).await?;
+    let s = summary.corrected.summary();
+    Ok(Measured {
+        requests: summary.measured,
+        failed: summary.failed,
+        throughput: summary.measured as f64 / load.duration.as_secs_f64(),
+        p50_ms: s.p50,
+        p99_ms: s.p99,
+    })
+}
+
+/// Runs `workload` of StockData `Get`s (id 2) against `addr` over one
+/// HTTP/2 connection (a tonic channel) and sums it up from `warmup` on.
+pub async fn drive_gets(
+    addr: SocketAddr,
+    workload: Workload,
+    warmup: Duration,
+) -> io::Result<Summary> {
+    let channel = tonic::transport::Endpoint::from_static("http://stockdata:50051")
+        .connect_with_connector(connector_to(TokioConnect, addr))
+        .await
+        .map_err(io::Error::other)?;
+    let client = StocksClient::new(channel);
     let ledger = Ledger::new();
     loadgen::run(workload, &ledger, move |_| {
         let mut client = client.clone();
@@ -158,15 +176,7 @@ pub async fn loadgen(addr: SocketAddr, load: Load) -> io::Result<Measured> {
     })
     .await
     .map_err(io::Error::other)?;
-    let summary = Summary::of(&ledger.take(), load.warmup);
-    let s = summary.corrected.summary();
-    Ok(Measured {
-        requests: summary.measured,
-        failed: summary.failed,
-        throughput: summary.measured as f64 / load.duration.as_secs_f64(),
-        p50_ms: s.p50,
-        p99_ms: s.p99,
-    })
+    Ok(Summary::of(&ledger.take(), warmup))
 }
 
 #[cfg(test)]

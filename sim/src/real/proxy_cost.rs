@@ -14,15 +14,12 @@
 
 use super::peer::{self, Group, RemoveOnDrop};
 use crate::strategy::{PeerPolicy, PeerProxy, PeerSpec};
-use loadgen::{Issue, Ledger, Summary, Think, Workload};
+use loadgen::{Issue, Summary, Think, Workload};
 use serde::Serialize;
 use std::io;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
-use stockdata::pb::GetRequest;
-use stockdata::pb::stocks_client::StocksClient;
-use stockdata::transport::{TokioConnect, connector_to};
 use stockdata::{ReplicaConfig, StockDataService};
 use tokio::process::Child;
 
@@ -157,11 +154,6 @@ pub async fn measure(
 
 /// One load through `target`.
 async fn drive(target: SocketAddr, offered: Option<f64>, timing: Timing) -> io::Result<Summary> {
-    let channel = tonic::transport::Endpoint::from_static("http://stockdata:50051")
-        .connect_with_connector(connector_to(TokioConnect, target))
-        .await
-        .map_err(io::Error::other)?;
-    let client = StocksClient::new(channel);
     let total = timing.warmup + timing.duration;
     let issue = match offered {
         Some(rate) => Issue::Open {
@@ -178,20 +170,7 @@ async fn drive(target: SocketAddr, offered: Option<f64>, timing: Timing) -> io::
         duration: total,
         drain: Duration::from_secs(2),
     };
-    let ledger = Ledger::new();
-    loadgen::run(workload, &ledger, move |_| {
-        let mut client = client.clone();
-        async move {
-            client
-                .get(GetRequest { id: 2 })
-                .await
-                .map(|_| ())
-                .map_err(|s| s.to_string())
-        }
-    })
-    .await
-    .map_err(io::Error::other)?;
-    Ok(Summary::of(&ledger.take(), timing.warmup))
+    super::crosscheck::drive_gets(target, workload, timing.warmup).await
 }
 
 /// A running proxy process group.

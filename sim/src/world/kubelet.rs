@@ -337,17 +337,7 @@ async fn run_pod<N: PodNet>(
             }
             WebMode::Peer { port, spec } => {
                 let local = net.sidecar_addr(&pod.name, port);
-                let client = ClientConfig {
-                    outbound: match client.outbound {
-                        AppOutbound::Sidecar { service, port, .. } => AppOutbound::Sidecar {
-                            service,
-                            port,
-                            proxy: local,
-                        },
-                        other => other,
-                    },
-                    ..client
-                };
+                let client = via(client, local);
                 // A peer that cannot start fails the pod (and the run).
                 let upkeep = net
                     .peer(
@@ -377,17 +367,7 @@ async fn run_pod<N: PodNet>(
                 // The sidecar listens where only its pod reaches it, and
                 // lives as long as the pod.
                 let local = net.sidecar_addr(&pod.name, port);
-                let client = ClientConfig {
-                    outbound: match client.outbound {
-                        AppOutbound::Sidecar { service, port, .. } => AppOutbound::Sidecar {
-                            service,
-                            port,
-                            proxy: local,
-                        },
-                        other => other,
-                    },
-                    ..client
-                };
+                let client = via(client, local);
                 let listener = net.bind(local).await?;
                 let outbound =
                     Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
@@ -411,6 +391,22 @@ async fn run_pod<N: PodNet>(
         },
     }
     Ok(())
+}
+
+/// `client` with its sidecar at `local`, where the pod's sidecar (meshsim's
+/// or a peer) listens on this network.
+fn via(client: ClientConfig, local: SocketAddr) -> ClientConfig {
+    ClientConfig {
+        outbound: match client.outbound {
+            AppOutbound::Sidecar { service, port, .. } => AppOutbound::Sidecar {
+                service,
+                port,
+                proxy: local,
+            },
+            other => other,
+        },
+        ..client
+    }
 }
 
 async fn serve_web<L: Listener, C: Connect, R: Resolve>(

@@ -2,23 +2,14 @@
 //! on the same StockData replica at the same concurrency. Without h2load
 //! installed the test says so and passes, except under CI.
 
-use crate::exclusive;
+use crate::{exclusive, installed};
 use sim::real::crosscheck::{self, Load};
 use std::time::Duration;
 use stockdata::{ReplicaConfig, StockDataService};
 
 #[test]
 fn loadgen_and_h2load_agree_on_throughput_and_the_median() {
-    if std::process::Command::new(crosscheck::H2LOAD)
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have h2load (apt-get install nghttp2-client)"
-        );
-        eprintln!("skipping: h2load not installed (apt-get install nghttp2-client)");
+    if !installed(&["/usr/bin/h2load"], "nghttp2-client") {
         return;
     }
     let _one = exclusive();

@@ -27,6 +27,21 @@ pub(crate) fn exclusive() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Whether the Debian programs at `paths` are installed. Without them a
+/// test says so and passes, except under CI (`CI` set), where `.ci/run`
+/// installs `packages` and their absence fails the test.
+pub(crate) fn installed(paths: &[&str], packages: &str) -> bool {
+    let there = paths.iter().all(|p| std::path::Path::new(p).exists());
+    if !there {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have them (apt-get install {packages})"
+        );
+        eprintln!("skipping: not installed (apt-get install {packages})");
+    }
+    there
+}
+
 fn run(s: &Scenario) -> Report {
     let _one = exclusive();
     sim::runner::run_real(s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))

@@ -3,25 +3,11 @@
 //! them installed the tests say so and pass, except under CI (`CI` set),
 //! where `.ci/run` installs them.
 
-use crate::{exclusive, scenario, shares, strategy};
-
-fn installed() -> bool {
-    let there = ["/usr/sbin/nginx", "/usr/sbin/haproxy"]
-        .iter()
-        .all(|p| std::path::Path::new(p).exists());
-    if !there {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have nginx and haproxy (apt-get install nginx haproxy)"
-        );
-        eprintln!("skipping: nginx or haproxy not installed (apt-get install nginx haproxy)");
-    }
-    there
-}
+use crate::{exclusive, installed, scenario, shares, strategy};
 
 #[test]
 fn nginx_and_haproxy_round_robin_split_each_page_like_meshsims_own() {
-    if !installed() {
+    if !installed(&["/usr/sbin/nginx", "/usr/sbin/haproxy"], "nginx haproxy") {
         return;
     }
     let s = scenario(

@@ -2,18 +2,13 @@
 //! every path at one rate and at saturation, each proxy's CPU and memory
 //! read from /proc. Skipped without nginx and haproxy, except under CI.
 
-use crate::exclusive;
+use crate::{exclusive, installed};
 use sim::real::proxy_cost::{self, Timing};
 use std::time::Duration;
 
 #[test]
 fn each_proxy_is_measured_against_the_direct_path_in_one_run() {
-    let installed = ["/usr/sbin/nginx", "/usr/sbin/haproxy"]
-        .iter()
-        .all(|p| std::path::Path::new(p).exists());
-    if !installed {
-        assert!(std::env::var_os("CI").is_none(), "CI must have nginx and haproxy");
-        eprintln!("skipping: nginx or haproxy not installed");
+    if !installed(&["/usr/sbin/nginx", "/usr/sbin/haproxy"], "nginx haproxy") {
         return;
     }
     let _one = exclusive();
@@ -51,9 +46,15 @@ fn each_proxy_is_measured_against_the_direct_path_in_one_run() {
             None => assert!(p.throughput > 1000.0, "{what}"),
         }
         if p.path == "direct" {
-            assert!(p.added_p50_ms.is_none() && p.proxy_cpu_s.is_none(), "{what}");
+            assert!(
+                p.added_p50_ms.is_none() && p.proxy_cpu_s.is_none(),
+                "{what}"
+            );
         } else {
-            assert!(p.added_p50_ms.is_some() && p.added_p99_ms.is_some(), "{what}");
+            assert!(
+                p.added_p50_ms.is_some() && p.added_p99_ms.is_some(),
+                "{what}"
+            );
             assert!(p.proxy_cpu_s.is_some_and(|c| c > 0.0), "{what}");
             assert!(p.requests_per_cpu_s.is_some_and(|r| r > 1000.0), "{what}");
             assert!(p.peak_rss_mib.is_some_and(|m| m > 1.0), "{what}");
