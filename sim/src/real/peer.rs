@@ -15,7 +15,9 @@
 //! nginx's old workers close theirs (HTTP/2 GOAWAY) and the app reconnects
 //! to a worker with the new list; haproxy's old worker keeps serving it with
 //! the old list until it closes, which StockWeb's never does. So the proxy
-//! starts only once a replica is ready (or after the startup timeout). Health checks are off: both proxies only learn of a
+//! starts once the first replicas are ready (or after the startup timeout),
+//! and with haproxy a replica added later is not used by an app connected
+//! before (a control plane would use haproxy's runtime API instead). Health checks are off: both proxies only learn of a
 //! failed server from failed requests (nginx's passive `max_fails=1
 //! fail_timeout=10s`, its defaults; haproxy without `check`).
 //!
@@ -42,6 +44,10 @@ use stockdata::transport::Connect;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
+
+/// After the first replica is ready, how long the peer waits for the others
+/// started with it before it writes its first configuration.
+const INITIAL_SETTLE: Duration = Duration::from_millis(300);
 
 /// How long a peer may take to accept connections after it starts.
 const STARTUP: Duration = Duration::from_secs(5);
@@ -110,6 +116,9 @@ pub async fn start<C: Connect>(
         endpoints.wait_for(|e| e.iter().any(|e| e.ready)),
     )
     .await;
+    // Replicas started together become ready within milliseconds of each
+    // other: let the rest of that first set arrive.
+    tokio::time::sleep(INITIAL_SETTLE).await;
     let first = ready(&endpoints.borrow_and_update());
     sync(&mut upstreams, &first, listen, &connect).await?;
     let config = write_config(spec, &dir, listen, &upstreams)?;
