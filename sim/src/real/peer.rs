@@ -9,15 +9,14 @@
 //! Each upstream server is a local forwarder that dials the replica through
 //! the run's link emulator, so the peer's traffic crosses the same emulated
 //! links (latency, loss, partitions) as meshsim's own sidecar's. Endpoint
-//! changes (readiness, kills, scale) rewrite the configuration and reload
-//! the proxy (nginx: SIGHUP; haproxy in master-worker mode: SIGUSR2), as a
-//! control plane would. The two differ on a long-lived client connection:
-//! nginx's old workers close theirs (HTTP/2 GOAWAY) and the app reconnects
-//! to a worker with the new list; haproxy's old worker keeps serving it with
-//! the old list until it closes, which StockWeb's never does. So the proxy
-//! starts once the first replicas are ready (or after the startup timeout),
-//! and with haproxy a replica added later is not used by an app connected
-//! before (a control plane would use haproxy's runtime API instead). Health checks are off: both proxies only learn of a
+//! changes (readiness, kills, scale) reach the running proxy as a control
+//! plane would send them: nginx rewrites its configuration and reloads
+//! (SIGHUP; its old workers close their connections with GOAWAY and the app
+//! reconnects to a new one); haproxy gets them through its runtime API
+//! (`add server`, `set server … state maint|ready` on the admin socket),
+//! which changes the running worker's servers in place: no new worker, no
+//! connection handed over. The proxy starts once the first replicas are
+//! ready (or after the startup timeout): started empty, it failed calls. Health checks are off: both proxies only learn of a
 //! failed server from failed requests (nginx's passive `max_fails=1
 //! fail_timeout=10s`, its defaults; haproxy without `check`).
 //!
@@ -108,9 +107,9 @@ pub async fn start<C: Connect>(
     let cleanup = RemoveOnDrop(dir.clone());
     let mut endpoints = cluster.subscribe(STOCKDATA);
     let mut upstreams: BTreeMap<String, Upstream> = BTreeMap::new();
-    // Start with the replicas in it: a reloaded haproxy keeps serving the
-    // app's long-lived connection from its old worker, with the old (empty)
-    // server list, so a proxy started empty would fail every call.
+    // Start with the replicas in it: a peer started empty and updated
+    // later failed calls (haproxy answered every call of one run with 503,
+    // INTERNAL to the app, and pinned another run's pages to one replica).
     let _ = tokio::time::timeout(
         crate::real::STARTUP_TIMEOUT,
         endpoints.wait_for(|e| e.iter().any(|e| e.ready)),
@@ -131,6 +130,8 @@ pub async fn start<C: Connect>(
     let mut child = spawn(spec.proxy, &dir, &config)?;
     let group = Group(child.id());
     wait_listening(listen, &mut child, &dir).await?;
+    // The servers haproxy knows (it keeps a removed one, in maintenance).
+    let mut known: std::collections::BTreeSet<String> = upstreams.keys().cloned().collect();
     Ok(Box::pin(async move {
         // Dropped in reverse order: the processes go before their files.
         let _cleanup = cleanup;
@@ -143,10 +144,17 @@ pub async fn start<C: Connect>(
                     }
                     let now = ready(&endpoints.borrow_and_update());
                     if now.iter().map(|e| &e.pod).ne(upstreams.keys()) {
+                        let before = servers(&upstreams);
                         let updated = sync(&mut upstreams, &now, listen, &connect).await.is_ok()
                             && write_config(spec, &dir, listen, &upstreams).is_ok();
                         if updated {
-                            let _ = reload(spec.proxy, &child).await;
+                            let _ = match spec.proxy {
+                                PeerProxy::Nginx => reload(&child).await,
+                                PeerProxy::Haproxy => {
+                                    let after = servers(&upstreams);
+                                    runtime_update(&dir, &before, &after, &mut known).await
+                                }
+                            };
                         }
                     }
                 }
@@ -328,7 +336,8 @@ fn haproxy_config(
 global
     nbthread 1
     maxconn 4096
-    pidfile {}/haproxy.pid
+    pidfile {d}/haproxy.pid
+    stats socket {d}/{ADMIN_SOCKET} mode 600 level admin
 defaults
     mode http
     timeout connect 5s
@@ -340,7 +349,7 @@ frontend app
 backend stockdata
     balance {balance}
 {servers}",
-        dir.display()
+        d = dir.display()
     )
 }
 
@@ -403,21 +412,71 @@ pub(crate) async fn wait_listening(
     }
 }
 
-/// Asks the running proxy to re-read its configuration.
-async fn reload(proxy: PeerProxy, child: &Child) -> io::Result<()> {
+/// Asks nginx to re-read its configuration (SIGHUP to the master: new
+/// workers; the old ones close their connections with GOAWAY).
+async fn reload(child: &Child) -> io::Result<()> {
     let Some(pid) = child.id() else {
         return Ok(());
     };
-    let signal = match proxy {
-        PeerProxy::Nginx => "-HUP",
-        PeerProxy::Haproxy => "-USR2",
-    };
     Command::new("kill")
-        .args([signal, &pid.to_string()])
+        .args(["-HUP", &pid.to_string()])
         .status()
         .await?;
     Ok(())
 }
+
+fn servers(upstreams: &BTreeMap<String, Upstream>) -> BTreeMap<String, SocketAddr> {
+    upstreams
+        .iter()
+        .map(|(pod, u)| (pod.clone(), u.listen))
+        .collect()
+}
+
+/// Brings the running haproxy's servers from `before` to `after` through
+/// its runtime API (the admin socket), as a control plane does, instead of
+/// a reload (which starts a new worker and leaves the old one to finish
+/// its connections). A removed server goes into maintenance; an added one
+/// is added (or re-addressed, if haproxy knows its name) and enabled.
+async fn runtime_update(
+    dir: &Path,
+    before: &BTreeMap<String, SocketAddr>,
+    after: &BTreeMap<String, SocketAddr>,
+    known: &mut std::collections::BTreeSet<String>,
+) -> io::Result<()> {
+    let mut commands = Vec::new();
+    for pod in before.keys().filter(|p| !after.contains_key(*p)) {
+        commands.push(format!("set server stockdata/{pod} state maint"));
+    }
+    for (pod, addr) in after.iter().filter(|(p, _)| !before.contains_key(*p)) {
+        if known.insert(pod.clone()) {
+            commands.push(format!("add server stockdata/{pod} {addr} proto h2"));
+        } else {
+            commands.push(format!(
+                "set server stockdata/{pod} addr {} port {}",
+                addr.ip(),
+                addr.port()
+            ));
+        }
+        commands.push(format!("set server stockdata/{pod} state ready"));
+    }
+    for command in commands {
+        admin(dir, &command).await?;
+    }
+    Ok(())
+}
+
+/// One command on haproxy's admin socket; its answer.
+async fn admin(dir: &Path, command: &str) -> io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::UnixStream::connect(dir.join(ADMIN_SOCKET)).await?;
+    socket.write_all(format!("{command}\n").as_bytes()).await?;
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
+/// haproxy's admin socket, in the peer's folder.
+const ADMIN_SOCKET: &str = "admin.sock";
 
 fn log_tail(dir: &Path) -> String {
     let mut text = String::new();

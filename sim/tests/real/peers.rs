@@ -66,3 +66,52 @@ interval = "100ms"
         lc.per_replica
     );
 }
+
+/// A replica added mid-run, while pages overlap (the app's one connection
+/// is never idle), reaches both peers' balancing of that connection: nginx
+/// reloads (its old worker sends GOAWAY), haproxy is told through its
+/// runtime API.
+#[test]
+fn a_scaled_out_replica_is_used_by_nginx_and_haproxy_without_a_new_connection() {
+    if !installed(&["/usr/sbin/nginx", "/usr/sbin/haproxy"], "nginx haproxy") {
+        return;
+    }
+    let s = scenario(
+        r#"
+name = "peers-scale"
+seed = 42
+strategies = ["nginx", "haproxy"]
+[cluster]
+nodes = 3
+[stockdata]
+replicas = 2
+[load]
+page_loads = 100
+interval = "10ms"
+[[timeline]]
+at = "400ms"
+kind = "scale"
+service = "stockdata"
+replicas = 3
+ready_after = "200ms"
+"#,
+    );
+    let report = {
+        let _one = exclusive();
+        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+    };
+    for name in ["nginx:round-robin", "haproxy:round-robin"] {
+        let st = strategy(&report, name);
+        let last = st.page_loads.last().expect("pages");
+        assert_eq!(
+            last.per_replica.len(),
+            3,
+            "{name}: the last page used {:?}",
+            last.per_replica
+        );
+        // nginx closes a client connection after `keepalive_requests`
+        // (1,000) requests and on a reload; calls in flight on it fail.
+        let failed = st.requests.sent - st.requests.ok;
+        assert!(failed * 50 <= st.requests.sent, "{name}: {:?}", st.requests);
+    }
+}
