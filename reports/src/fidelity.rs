@@ -400,14 +400,11 @@ fn discordant(rows: &[FidelityRow], separation: f64) -> Vec<(String, String)> {
 /// Mean time the replicas held a worker slot per request, over every
 /// strategy of a report.
 fn mean_service(r: &Report) -> Option<f64> {
-    let (mut n, mut total) = (0u64, 0.0);
+    let mut t = crate::ReplicaTotals::default();
     for s in &r.strategies {
-        for rep in s.replicas.values() {
-            n += rep.requests;
-            total += rep.service_ms.mean * rep.requests as f64;
-        }
+        t.add(s.replica_totals());
     }
-    (n > 0).then(|| total / n as f64)
+    t.mean_service_ms()
 }
 
 /// Whether real replicas took noticeably longer per request than

@@ -393,9 +393,54 @@ impl Report {
     }
 }
 
+/// The replicas of one or more strategies taken together: requests, and
+/// the request-weighted sums of their mean queue wait and service time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReplicaTotals {
+    /// Requests that got a worker slot.
+    pub requests: u64,
+    /// Σ requests × mean queue wait, ms.
+    pub queue_ms: f64,
+    /// Σ requests × mean service time, ms.
+    pub service_ms: f64,
+}
+
+impl ReplicaTotals {
+    /// Adds `other`'s replicas.
+    pub fn add(&mut self, other: ReplicaTotals) {
+        self.requests += other.requests;
+        self.queue_ms += other.queue_ms;
+        self.service_ms += other.service_ms;
+    }
+
+    /// Mean queue wait per request, ms (`None` without requests).
+    pub fn mean_queue_ms(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.queue_ms / self.requests as f64)
+    }
+
+    /// Mean service time per request, ms (`None` without requests).
+    pub fn mean_service_ms(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.service_ms / self.requests as f64)
+    }
+}
+
 // === impl StrategyReport ===
 
 impl StrategyReport {
+    /// Every replica of this strategy's run taken together.
+    pub fn replica_totals(&self) -> ReplicaTotals {
+        let mut t = ReplicaTotals::default();
+        for r in self.replicas.values() {
+            let n = r.requests as f64;
+            t.add(ReplicaTotals {
+                requests: r.requests,
+                queue_ms: r.queue_wait_ms.mean * n,
+                service_ms: r.service_ms.mean * n,
+            });
+        }
+        t
+    }
+
     /// Page loads whose successful calls all came from one replica.
     pub fn pinned_page_loads(&self) -> usize {
         self.page_loads

@@ -229,19 +229,12 @@ fn wait_lines(report: &Report, out: &mut String) {
             }
         }
         let _ = writeln!(out, "  {:<22} {}", s.name, parts.join("; "));
-        let (mut n, mut queue, mut service) = (0u64, 0.0, 0.0);
-        for r in s.replicas.values() {
-            n += r.requests;
-            queue += r.queue_wait_ms.mean * r.requests as f64;
-            service += r.service_ms.mean * r.requests as f64;
-        }
-        if n > 0 {
+        let t = s.replica_totals();
+        if let (Some(queue), Some(service)) = (t.mean_queue_ms(), t.mean_service_ms()) {
             let _ = writeln!(
                 out,
-                "  {:<22} replicas: queue wait mean {:.1} ms, service mean {:.1} ms",
-                "",
-                queue / n as f64,
-                service / n as f64
+                "  {:<22} replicas: queue wait mean {queue:.1} ms, service mean {service:.1} ms",
+                ""
             );
         }
     }

@@ -145,14 +145,7 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         Some(Model::Closed) => "closed",
     };
     // The open loop's connection cap (the other workloads have none).
-    let connections = scenario
-        .workload
-        .as_ref()
-        .filter(|w| w.model == Model::Open)
-        .map(|w| {
-            w.connections
-                .map_or(crate::topology::DEFAULT_CONNECTIONS, |c| c as usize)
-        });
+    let connections = scenario.workload.as_ref().and_then(|w| w.connection_cap());
     let strategies: Vec<StrategyReport> = runs
         .iter()
         .map(|r| strategy_report(r, model, connections))

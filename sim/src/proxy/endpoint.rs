@@ -260,13 +260,18 @@ impl<C: Connect> Service<Request<Buffered>> for Http2Endpoint<C> {
         Box::pin(async move {
             let asked = Instant::now();
             let sender = inner.sender().await;
-            inner.waits.connect(asked.elapsed());
-            let mut sender = sender?;
+            let connect_wait = asked.elapsed();
+            let mut sender = match sender {
+                Ok(sender) => sender,
+                Err(outcome) => {
+                    inner.waits.record(connect_wait, None);
+                    return Err(outcome);
+                }
+            };
             // Held until the response is read, as h2 holds the stream.
             let slot = inner.slots.acquire().await;
-            if inner.slots.is_limited() {
-                inner.waits.stream(slot.waited);
-            }
+            let stream_wait = inner.slots.is_limited().then_some(slot.waited);
+            inner.waits.record(connect_wait, stream_wait);
             if sender.ready().await.is_err() {
                 return Err(Outcome::NotSent);
             }

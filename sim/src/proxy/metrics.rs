@@ -119,14 +119,15 @@ impl Waits {
         Self(metrics)
     }
 
-    /// One attempt waited `d` for the connection.
-    pub fn connect(&self, d: std::time::Duration) {
-        lock(&self.0).connect_wait.record(d);
-    }
-
-    /// One attempt waited `d` for a stream slot.
-    pub fn stream(&self, d: std::time::Duration) {
-        lock(&self.0).stream_wait.record(d);
+    /// One attempt waited `connect` for the connection and, where the
+    /// endpoints advertise a stream limit, `stream` for a slot (one lock
+    /// per attempt: this is on every request's path).
+    pub fn record(&self, connect: std::time::Duration, stream: Option<std::time::Duration>) {
+        let mut m = lock(&self.0);
+        m.connect_wait.record(connect);
+        if let Some(stream) = stream {
+            m.stream_wait.record(stream);
+        }
     }
 }
 

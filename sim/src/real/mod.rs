@@ -70,10 +70,7 @@ pub fn check(scenario: &Scenario) -> Result<(), String> {
             return Err(format!(
                 "`{s}` runs Debian's {} as the sidecar, and it is not installed \
                  (apt-get install nginx haproxy)",
-                match p.proxy {
-                    crate::strategy::PeerProxy::Nginx => "nginx",
-                    crate::strategy::PeerProxy::Haproxy => "haproxy",
-                }
+                peer::package(p.proxy)
             ));
         }
     }

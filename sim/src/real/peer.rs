@@ -59,6 +59,14 @@ fn binary(proxy: PeerProxy) -> &'static str {
     }
 }
 
+/// Debian's package that installs it.
+pub fn package(proxy: PeerProxy) -> &'static str {
+    match proxy {
+        PeerProxy::Nginx => "nginx",
+        PeerProxy::Haproxy => "haproxy",
+    }
+}
+
 /// The HTTP/2 streams per connection the peer's listener advertises:
 /// nginx's `http2_max_concurrent_streams` default, 128 (ngx_http_v2_module);
 /// haproxy 2.6's `tune.h2.max-concurrent-streams` default, 100.
@@ -377,10 +385,7 @@ pub(crate) fn spawn(proxy: PeerProxy, dir: &Path, config: &Path) -> io::Result<C
                 format!(
                     "starting {}: {e} (install Debian's {} package)",
                     binary(proxy),
-                    match proxy {
-                        PeerProxy::Nginx => "nginx",
-                        PeerProxy::Haproxy => "haproxy",
-                    }
+                    package(proxy)
                 ),
             )
         })

@@ -395,6 +395,17 @@ impl Default for StockWebConfig {
     }
 }
 
+impl WorkloadConfig {
+    /// The open loop's connection cap, `connections` or its default (the
+    /// other models have none).
+    pub fn connection_cap(&self) -> Option<usize> {
+        (self.model == Model::Open).then(|| {
+            self.connections
+                .map_or(crate::topology::DEFAULT_CONNECTIONS, |c| c as usize)
+        })
+    }
+}
+
 impl StockDataConfig {
     /// What each replica's server advertises.
     pub fn server_h2(&self) -> stockdata::transport::ServerH2 {

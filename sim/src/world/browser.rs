@@ -13,7 +13,6 @@ use super::{INGRESS, STOCKWEB, derive_seed};
 use crate::cluster::Cluster;
 use crate::net::SimConnect;
 use crate::scenario::{Arrival, Model, Scenario, Target, Think};
-use crate::topology;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -97,10 +96,7 @@ impl Plan {
                             // wrk2 requires `-c`; without the key the
                             // browser still keeps no more connections open
                             // than its host has ports for.
-                            connections: Some(
-                                w.connections
-                                    .map_or(topology::DEFAULT_CONNECTIONS, |c| c as usize),
-                            ),
+                            connections: w.connection_cap(),
                         },
                         Model::Closed => {
                             let think_time = w.think_time.map(|t| t.0).unwrap_or_default();

@@ -232,37 +232,33 @@ pub(crate) fn finish(
     let mut replicas = BTreeMap::new();
     let mut streams = StreamLimits::default();
     for pod in table.all() {
-        if let PodKind::StockWeb {
-            calls,
-            client,
-            mode,
-        } = &pod.spec.kind
-        {
-            app_calls += calls.get();
-            streams.app = client.http2.peer_max_concurrent_streams;
-            streams.app_peer = "a replica";
-            if let WebMode::Sidecar { config, .. } = mode {
-                streams.app_peer = "the sidecar";
-                streams.endpoints = Some(config.h2.endpoint_max_concurrent_streams);
-            }
-        }
-        if let PodKind::StockData { control, .. } = &pod.spec.kind {
-            replicas.insert(pod.spec.name.clone(), control.times());
-        }
         match &pod.spec.kind {
             PodKind::StockWeb {
-                mode: WebMode::Sidecar {
-                    metrics, config, ..
-                },
-                ..
+                calls,
+                client,
+                mode,
             } => {
-                proxy
-                    .get_or_insert_with(ProxyMetrics::default)
-                    .merge(&crate::lock(metrics));
-                settings = config.settings();
+                app_calls += calls.get();
+                streams.app = client.http2.peer_max_concurrent_streams;
+                streams.app_peer = match mode {
+                    WebMode::Sidecar { .. } | WebMode::Peer { .. } => "the sidecar",
+                    WebMode::Dns | WebMode::KubeProxy { .. } => "a replica",
+                };
+                if let WebMode::Sidecar {
+                    metrics, config, ..
+                } = mode
+                {
+                    streams.endpoints = Some(config.h2.endpoint_max_concurrent_streams);
+                    proxy
+                        .get_or_insert_with(ProxyMetrics::default)
+                        .merge(&crate::lock(metrics));
+                    settings = config.settings();
+                }
             }
-            PodKind::StockData { .. } => stockdata_pods.push(pod.spec.name.clone()),
-            PodKind::StockWeb { .. } => {}
+            PodKind::StockData { control, .. } => {
+                stockdata_pods.push(pod.spec.name.clone());
+                replicas.insert(pod.spec.name.clone(), control.times());
+            }
         }
     }
     StrategyRun {

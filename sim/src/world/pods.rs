@@ -148,6 +148,13 @@ impl PodFactory {
             service: STOCKDATA.into(),
             port: STOCKDATA_SERVICE_PORT,
         };
+        // Where the kubelet puts the pod's sidecar (meshsim's or a peer);
+        // requests still name the service.
+        let via_sidecar = AppOutbound::Sidecar {
+            service: STOCKDATA.into(),
+            port: STOCKDATA_SERVICE_PORT,
+            proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
+        };
         let (outbound, mode) = match self.strategy {
             Strategy::CachedDns => (direct, WebMode::Dns),
             Strategy::KubeProxy => (
@@ -165,22 +172,14 @@ impl PodFactory {
                 WebMode::Dns,
             ),
             Strategy::Peer(spec) => (
-                AppOutbound::Sidecar {
-                    service: STOCKDATA.into(),
-                    port: STOCKDATA_SERVICE_PORT,
-                    proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
-                },
+                via_sidecar,
                 WebMode::Peer {
                     port: sidecar_port,
                     spec,
                 },
             ),
             Strategy::Sidecar(spec) => (
-                AppOutbound::Sidecar {
-                    service: STOCKDATA.into(),
-                    port: STOCKDATA_SERVICE_PORT,
-                    proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
-                },
+                via_sidecar,
                 WebMode::Sidecar {
                     port: sidecar_port,
                     config: Box::new(self.sidecar_config(&spec)),

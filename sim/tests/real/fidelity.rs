@@ -98,17 +98,11 @@ drain = "10s"
     let mean = |r: &Report| r.strategies[0].latency_ms.mean;
     let (sim_mean, real_mean) = (mean(&sim), mean(&real));
     // Theory, from what the real replicas measured.
-    let st = &real.strategies[0];
-    let n: u64 = st.replicas.values().map(|r| r.requests).sum();
-    let weighted = |f: &dyn Fn(&reports::ReplicaReport) -> f64| {
-        st.replicas
-            .values()
-            .map(|r| f(r) * r.requests as f64)
-            .sum::<f64>()
-            / n as f64
+    let replicas = real.strategies[0].replica_totals();
+    let (Some(service), Some(queue)) = (replicas.mean_service_ms(), replicas.mean_queue_ms())
+    else {
+        panic!("no replica served a request");
     };
-    let service = weighted(&|r| r.service_ms.mean);
-    let queue = weighted(&|r| r.queue_wait_ms.mean);
     let floor = real_mean - service - queue;
     let per_replica = lambda / 16.0 / 1000.0; // per ms
     let theory = 1.0 / (1.0 / service - per_replica) + floor;
