@@ -615,6 +615,7 @@ mod tests {
                 p999: service,
                 max: service,
             },
+            work: crate::ServerWork::default(),
         };
         let with = |mode, service| {
             let mut s = strategy("x", (50, 50), 10.0, &[]);

@@ -189,6 +189,53 @@ pub struct ReplicaReport {
     pub queue_wait_ms: Latency,
     /// Time holding a worker slot (service time, pauses included), ms.
     pub service_ms: Latency,
+    /// What the replica paid and what it answered.
+    #[serde(default)]
+    pub work: ServerWork,
+}
+
+/// What one replica's work cost and what came of it: the server's side of
+/// a retry storm. The replica counts its own answers; the `client_*` counts
+/// are the application's calls that carried this replica's `server-id`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerWork {
+    /// Worker-slot time, ms: exactly the sum of every slot hold.
+    pub busy_ms: f64,
+    /// Of which on requests answered with an error or whose caller had
+    /// gone (cancelled, timed out, a hedge that lost), ms.
+    pub wasted_ms: f64,
+    /// Requests the replica answered OK.
+    pub answered_ok: u64,
+    /// Requests it answered with an error (refusals included).
+    pub answered_error: u64,
+    /// Requests whose caller went away before the answer.
+    pub abandoned: u64,
+    /// The application's calls answered OK by this replica.
+    pub client_ok: u64,
+    /// The application's calls that failed with this replica's answer.
+    pub client_errors: u64,
+}
+
+impl ServerWork {
+    /// Adds `other`'s counts and times.
+    pub fn add(&mut self, other: &ServerWork) {
+        self.busy_ms += other.busy_ms;
+        self.wasted_ms += other.wasted_ms;
+        self.answered_ok += other.answered_ok;
+        self.answered_error += other.answered_error;
+        self.abandoned += other.abandoned;
+        self.client_ok += other.client_ok;
+        self.client_errors += other.client_errors;
+    }
+
+    /// Wasted share of the busy time, percent (0 when idle).
+    pub fn wasted_pct(&self) -> f64 {
+        if self.busy_ms > 0.0 {
+            self.wasted_ms * 100.0 / self.busy_ms
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Latency histograms of one strategy, each base64 of HdrHistogram's V2
@@ -439,6 +486,15 @@ impl StrategyReport {
             });
         }
         t
+    }
+
+    /// What every replica of this run paid, added up.
+    pub fn server_work(&self) -> ServerWork {
+        let mut w = ServerWork::default();
+        for r in self.replicas.values() {
+            w.add(&r.work);
+        }
+        w
     }
 
     /// Page loads whose successful calls all came from one replica.

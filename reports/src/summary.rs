@@ -40,6 +40,13 @@ pub struct SummaryRow {
     /// p99 wait in ms), in hop order. Connection setup is not a limit and
     /// is not listed.
     pub waited_at: Vec<(String, f64, f64)>,
+    /// Worker-slot time on every replica, seconds; `None` when the report
+    /// has no replica measurements (older reports, real peers' replicas
+    /// are measured too).
+    pub server_work_s: Option<f64>,
+    /// Share of it spent on answers nobody used (errors, abandoned calls),
+    /// percent.
+    pub wasted_pct: Option<f64>,
 }
 
 /// Short names of the hops in [`crate::StrategyReport::waits`], in the
@@ -102,6 +109,8 @@ pub fn row(s: &StrategyReport) -> SummaryRow {
                 (w.waited > 0).then(|| (name.to_string(), w.waited_pct(), w.wait_ms.p99))
             })
             .collect(),
+        server_work_s: (!s.replicas.is_empty()).then(|| s.server_work().busy_ms / 1000.0),
+        wasted_pct: (!s.replicas.is_empty()).then(|| s.server_work().wasted_pct()),
     }
 }
 
@@ -152,6 +161,20 @@ impl SummaryRow {
             .map(|(hop, pct, p99)| format!("{hop} {pct:.0}% (p99 {p99:.1} ms)"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Server work in seconds (`-` without replica measurements).
+    pub fn server_work_text(&self) -> String {
+        self.server_work_s
+            .map(|s| format!("{s:.3}"))
+            .unwrap_or_else(|| "-".into())
+    }
+
+    /// Wasted share of the server work (`-` without replica measurements).
+    pub fn wasted_text(&self) -> String {
+        self.wasted_pct
+            .map(|p| format!("{p:.1}"))
+            .unwrap_or_else(|| "-".into())
     }
 
     /// Pinned page loads as `n/m` (`-` without page loads).

@@ -6,7 +6,7 @@ use crate::summary::{self, SummaryRow};
 use std::fmt::Write;
 
 /// Column headings, shared by the terminal and Markdown tables.
-pub const HEADERS: [&str; 13] = [
+pub const HEADERS: [&str; 15] = [
     "strategy",
     "calls",
     "ok %",
@@ -16,6 +16,8 @@ pub const HEADERS: [&str; 13] = [
     "p99.9 ms",
     "max ms",
     "retry amp",
+    "server s",
+    "wasted %",
     "fairness",
     "pinned pages",
     "waited at limit",
@@ -34,6 +36,8 @@ pub fn cells(r: &SummaryRow) -> Vec<String> {
         format!("{:.3}", r.p999),
         format!("{:.3}", r.max),
         r.amplification_text(),
+        r.server_work_text(),
+        r.wasted_text(),
         format!("{:.3}", r.fairness),
         r.pinned_text(),
         r.waited_text(),
@@ -105,19 +109,19 @@ pub fn render_styled(report: &Report, style: Style) -> String {
         let _ = writeln!(out, "{}", text.trim_end());
     };
     let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
-    line(&headers, &["1"; 13], &mut out);
+    line(&headers, &["1"; HEADERS.len()], &mut out);
     for (row, r) in table.iter().zip(&rows) {
-        let mut codes = [""; 13];
+        let mut codes = [""; HEADERS.len()];
         codes[2] = match r.ok_pct {
             p if p >= 100.0 => "",
             p if p >= 99.0 => "33",
             _ => "31",
         };
         if r.fairness < 0.75 {
-            codes[9] = "33";
+            codes[11] = "33";
         }
         if !r.waited_at.is_empty() {
-            codes[11] = "33";
+            codes[13] = "33";
         }
         line(row, &codes, &mut out);
     }

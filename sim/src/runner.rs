@@ -257,6 +257,8 @@ pub fn strategy_report(
         run.stockdata_pods.iter().map(|p| (p.clone(), 0)).collect();
     let mut per_replica_latency: BTreeMap<String, LatencyRecorder> = BTreeMap::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    // Failed calls per replica whose answer they carried.
+    let mut errors_from: BTreeMap<String, u64> = BTreeMap::new();
     let mut all = LatencyRecorder::new();
     let mut series = TimeSeries::new();
     let (mut answered, mut ok) = (0u64, 0u64);
@@ -297,6 +299,9 @@ pub fn strategy_report(
                 }
             } else {
                 series.bucket(done).call_errors += 1;
+                if let Some(server) = &call.server {
+                    *errors_from.entry(server.clone()).or_insert(0) += 1;
+                }
                 *page_errors.entry(call.code.clone()).or_insert(0) += 1;
                 *errors.entry(call.code.clone()).or_insert(0) += 1;
             }
@@ -346,7 +351,6 @@ pub fn strategy_report(
             errors,
             unanswered: run.app_calls.saturating_sub(answered),
         },
-        per_replica,
         latency_ms: report_latency(all.summary()),
         page_loads,
         failed_page_loads: if run.target == Target::Page {
@@ -381,7 +385,8 @@ pub fn strategy_report(
             workload: encode_nonempty(&workload.corrected),
         },
         waits: crate::waits::hops(run, connections),
-        replicas: crate::waits::replicas(run),
+        replicas: crate::waits::replicas(run, &per_replica, &errors_from),
+        per_replica,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::runner::report_latency;
 use crate::world::StrategyRun;
 use crate::world::browser::Answer;
 use loadgen::{Fate, LatencyRecorder};
-use reports::{HopWait, ReplicaReport};
+use reports::{HopWait, ReplicaReport, ServerWork};
 use std::collections::BTreeMap;
 use stockdata::transport::h2::streams_text;
 
@@ -86,8 +86,15 @@ fn hop(limit: String, waits: &LatencyRecorder) -> HopWait {
     }
 }
 
-/// Each replica's queue wait and service time.
-pub fn replicas(run: &StrategyRun) -> BTreeMap<String, ReplicaReport> {
+/// Each replica's queue wait, service time and work, with the calls the
+/// application saw answered by it (`client_ok`, `client_errors`: by
+/// `server-id`).
+pub fn replicas(
+    run: &StrategyRun,
+    client_ok: &BTreeMap<String, u64>,
+    client_errors: &BTreeMap<String, u64>,
+) -> BTreeMap<String, ReplicaReport> {
+    let count = |m: &BTreeMap<String, u64>, pod: &str| m.get(pod).copied().unwrap_or(0);
     run.replicas
         .iter()
         .map(|(pod, t)| {
@@ -97,8 +104,22 @@ pub fn replicas(run: &StrategyRun) -> BTreeMap<String, ReplicaReport> {
                     requests: t.service.len(),
                     queue_wait_ms: report_latency(t.queue_wait.summary()),
                     service_ms: report_latency(t.service.summary()),
+                    work: ServerWork {
+                        busy_ms: exact_ms(t.busy),
+                        wasted_ms: exact_ms(t.wasted),
+                        answered_ok: t.answered_ok,
+                        answered_error: t.answered_error,
+                        abandoned: t.abandoned,
+                        client_ok: count(client_ok, pod),
+                        client_errors: count(client_errors, pod),
+                    },
                 },
             )
         })
         .collect()
+}
+
+/// A duration in ms, to the nanosecond (no histogram rounding).
+fn exact_ms(d: std::time::Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
 }

@@ -32,11 +32,13 @@ stockdata::serve(listener, replica).await
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod faults;
 pub mod program;
 pub mod service;
 pub mod service_time;
 pub mod spec;
 pub mod transport;
+mod work;
 
 /// Generated protobuf and gRPC code for `stockdata.v1`.
 #[allow(missing_docs, clippy::all)]

@@ -8,13 +8,14 @@
 use crate::data;
 use crate::pb::stocks_server::{Stocks, StocksServer};
 use crate::pb::{GetRequest, GetResponse};
+use crate::faults::{Faults, Verdict};
 use crate::service_time::ServiceTime;
-use loadgen::LatencyRecorder;
-use rand::SeedableRng;
+use crate::work::{CallerGone, Ledger};
+pub use crate::work::ReplicaTimes;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
 
@@ -27,6 +28,9 @@ pub const SERVER_ID_HEADER: &str = "server-id";
 /// run: the "common random numbers" that make strategy comparisons fair.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Mixed into a replica's seed for its fault RNG (ASCII "faults").
+const FAULT_SEED_SALT: u64 = 0x6661_756c_7473;
+
 /// Live fault controls of a replica (what a chaos tool would do to the
 /// process): a service-time multiplier and a pause (SIGSTOP-like stall);
 /// and what its worker slots did ([`ReplicaTimes`]). Shared by every
@@ -36,6 +40,7 @@ pub struct ReplicaControl {
     slowdown: Arc<Mutex<f64>>,
     paused: Arc<tokio::sync::watch::Sender<bool>>,
     times: Arc<Mutex<ReplicaTimes>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 impl Default for ReplicaControl {
@@ -44,26 +49,25 @@ impl Default for ReplicaControl {
             slowdown: Arc::new(Mutex::new(1.0)),
             paused: Arc::new(tokio::sync::watch::Sender::new(false)),
             times: Arc::default(),
+            faults: Arc::default(),
         }
     }
-}
-
-/// Where a replica's requests spent their time: waiting for a worker slot
-/// (the replica's queue) and holding one (service time, pauses included).
-/// Recorded when a request leaves its slot, also when its caller cancelled
-/// it, so the two add up to what the replica really did.
-#[derive(Debug, Clone, Default)]
-pub struct ReplicaTimes {
-    /// Time each request waited for its worker slot.
-    pub queue_wait: LatencyRecorder,
-    /// Time each request held its worker slot.
-    pub service: LatencyRecorder,
 }
 
 impl ReplicaControl {
     /// A copy of what the replica's worker slots did so far.
     pub fn times(&self) -> ReplicaTimes {
         self.times.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The error faults now active.
+    pub fn faults(&self) -> Faults {
+        *self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the active error faults.
+    pub fn update_faults(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut self.faults.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     /// Sets the service-time multiplier (1.0 = normal).
@@ -160,7 +164,12 @@ struct Inner {
     queue_bound: Option<usize>,
     honor_cancellation: bool,
     waiting: std::sync::atomic::AtomicUsize,
+    /// Requests in the replica (queued or working), for `overload`.
+    in_flight: std::sync::atomic::AtomicUsize,
     rng: Mutex<ChaCha8Rng>,
+    /// Draws of the error faults, apart from service-time draws so that
+    /// turning a fault on does not change anyone's service time.
+    fault_rng: Mutex<ChaCha8Rng>,
 }
 
 // === impl StockDataService ===
@@ -197,7 +206,11 @@ impl StockDataService {
                 queue_bound: config.queue_bound,
                 honor_cancellation: config.honor_cancellation,
                 waiting: std::sync::atomic::AtomicUsize::new(0),
+                in_flight: std::sync::atomic::AtomicUsize::new(0),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
+                fault_rng: Mutex::new(ChaCha8Rng::seed_from_u64(
+                    config.seed ^ FAULT_SEED_SALT,
+                )),
             }),
         })
     }
@@ -259,7 +272,7 @@ impl Stocks for StockDataService {
         let id = request.into_inner().id;
         if id < 1 {
             // Validation is cheap and needs no worker.
-            return Err(self.tag_status(Status::invalid_argument(format!(
+            return Err(self.refuse(Status::invalid_argument(format!(
                 "id must be at least 1, got {id}"
             ))));
         }
@@ -270,63 +283,89 @@ impl Stocks for StockDataService {
             if self.inner.slots.available_permits() == 0
                 && self.inner.waiting.load(Ordering::Relaxed) >= bound
             {
-                return Err(self.tag_status(Status::unavailable("overloaded: queue full")));
+                return Err(self.refuse(Status::unavailable("overloaded: queue full")));
             }
         }
-        if self.inner.honor_cancellation {
-            self.process(id, request_id).await
+        let fail_after = match self.verdict() {
+            Verdict::Serve => None,
+            Verdict::FailNow(code) => {
+                return Err(self.refuse(Status::new(code, "injected fault")));
+            }
+            Verdict::FailAfterService(code) => Some(code),
+        };
+        let caller = CallerGone::default();
+        let guard = caller.guard();
+        let result = if self.inner.honor_cancellation {
+            self.process(id, request_id, fail_after, caller).await
         } else {
             // Detached: dropping this handler (a cancelled call) does not
             // stop the work.
             let this = self.clone();
-            tokio::spawn(async move { this.process(id, request_id).await })
+            tokio::spawn(async move { this.process(id, request_id, fail_after, caller).await })
                 .await
                 .unwrap_or_else(|_| Err(Status::internal("worker task failed")))
-        }
+        };
+        guard.answered();
+        result
     }
 }
 
 impl StockDataService {
-    /// Waits for a worker slot, then does the request's work.
+    /// What the active error faults decide for a request arriving now.
+    fn verdict(&self) -> Verdict {
+        let faults = self.inner.control.faults();
+        let in_flight = self
+            .inner
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed);
+        faults.decide(in_flight, || {
+            let mut rng = self.inner.fault_rng.lock().unwrap_or_else(|p| p.into_inner());
+            rng.random::<f64>()
+        })
+    }
+
+    /// Answers `status` without taking a worker slot.
+    fn refuse(&self, status: Status) -> Status {
+        ReplicaTimes::refused(&self.inner.control.times);
+        self.tag_status(status)
+    }
+
+    /// Waits for a worker slot, then does the request's work (and answers
+    /// `fail_after`, if set, once it is done).
     async fn process(
         &self,
         id: i32,
         request_id: Option<String>,
+        fail_after: Option<tonic::Code>,
+        caller: CallerGone,
     ) -> Result<Response<GetResponse>, Status> {
-        let arrived = Instant::now();
+        let _in = Waiting::enter(&self.inner.in_flight);
+        // Dropped last: the slot is released before the ledger reads the
+        // time it was held.
+        let mut ledger = Ledger::arrive(&self.inner.control.times, caller);
         let slot = {
             let _waiting = Waiting::enter(&self.inner.waiting);
             self.inner.slots.acquire().await
         };
-        let _slot =
-            slot.map_err(|_| self.tag_status(Status::unavailable("replica shutting down")))?;
-        let _held = Held {
-            times: &self.inner.control.times,
-            arrived,
-            acquired: Instant::now(),
+        let _slot = match slot {
+            Ok(slot) => slot,
+            Err(_) => {
+                ledger.answer(false);
+                return Err(self.tag_status(Status::unavailable("replica shutting down")));
+            }
         };
+        ledger.acquired();
         self.inner.control.wait_unpaused().await;
         tokio::time::sleep(self.draw_service_time(request_id.as_deref())).await;
-        match data::lookup(id) {
-            Some(stock) => Ok(self.tag(Response::new(GetResponse { stock: Some(stock) }))),
-            None => Err(self.tag_status(Status::not_found(format!("no stock with id {id}")))),
-        }
-    }
-}
-
-/// Records a request's queue wait and slot time when it leaves its slot
-/// (also when its caller cancelled it).
-struct Held<'a> {
-    times: &'a Mutex<ReplicaTimes>,
-    arrived: Instant,
-    acquired: Instant,
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let mut times = self.times.lock().unwrap_or_else(|p| p.into_inner());
-        times.queue_wait.record(self.acquired - self.arrived);
-        times.service.record(self.acquired.elapsed());
+        let result = match (fail_after, data::lookup(id)) {
+            (Some(code), _) => Err(self.tag_status(Status::new(code, "injected fault"))),
+            (None, Some(stock)) => Ok(self.tag(Response::new(GetResponse { stock: Some(stock) }))),
+            (None, None) => {
+                Err(self.tag_status(Status::not_found(format!("no stock with id {id}"))))
+            }
+        };
+        ledger.answer(result.is_ok());
+        result
     }
 }
 

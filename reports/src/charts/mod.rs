@@ -149,6 +149,9 @@ pub fn render_report(report: &Report) -> Result<Vec<Chart>, ChartError> {
         charts.push(render(&cdf)?);
     }
     charts.push(render(&ShareChart::from_report(report))?);
+    if let Some(work) = ShareChart::server_work(report) {
+        charts.push(render(&work)?);
+    }
     if let Some(series) = TimeSeriesChart::from_report(report) {
         charts.push(render(&series)?);
     }

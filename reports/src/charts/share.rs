@@ -1,5 +1,6 @@
-//! Who served the calls: one horizontal bar per strategy, split by StockData
-//! pod (the seed demo's "Server" column as a picture).
+//! Horizontal stacked bars, one per strategy: who served the calls (split
+//! by StockData pod, the seed demo's "Server" column as a picture), and
+//! what the servers paid (useful vs wasted worker time).
 
 use super::{FONT, Figure, HEIGHT, WIDTH, color, err};
 use crate::Report;
@@ -7,19 +8,64 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Each strategy's share of successful calls per pod, in percent.
+/// One stacked bar per strategy, split into segments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareChart {
+    /// File stem.
+    pub name: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// The x axis' description.
+    pub x_desc: &'static str,
+    /// The x axis' end.
+    pub x_max: f64,
+    /// Segment labels are drawn as `{value:.decimals$}{unit}`.
+    pub unit: &'static str,
+    /// Decimals of segment labels.
+    pub decimals: usize,
     /// Strategy names, top to bottom.
     pub strategies: Vec<String>,
-    /// Every pod that appears in any strategy, in name order.
+    /// The segments (legend entries), e.g. every pod in name order.
     pub pods: Vec<String>,
-    /// `shares[strategy][pod]`, percent.
+    /// `shares[strategy][segment]`, in x-axis units.
     pub shares: Vec<Vec<f64>>,
 }
 
 impl ShareChart {
-    /// From the report's per-replica counts.
+    /// What the servers paid: each strategy's worker time on every replica,
+    /// split into useful work and work wasted on answers nobody used
+    /// (errors, abandoned calls). `None` when no strategy has replica
+    /// measurements.
+    pub fn server_work(report: &Report) -> Option<Self> {
+        if report.strategies.iter().all(|s| s.replicas.is_empty()) {
+            return None;
+        }
+        let shares: Vec<Vec<f64>> = report
+            .strategies
+            .iter()
+            .map(|s| {
+                let w = s.server_work();
+                vec![(w.busy_ms - w.wasted_ms) / 1000.0, w.wasted_ms / 1000.0]
+            })
+            .collect();
+        let most = shares
+            .iter()
+            .map(|v| v.iter().sum::<f64>())
+            .fold(0.0, f64::max);
+        Some(Self {
+            name: "server-work",
+            title: "What the servers paid: worker time, useful vs wasted",
+            x_desc: "worker-slot time on every replica (s)",
+            x_max: if most > 0.0 { most * 1.05 } else { 1.0 },
+            unit: " s",
+            decimals: 2,
+            strategies: report.strategies.iter().map(|s| s.name.clone()).collect(),
+            pods: vec!["useful".into(), "wasted (errors, abandoned)".into()],
+            shares,
+        })
+    }
+
+    /// Who served the calls, from the report's per-replica counts.
     pub fn from_report(report: &Report) -> Self {
         let mut pods: Vec<String> = report
             .strategies
@@ -46,6 +92,12 @@ impl ShareChart {
             })
             .collect();
         Self {
+            name: "replica-share",
+            title: "Share of successful calls per StockData replica",
+            x_desc: "share of successful calls (%)",
+            x_max: 100.0,
+            unit: "%",
+            decimals: 0,
             strategies: report.strategies.iter().map(|s| s.name.clone()).collect(),
             pods,
             shares,
@@ -80,11 +132,11 @@ impl ShareChart {
 
 impl Figure for ShareChart {
     fn name(&self) -> String {
-        "replica-share".into()
+        self.name.into()
     }
 
     fn title(&self) -> String {
-        "Share of successful calls per StockData replica".into()
+        self.title.into()
     }
 
     fn size(&self) -> (u32, u32) {
@@ -104,13 +156,13 @@ impl Figure for ShareChart {
             )
             .x_label_area_size(44)
             .y_label_area_size((longest * 9 + 16).clamp(80, 320))
-            .build_cartesian_2d(0f64..100f64, 0f64..n)
+            .build_cartesian_2d(0f64..self.x_max, 0f64..n)
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(0)
-            .x_desc("share of successful calls (%)")
+            .x_desc(self.x_desc)
             .label_style((FONT, 14))
             .draw()
             .map_err(err)?;
@@ -171,9 +223,9 @@ impl Figure for ShareChart {
                 .filter_map(move |&s| {
                     let mid = x0 + s / 2.0;
                     x0 += s;
-                    (s >= 8.0).then(|| {
+                    (s >= 0.08 * self.x_max).then(|| {
                         Text::new(
-                            format!("{s:.0}%"),
+                            format!("{s:.d$}{}", self.unit, d = self.decimals),
                             (mid, self.band(i) + 0.5),
                             (FONT, 14)
                                 .into_font()

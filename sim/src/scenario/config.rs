@@ -193,6 +193,10 @@ pub struct SidecarOverrides {
     /// Initial HTTP/2 connection window of the sidecar's connections (bytes).
     #[serde(default)]
     pub initial_connection_window: Option<u32>,
+    /// Outlier detection's `max_ejection_percent` (Istio DestinationRule
+    /// `maxEjectionPercent`), where outlier detection is on.
+    #[serde(default)]
+    pub max_ejection_percent: Option<u32>,
 }
 
 /// Cluster nodes (turmoil hosts) and the network between them.

@@ -41,6 +41,9 @@ impl SidecarOverrides {
             config.h2.listener.initial_connection_window = w;
             config.h2.endpoints.initial_connection_window = w;
         }
+        if let (Some(p), Some(outlier)) = (self.max_ejection_percent, config.outlier.as_mut()) {
+            outlier.max_ejection_percent = p;
+        }
         if let (Some(k), Policy::P2c { choice_count }, LoadMetric::PendingRequests) =
             (self.choice_count, &mut config.balance.policy, config.load)
         {

@@ -236,6 +236,14 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(p) = self.sidecar.max_ejection_percent
+            && p > 100
+        {
+            return Err(invalid(
+                "sidecar.max_ejection_percent",
+                format!("expected a percentage from 0 to 100, got {p}"),
+            ));
+        }
         if self.sidecar.choice_count == Some(0) {
             return Err(invalid(
                 "sidecar.choice_count",

@@ -17,6 +17,7 @@ use crate::scenario::{Scenario, TimelineEvent};
 use crate::topology::{self, MAX_STOCKDATA_SLOTS, STOCKDATA, STOCKDATA_POD_PORT_BASE};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use stockdata::faults::{ErrorFault, OverloadFault};
 
 /// A primitive change to the running world.
 #[derive(Debug, Clone)]
@@ -29,6 +30,10 @@ pub(crate) enum Action {
     Unready(String),
     SetSlowdown(String, f64),
     SetPaused(String, bool),
+    SetErrors(String, Option<ErrorFault>),
+    SetOverload(String, Option<OverloadFault>),
+    /// On every StockData pod alive then.
+    SetFlakes(Option<ErrorFault>),
     CrashNode(usize),
     NodePodsUnready(usize),
     RestartNode(usize),
@@ -112,6 +117,26 @@ fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut Actio
         } => {
             q.push(t, Action::SetSlowdown(pod.clone(), *factor), label);
             q.push(t + *duration, Action::SetSlowdown(pod.clone(), 1.0), None);
+        }
+        timeline::Action::Errors {
+            pod,
+            fault,
+            duration,
+        } => {
+            q.push(t, Action::SetErrors(pod.clone(), Some(*fault)), label);
+            q.push(t + *duration, Action::SetErrors(pod.clone(), None), None);
+        }
+        timeline::Action::Overload {
+            pod,
+            fault,
+            duration,
+        } => {
+            q.push(t, Action::SetOverload(pod.clone(), Some(*fault)), label);
+            q.push(t + *duration, Action::SetOverload(pod.clone(), None), None);
+        }
+        timeline::Action::Flakes { fault, duration } => {
+            q.push(t, Action::SetFlakes(Some(*fault)), label);
+            q.push(t + *duration, Action::SetFlakes(None), None);
         }
         timeline::Action::Pause { pod, duration } => {
             q.push(t, Action::SetPaused(pod.clone(), true), label);
@@ -230,6 +255,15 @@ impl<F: Fabric> World<'_, F> {
             Action::Unready(pod) => self.cluster.set_ready(&pod, false),
             Action::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
             Action::SetPaused(pod, p) => self.control(&pod)?.set_paused(p),
+            Action::SetErrors(pod, f) => self.control(&pod)?.update_faults(|x| x.errors = f),
+            Action::SetOverload(pod, f) => self.control(&pod)?.update_faults(|x| x.overload = f),
+            Action::SetFlakes(f) => {
+                for p in self.table.all() {
+                    if let PodKind::StockData { control, .. } = p.spec.kind {
+                        control.update_faults(|x| x.flakes = f);
+                    }
+                }
+            }
             Action::CrashNode(n) => self.fabric.crash(n),
             Action::NodePodsUnready(n) => {
                 if !self.fabric.is_running(n) {

@@ -8,6 +8,7 @@
 #[cfg(doc)]
 use crate::topology::MAX_PODS_PER_SERVICE;
 use std::time::Duration;
+use stockdata::faults::{ErrorFault, OverloadFault};
 
 /// What an event does, with exactly the settings its kind takes.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +102,31 @@ pub enum Action {
         /// For new pods: from process start to ready.
         ready_after: Duration,
     },
+    /// `errors`: a StockData pod answers errors.
+    Errors {
+        /// The pod.
+        pod: String,
+        /// Which, how often, when.
+        fault: ErrorFault,
+        /// How long.
+        duration: Duration,
+    },
+    /// `overload`: a StockData pod refuses requests above a load.
+    Overload {
+        /// The pod.
+        pod: String,
+        /// The limit and the status.
+        fault: OverloadFault,
+        /// How long.
+        duration: Duration,
+    },
+    /// `flakes`: every StockData pod answers errors.
+    Flakes {
+        /// Which, how often, when.
+        fault: ErrorFault,
+        /// How long.
+        duration: Duration,
+    },
     /// `rolling-restart`: StockData's pods are replaced one at a time.
     RollingRestart {
         /// `max_surge = 1`: a new pod first, then the old one leaves;
@@ -111,6 +137,19 @@ pub enum Action {
         /// From endpoint removal to kill.
         grace: Duration,
     },
+}
+
+impl Action {
+    /// The StockData pod an event on one pod targets, if it is one.
+    pub fn stockdata_pod(&self) -> Option<&String> {
+        match self {
+            Action::Slow { pod, .. }
+            | Action::Pause { pod, .. }
+            | Action::Errors { pod, .. }
+            | Action::Overload { pod, .. } => Some(pod),
+            _ => None,
+        }
+    }
 }
 
 /// The links a `latency` event changes.

@@ -99,11 +99,8 @@ impl Scenario {
     /// and listed first) created it.
     fn pod_missing_at_its_time(&self, i: usize, e: &TimelineEvent) -> Option<String> {
         let pod = match e.action() {
-            Action::KillPod { pod, .. }
-            | Action::RestartPod { pod, .. }
-            | Action::Slow { pod, .. }
-            | Action::Pause { pod, .. } => pod,
-            _ => return None,
+            Action::KillPod { pod, .. } | Action::RestartPod { pod, .. } => pod,
+            other => other.stockdata_pod()?,
         };
         let index = topology::pod_index(topology::STOCKDATA, pod)?;
         let at = e.at();
@@ -208,7 +205,10 @@ impl Context {
             Action::KillPod { pod: p, .. }
             | Action::RestartPod { pod: p, .. }
             | Action::Slow { pod: p, .. }
-            | Action::Pause { pod: p, .. } => pod(p),
+            | Action::Pause { pod: p, .. }
+            | Action::Errors { pod: p, .. }
+            | Action::Overload { pod: p, .. } => pod(p),
+            Action::Flakes { .. } => Ok(()),
             Action::RestartNode { node: n } | Action::CrashNode { node: n, .. } => node(*n),
             Action::Latency { links, .. } => match links {
                 Links::Host(a) => hosts("nodes", std::slice::from_ref(a)),
@@ -234,6 +234,11 @@ fn fault_window(action: &Action) -> Option<(String, Duration)> {
             duration: Some(d),
             ..
         } => Some((format!("pod {pod}"), *d)),
+        Action::Errors { pod, duration, .. } => Some((format!("errors on {pod}"), *duration)),
+        Action::Overload { pod, duration, .. } => {
+            Some((format!("overload on {pod}"), *duration))
+        }
+        Action::Flakes { duration, .. } => Some(("flakes".to_string(), *duration)),
         Action::Latency {
             links, duration, ..
         } => {

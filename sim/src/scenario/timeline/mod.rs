@@ -47,6 +47,10 @@ pub struct TimelineEvent {
 /// fault window, so the limit keeps validation and memory small.
 pub const MAX_OCCURRENCES: u32 = 10_000;
 
+/// Largest `limit` of an `overload` event (more requests than any
+/// scenario can have in flight at one pod).
+pub const MAX_OVERLOAD_LIMIT: u32 = 1_000_000;
+
 /// `every` and `count`: further occurrences of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repeat {
@@ -141,6 +145,9 @@ impl TryFrom<RawEvent> for TimelineEvent {
             ("replicas", raw.replicas.is_some()),
             ("max_surge", raw.max_surge.is_some()),
             ("grace", raw.grace.is_some()),
+            ("code", raw.code.is_some()),
+            ("limit", raw.limit.is_some()),
+            ("after_service", raw.after_service.is_some()),
         ];
         if let Some((key, _)) = present.iter().find(|(k, set)| *set && !takes(kind, k)) {
             return Err(invalid(key, "this event takes no such key"));
@@ -184,6 +191,31 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 &format!("unknown service `{other}`; expected {STOCKDATA}"),
             )),
             None => Err(required("service")),
+        };
+
+        let code = |default: tonic::Code| match raw.code.as_deref() {
+            None => Ok(default),
+            Some(name) => stockdata::faults::error_code(name).ok_or_else(|| {
+                invalid(
+                    "code",
+                    &format!(
+                        "unknown gRPC error code `{name}`; expected one of {}",
+                        stockdata::faults::error_code_names().join(", ")
+                    ),
+                )
+            }),
+        };
+        let probability = |default: Option<f64>| match raw.rate.or(default) {
+            Some(r) if (0.0..=1.0).contains(&r) => Ok(r),
+            Some(_) => Err(invalid("rate", "expected a probability from 0 to 1")),
+            None => Err(required("rate")),
+        };
+        let error_fault = |default_rate: Option<f64>| {
+            Ok(stockdata::faults::ErrorFault {
+                code: code(tonic::Code::Unavailable)?,
+                rate: probability(default_rate)?,
+                after_service: raw.after_service.unwrap_or(false),
+            })
         };
 
         let action = match kind {
@@ -290,6 +322,39 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 Action::Scale {
                     replicas,
                     ready_after,
+                }
+            }
+            EventKind::Errors => {
+                let pod = stockdata_pod(pod()?)?;
+                Action::Errors {
+                    fault: error_fault(Some(1.0))?,
+                    duration: duration()?,
+                    pod,
+                }
+            }
+            EventKind::Flakes => Action::Flakes {
+                fault: error_fault(None)?,
+                duration: duration()?,
+            },
+            EventKind::Overload => {
+                let pod = stockdata_pod(pod()?)?;
+                let limit = match raw.limit {
+                    Some(l) if (1..=MAX_OVERLOAD_LIMIT).contains(&l) => l as usize,
+                    Some(l) => {
+                        return Err(invalid(
+                            "limit",
+                            &format!("{l}; expected 1 to {MAX_OVERLOAD_LIMIT}"),
+                        ));
+                    }
+                    None => return Err(required("limit")),
+                };
+                Action::Overload {
+                    fault: stockdata::faults::OverloadFault {
+                        limit,
+                        code: code(tonic::Code::ResourceExhausted)?,
+                    },
+                    duration: duration()?,
+                    pod,
                 }
             }
             EventKind::RollingRestart => {

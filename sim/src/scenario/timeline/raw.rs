@@ -38,6 +38,15 @@ pub enum EventKind {
     Scale,
     /// Replaces `service`'s pods one at a time.
     RollingRestart,
+    /// The pod answers `code` with probability `rate` (at once, or after
+    /// its service time with `after_service`) for `duration`.
+    Errors,
+    /// The pod refuses requests with `code` while more than `limit` are in
+    /// it, for `duration`.
+    Overload,
+    /// Every StockData pod answers `code` with probability `rate` for
+    /// `duration` (rare flakes).
+    Flakes,
 }
 
 impl EventKind {
@@ -55,6 +64,9 @@ impl EventKind {
             EventKind::Loss => "loss",
             EventKind::Scale => "scale",
             EventKind::RollingRestart => "rolling-restart",
+            EventKind::Errors => "errors",
+            EventKind::Overload => "overload",
+            EventKind::Flakes => "flakes",
         }
     }
 }
@@ -79,7 +91,20 @@ pub struct RawEvent {
     /// The other side of a partition (default: every other host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<String>>,
-    /// Loss probability (`loss`), 0 to 1.
+    /// Error status (`errors`, `flakes`: default `UNAVAILABLE`;
+    /// `overload`: default `RESOURCE_EXHAUSTED`), as gRPC names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `overload`: requests the pod holds (queued or working) before it
+    /// refuses more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `errors`, `flakes`: answer after the service time (a slow error)
+    /// instead of at once. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_service: Option<bool>,
+    /// Probability, 0 to 1: of losing a segment (`loss`), of an error per
+    /// request (`errors`, default 1; `flakes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
     /// Service-time multiplier (`slow`).
@@ -134,6 +159,12 @@ impl RawEvent {
             ("from", self.from.as_ref().map(|n| n.join(","))),
             ("service", self.service.clone()),
             ("replicas", self.replicas.map(|r| r.to_string())),
+            ("code", self.code.clone()),
+            ("limit", self.limit.map(|l| l.to_string())),
+            (
+                "after_service",
+                self.after_service.filter(|a| *a).map(|a| a.to_string()),
+            ),
             ("factor", self.factor.map(|f| f.to_string())),
             ("rate", self.rate.map(|r| r.to_string())),
             ("add", self.add.map(|d| d.to_string())),
@@ -151,16 +182,19 @@ impl RawEvent {
 pub(super) fn takes(kind: EventKind, key: &str) -> bool {
     use EventKind::*;
     match key {
-        "pod" => matches!(kind, KillPod | Restart | Slow | Pause),
+        "pod" => matches!(kind, KillPod | Restart | Slow | Pause | Errors | Overload),
         "node" => matches!(kind, CrashNode | Restart),
         "nodes" => matches!(kind, Latency | Partition | Heal | Loss),
         "from" => matches!(kind, Partition | Heal | Loss),
-        "rate" => kind == Loss,
+        "rate" => matches!(kind, Loss | Errors | Flakes),
+        "code" => matches!(kind, Errors | Overload | Flakes),
+        "after_service" => matches!(kind, Errors | Flakes),
+        "limit" => kind == Overload,
         "factor" => kind == Slow,
         "add" => kind == Latency,
         "duration" => matches!(
             kind,
-            Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss
+            Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss | Errors | Overload | Flakes
         ),
         "detect_after" => kind == CrashNode,
         "ready_after" => matches!(kind, Restart | Scale | RollingRestart | KillPod | CrashNode),
