@@ -97,7 +97,9 @@ pub fn error_code(name: &str) -> Option<Code> {
 
 /// Every error code's name, for error messages.
 pub fn error_code_names() -> Vec<&'static str> {
-    (1..=16).map(|i| crate::code_name(Code::from_i32(i))).collect()
+    (1..=16)
+        .map(|i| crate::code_name(Code::from_i32(i)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,7 +145,10 @@ mod tests {
         );
         assert_eq!(slow.decide(0, || 0.25), Verdict::Serve);
         let both = Faults {
-            errors: Some(ErrorFault { rate: 0.0, ..FAST_503 }),
+            errors: Some(ErrorFault {
+                rate: 0.0,
+                ..FAST_503
+            }),
             flakes: Some(FAST_503),
             ..Faults::default()
         };
@@ -159,7 +164,10 @@ mod tests {
     #[test]
     fn error_codes_are_read_by_their_canonical_names() {
         assert_eq!(error_code("UNAVAILABLE"), Some(Code::Unavailable));
-        assert_eq!(error_code("RESOURCE_EXHAUSTED"), Some(Code::ResourceExhausted));
+        assert_eq!(
+            error_code("RESOURCE_EXHAUSTED"),
+            Some(Code::ResourceExhausted)
+        );
         assert_eq!(error_code("OK"), None);
         assert_eq!(error_code("unavailable"), None);
         assert_eq!(error_code_names().len(), 16);

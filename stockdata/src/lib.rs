@@ -22,6 +22,7 @@ let replica = StockDataService::new(ReplicaConfig {
     honor_cancellation: true,
     queue_bound: None,
     slowdown: 1.0,
+    load_reports: false,
 }).expect("valid config");
 let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
 stockdata::serve(listener, replica).await
@@ -33,6 +34,7 @@ stockdata::serve(listener, replica).await
 
 pub mod data;
 pub mod faults;
+pub mod orca;
 pub mod program;
 pub mod service;
 pub mod service_time;
@@ -87,7 +89,11 @@ pub async fn routes(replica: StockDataService) -> Routes {
     reporter
         .set_serving::<pb::stocks_server::StocksServer<StockDataService>>()
         .await;
-    Routes::new(replica.into_server()).add_service(health)
+    match replica.load_window() {
+        Some(window) => Routes::new(orca::LoadReporting::new(replica.into_server(), window)),
+        None => Routes::new(replica.into_server()),
+    }
+    .add_service(health)
 }
 
 /// Serves a replica (Stocks + health) on `listener` until accepting fails.

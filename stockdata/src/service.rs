@@ -6,12 +6,13 @@
 //! of traffic really queues: the very effect a balancer exists to avoid.
 
 use crate::data;
+use crate::faults::{Faults, Verdict};
+use crate::orca::LoadWindow;
 use crate::pb::stocks_server::{Stocks, StocksServer};
 use crate::pb::{GetRequest, GetResponse};
-use crate::faults::{Faults, Verdict};
 use crate::service_time::ServiceTime;
-use crate::work::{CallerGone, Ledger};
 pub use crate::work::ReplicaTimes;
+use crate::work::{CallerGone, Ledger};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,15 @@ impl Default for ReplicaControl {
 }
 
 impl ReplicaControl {
+    /// Whether requests are in the replica (queued or working).
+    pub fn is_busy(&self) -> bool {
+        self.times
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .in_progress
+            > 0
+    }
+
     /// A copy of what the replica's worker slots did so far.
     pub fn times(&self) -> ReplicaTimes {
         self.times.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -118,6 +128,10 @@ pub struct ReplicaConfig {
     /// failure: a replica that still answers, ten times slower). Draws are
     /// the same either way, so a slow replica sees the same random stream.
     pub slowdown: f64,
+    /// Attach an ORCA load report to every response ([`crate::orca`]), as
+    /// a service does that runs gRPC's ORCA interceptor for clients that
+    /// weight by it.
+    pub load_reports: bool,
 }
 
 impl ReplicaConfig {
@@ -132,6 +146,7 @@ impl ReplicaConfig {
             honor_cancellation: true,
             queue_bound: None,
             slowdown: 1.0,
+            load_reports: false,
         }
     }
 }
@@ -167,6 +182,8 @@ struct Inner {
     /// Requests in the replica (queued or working), for `overload`.
     in_flight: std::sync::atomic::AtomicUsize,
     rng: Mutex<ChaCha8Rng>,
+    /// Answers by second, when the replica reports its load.
+    load: Option<Arc<Mutex<LoadWindow>>>,
     /// Draws of the error faults, apart from service-time draws so that
     /// turning a fault on does not change anyone's service time.
     fault_rng: Mutex<ChaCha8Rng>,
@@ -208,9 +225,10 @@ impl StockDataService {
                 waiting: std::sync::atomic::AtomicUsize::new(0),
                 in_flight: std::sync::atomic::AtomicUsize::new(0),
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
-                fault_rng: Mutex::new(ChaCha8Rng::seed_from_u64(
-                    config.seed ^ FAULT_SEED_SALT,
-                )),
+                load: config
+                    .load_reports
+                    .then(|| Arc::new(Mutex::new(LoadWindow::new(config.concurrency)))),
+                fault_rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ FAULT_SEED_SALT)),
             }),
         })
     }
@@ -218,6 +236,11 @@ impl StockDataService {
     /// The tonic server for this replica.
     pub fn into_server(self) -> StocksServer<Self> {
         StocksServer::new(self)
+    }
+
+    /// The replica's load window, if it reports its load.
+    pub fn load_window(&self) -> Option<Arc<Mutex<LoadWindow>>> {
+        self.inner.load.clone()
     }
 
     /// The replica's fault controls.
@@ -319,7 +342,11 @@ impl StockDataService {
             .in_flight
             .load(std::sync::atomic::Ordering::Relaxed);
         faults.decide(in_flight, || {
-            let mut rng = self.inner.fault_rng.lock().unwrap_or_else(|p| p.into_inner());
+            let mut rng = self
+                .inner
+                .fault_rng
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             rng.random::<f64>()
         })
     }
@@ -327,6 +354,11 @@ impl StockDataService {
     /// Answers `status` without taking a worker slot.
     fn refuse(&self, status: Status) -> Status {
         ReplicaTimes::refused(&self.inner.control.times);
+        if let Some(load) = &self.inner.load {
+            load.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(false, std::time::Duration::ZERO);
+        }
         self.tag_status(status)
     }
 
@@ -342,7 +374,11 @@ impl StockDataService {
         let _in = Waiting::enter(&self.inner.in_flight);
         // Dropped last: the slot is released before the ledger reads the
         // time it was held.
-        let mut ledger = Ledger::arrive(&self.inner.control.times, caller);
+        let mut ledger = Ledger::arrive(
+            &self.inner.control.times,
+            caller,
+            self.inner.load.as_deref(),
+        );
         let slot = {
             let _waiting = Waiting::enter(&self.inner.waiting);
             self.inner.slots.acquire().await

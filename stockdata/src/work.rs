@@ -13,6 +13,7 @@
 //! - the replica's own count of answers (OK or error) and abandoned calls,
 //!   to hold against what the clients saw.
 
+use crate::orca::LoadWindow;
 use loadgen::LatencyRecorder;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -39,6 +40,9 @@ pub struct ReplicaTimes {
     pub answered_error: u64,
     /// Requests whose caller went away before the answer.
     pub abandoned: u64,
+    /// Requests in the replica now (queued or working), not yet in the
+    /// counts above.
+    pub in_progress: u64,
 }
 
 impl ReplicaTimes {
@@ -98,6 +102,7 @@ impl Drop for Caller {
 /// One request's entry in the ledger, written when it is dropped.
 pub(crate) struct Ledger<'a> {
     times: &'a Mutex<ReplicaTimes>,
+    load: Option<&'a Mutex<LoadWindow>>,
     caller: CallerGone,
     arrived: Instant,
     acquired: Option<Instant>,
@@ -106,9 +111,15 @@ pub(crate) struct Ledger<'a> {
 
 impl<'a> Ledger<'a> {
     /// A request arrives (before waiting for a slot).
-    pub(crate) fn arrive(times: &'a Mutex<ReplicaTimes>, caller: CallerGone) -> Self {
+    pub(crate) fn arrive(
+        times: &'a Mutex<ReplicaTimes>,
+        caller: CallerGone,
+        load: Option<&'a Mutex<LoadWindow>>,
+    ) -> Self {
+        lock(times).in_progress += 1;
         Self {
             times,
+            load,
             caller,
             arrived: Instant::now(),
             acquired: None,
@@ -130,6 +141,7 @@ impl<'a> Ledger<'a> {
 impl Drop for Ledger<'_> {
     fn drop(&mut self) {
         let mut t = lock(self.times);
+        t.in_progress -= 1;
         let held = match self.acquired {
             Some(acquired) => {
                 let held = acquired.elapsed();
@@ -161,6 +173,13 @@ impl Drop for Ledger<'_> {
         };
         if !useful {
             t.wasted += held;
+        }
+        drop(t);
+        // The load report counts answers sent (not abandoned calls).
+        if let (Some(load), Some(ok)) = (self.load, self.ok) {
+            load.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(ok, held);
         }
     }
 }

@@ -18,6 +18,7 @@ fn replica(pod: &str, concurrency: usize, service_ms: u64) -> StockDataService {
         honor_cancellation: true,
         queue_bound: None,
         slowdown: 1.0,
+        load_reports: false,
     })
     .expect("valid replica")
 }
@@ -207,6 +208,7 @@ async fn request_id_fixes_the_demand_on_every_replica() {
             honor_cancellation: true,
             queue_bound: None,
             slowdown: 1.0,
+            load_reports: false,
         })
         .expect("replica")
     };

@@ -12,6 +12,9 @@
 //! the proxy balances every request on its own.
 
 use crate::code_name;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +51,22 @@ pub enum Outbound {
         /// `MinResolutionInterval`, 30 s), not a period.
         min_interval: Duration,
     },
+    /// Pin until error (Palantir dialogue's `PIN_UNTIL_ERROR`, what most
+    /// HTTP clients do on a broken connection): resolve `service` (every
+    /// ready pod), shuffle the answer once, and send every call to one
+    /// address until a call fails there with a server error or a broken
+    /// connection; then move on to the next address. `RESOURCE_EXHAUSTED`
+    /// (HTTP 429) does not move the pin: dialogue deliberately keeps
+    /// rate-limited clients where they are. The list is resolved and
+    /// reshuffled again every [`PIN_RESHUFFLE_EVERY`].
+    PinUntilError {
+        /// The service's DNS name.
+        service: String,
+        /// The service port.
+        port: u16,
+        /// Seed of the shuffles.
+        seed: u64,
+    },
     /// Connect to the pod's outbound sidecar; requests still name `service`.
     Sidecar {
         /// The service's DNS name, sent as `:authority`.
@@ -58,6 +77,11 @@ pub enum Outbound {
         proxy: SocketAddr,
     },
 }
+
+/// How often pin-until-error resolves and reshuffles its list: palantir/
+/// dialogue `PinUntilErrorNodeSelectionStrategyChannel.RESHUFFLE_EVERY`
+/// (10 minutes; dialogue adds ±30 s of jitter, not modelled here).
+pub const PIN_RESHUFFLE_EVERY: Duration = Duration::from_secs(600);
 
 /// Client set-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +125,8 @@ pub struct Conn {
     pub client: StocksClient<Channel>,
     /// The connection's stream slots.
     pub slots: StreamSlots,
+    /// Its position in its [`ClientSet`].
+    pub index: usize,
 }
 
 /// Why no client could be made.
@@ -136,6 +162,8 @@ pub struct ClientSet {
     clients: Arc<Vec<Conn>>,
     cursor: Arc<AtomicUsize>,
     resolve_now: Arc<AtomicBool>,
+    /// Pin-until-error: `next` stays on the cursor, failures move it.
+    pinned: bool,
 }
 
 impl ClientSet {
@@ -146,16 +174,37 @@ impl ClientSet {
     /// IDLE calls `ResolveNow` (grpc/grpc-go
     /// `balancer/pickfirst/pickfirstleaf/pickfirstleaf.go`). Only client-side
     /// round robin acts on it.
-    pub fn on_error(&self, status: &tonic::Status) {
-        if is_connection_failure(status) {
+    ///
+    /// Pin-until-error moves its pin to the next address when a call on the
+    /// pinned connection (`conn`) failed with a server error (the codes
+    /// Envoy maps to 5xx) or a broken connection; only once per pin, so
+    /// late failures from an old pin do not move it again (dialogue's
+    /// `compareAndSet`).
+    pub fn on_error(&self, conn: &Conn, status: &tonic::Status) {
+        if self.pinned {
+            if moves_pin(status.code()) {
+                let next = (conn.index + 1) % self.clients.len();
+                let _ = self.cursor.compare_exchange(
+                    conn.index,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        } else if is_connection_failure(status) {
             self.resolve_now.store(true, Ordering::Relaxed);
         }
     }
 
-    /// The connection for the next call (round robin over the set).
+    /// The connection for the next call: the pinned one, or round robin
+    /// over the set.
     pub fn next(&self) -> Conn {
-        let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        self.clients[i].clone()
+        let i = if self.pinned {
+            self.cursor.load(Ordering::Relaxed)
+        } else {
+            self.cursor.fetch_add(1, Ordering::Relaxed)
+        };
+        self.clients[i % self.clients.len()].clone()
     }
 
     /// Number of clients (connections) in the set.
@@ -167,6 +216,18 @@ impl ClientSet {
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
     }
+}
+
+/// Whether a call failing with `code` moves a pin-until-error client on:
+/// server errors (dialogue: 5xx and 503; here the gRPC codes that map to
+/// them) and broken connections (`UNAVAILABLE` from the transport), but not
+/// `RESOURCE_EXHAUSTED` (429) nor the caller's own errors.
+pub fn moves_pin(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+    )
 }
 
 /// Whether `status` is a connection-level UNAVAILABLE: tonic attaches the
@@ -189,6 +250,16 @@ pub struct StockClient<C, R> {
     cached: Mutex<Option<Cached>>,
     /// Set by a connection failure, cleared by a resolution.
     resolve_now: Arc<AtomicBool>,
+    /// Resolutions so far (each pin-until-error list is shuffled afresh).
+    resolutions: AtomicUsize,
+}
+
+fn single_set(set: ClientSet, created: Instant) -> Cached {
+    Cached {
+        set,
+        by_addr: BTreeMap::new(),
+        created,
+    }
 }
 
 // === impl StockClient ===
@@ -202,6 +273,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
             resolve,
             cached: Mutex::new(None),
             resolve_now: Arc::new(AtomicBool::new(false)),
+            resolutions: AtomicUsize::new(0),
         }
     }
 
@@ -220,6 +292,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
                 Outbound::ClientRoundRobin { min_interval, .. } => {
                     !self.resolve_now.load(Ordering::Relaxed) || age < *min_interval
                 }
+                Outbound::PinUntilError { .. } => age < PIN_RESHUFFLE_EVERY,
                 _ => self.config.handler_lifetime.is_none_or(|l| age < l),
             };
             if fresh {
@@ -254,10 +327,17 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
             clients: Arc::new(clients),
             cursor: Arc::new(AtomicUsize::new(0)),
             resolve_now: self.resolve_now.clone(),
+            pinned: matches!(self.config.outbound, Outbound::PinUntilError { .. }),
         }
     }
 
-    fn channel(&self, service: &str, port: u16, target: SocketAddr) -> Result<Conn, ClientError> {
+    fn channel(
+        &self,
+        service: &str,
+        port: u16,
+        target: SocketAddr,
+        index: usize,
+    ) -> Result<Conn, ClientError> {
         let windows = self.config.http2.windows;
         let endpoint = Endpoint::from_shared(format!("http://{service}:{port}"))
             .map_err(|_| ClientError::InvalidName(service.to_string()))?
@@ -268,6 +348,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
         Ok(Conn {
             client: StocksClient::new(channel),
             slots: StreamSlots::new(self.config.http2.peer_max_concurrent_streams),
+            index,
         })
     }
 
@@ -278,21 +359,38 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
         mut previous: BTreeMap<SocketAddr, Conn>,
     ) -> Result<Cached, ClientError> {
         let created = Instant::now();
-        let single = |client: Conn| Cached {
-            set: self.set(vec![client]),
-            by_addr: BTreeMap::new(),
-            created,
-        };
+        let single = |client: Conn| single_set(self.set(vec![client]), created);
         match &self.config.outbound {
             Outbound::Direct { service, port } => {
                 let first = self.resolve(service, *port).await?[0];
-                Ok(single(self.channel(service, *port, first)?))
+                Ok(single(self.channel(service, *port, first, 0)?))
             }
             Outbound::Sidecar {
                 service,
                 port,
                 proxy,
-            } => Ok(single(self.channel(service, *port, *proxy)?)),
+            } => Ok(single(self.channel(service, *port, *proxy, 0)?)),
+            Outbound::PinUntilError {
+                service,
+                port,
+                seed,
+            } => {
+                let mut answers = self.resolve(service, *port).await?;
+                answers.sort();
+                answers.dedup();
+                // A fresh shuffle per resolution, so clients across a fleet
+                // (and successive reshuffles) walk the list in different
+                // orders. Channels are lazy: only the pinned one connects.
+                let round = self.resolutions.fetch_add(1, Ordering::Relaxed) as u64;
+                let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(round));
+                answers.shuffle(&mut rng);
+                let clients = answers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, addr)| self.channel(service, *port, addr, i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(single_set(self.set(clients), created))
+            }
             Outbound::ClientRoundRobin { service, port, .. } => {
                 let answers = self.resolve(service, *port).await?;
                 let mut by_addr = BTreeMap::new();
@@ -303,8 +401,11 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
                         continue;
                     }
                     let client = match previous.remove(&addr) {
-                        Some(client) => client,
-                        None => self.channel(service, *port, addr)?,
+                        Some(client) => Conn {
+                            index: clients.len(),
+                            ..client
+                        },
+                        None => self.channel(service, *port, addr, clients.len())?,
                     };
                     clients.push(client.clone());
                     by_addr.insert(addr, client);

@@ -182,11 +182,9 @@ async fn call(
     let (code, server, stock) = match client {
         Err(e) => (e.code_name(), None, None),
         Ok((conn, set)) => {
-            let crate::client::Conn {
-                mut client, slots, ..
-            } = conn;
+            let mut client = conn.client.clone();
             // Held until the call ends, as h2 holds the stream.
-            let slot = slots.acquire().await;
+            let slot = conn.slots.acquire().await;
             stream_wait_us = micros(slot.waited);
             let mut request = tonic::Request::new(GetRequest { id });
             if let Some(value) = request_id.and_then(|r| r.parse().ok()) {
@@ -198,7 +196,7 @@ async fn call(
                     ("OK", server, resp.into_inner().stock)
                 }
                 Err(status) => {
-                    set.on_error(&status);
+                    set.on_error(&conn, &status);
                     (code_name(status.code()), server_id(status.metadata()), None)
                 }
             }

@@ -55,6 +55,7 @@ async fn start_replica(pod: &str) -> SocketAddr {
         honor_cancellation: true,
         queue_bound: None,
         slowdown: 1.0,
+        load_reports: false,
     })
     .expect("replica");
     tokio::spawn(stockdata::serve(listener, replica));

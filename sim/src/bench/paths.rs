@@ -91,6 +91,7 @@ pub fn replica(pod: &str) -> BenchResult<StockDataService> {
         honor_cancellation: true,
         queue_bound: None,
         slowdown: 1.0,
+        load_reports: false,
     })?)
 }
 

@@ -221,6 +221,19 @@ impl SidecarConfig {
         )
     }
 
+    /// `sidecar:wrr`: gRPC's `weighted_round_robin` (Envoy's
+    /// `client_side_weighted_round_robin`, the same gRFC A58 algorithm)
+    /// over the replicas' ORCA load reports, with A58's defaults.
+    pub fn wrr() -> Self {
+        let orca = super::load::OrcaConfig::default();
+        Self::bare(
+            Policy::Wrr {
+                update_period: orca.weight_update_period,
+            },
+            LoadMetric::Orca(orca),
+        )
+    }
+
     /// `sidecar:weighted`: random by pod weight.
     pub fn weighted() -> Self {
         Self::bare(Policy::Weighted, LoadMetric::PendingRequests)

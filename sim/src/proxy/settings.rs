@@ -29,6 +29,14 @@ impl SidecarConfig {
                     format!("peak-ewma (default_rtt {default_rtt:?}, decay {decay:?})")
                 }
                 (Policy::Weighted, _) => "weighted".into(),
+                (Policy::Wrr { update_period }, LoadMetric::Orca(o)) => format!(
+                    "wrr by ORCA load reports (weight_update_period {update_period:?}, \
+                     blackout_period {:?}, weight_expiration_period {:?}, \
+                     error_utilization_penalty {})",
+                    o.blackout_period, o.weight_expiration_period, o.error_utilization_penalty
+                ),
+                (Policy::Wrr { .. }, _) => "wrr".into(),
+                (Policy::P2c { .. }, LoadMetric::Orca(_)) => "p2c by ORCA weight".into(),
             },
         );
         put("discovery_delay", format!("{:?}", self.discovery_delay));

@@ -81,6 +81,7 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
             honor_cancellation: true,
             queue_bound: None,
             slowdown: 1.0,
+            load_reports: false,
         })?;
         tasks.spawn(async move {
             let _ = stockdata::serve(listener, replica).await;

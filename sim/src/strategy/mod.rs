@@ -30,6 +30,8 @@ pub enum Strategy {
     KubeProxy,
     /// Client-side round robin over all resolved addresses.
     ClientRr,
+    /// One address at a time, the next after a failure.
+    PinUntilError,
     /// An outbound sidecar.
     Sidecar(SidecarSpec),
     /// A real proxy (nginx or haproxy) as the sidecar: real mode only.
@@ -71,6 +73,18 @@ impl Strategy {
     /// Whether the strategy runs only in real mode (an external process).
     pub fn is_real_only(&self) -> bool {
         matches!(self, Strategy::Peer(_))
+    }
+
+    /// Whether the strategy weights replicas by their ORCA load reports, so
+    /// the replicas must attach them.
+    pub fn reads_load_reports(&self) -> bool {
+        matches!(
+            self,
+            Strategy::Sidecar(SidecarSpec {
+                base: SidecarBase::Policy(PolicyName::Wrr),
+                ..
+            })
+        )
     }
 
     /// The name of meshsim's own sidecar that a peer strategy sits next to
@@ -120,6 +134,9 @@ pub enum PolicyName {
     PeakEwma,
     /// Random by pod weight.
     Weighted,
+    /// Weighted round robin by ORCA load reports (gRPC
+    /// `weighted_round_robin`).
+    Wrr,
 }
 
 /// Meshes with a profile.
@@ -207,6 +224,10 @@ const BASES: &[BaseName] = &[
         ..name("client-rr", Base::Client(Strategy::ClientRr))
     },
     BaseName {
+        help: "one address until a server error, then the next (dialogue)",
+        ..name("pin-until-error", Base::Client(Strategy::PinUntilError))
+    },
+    BaseName {
         shorthand: true,
         ..name("sidecar", policy(PolicyName::RoundRobin))
     },
@@ -215,6 +236,7 @@ const BASES: &[BaseName] = &[
     name("sidecar:least-request", policy(PolicyName::LeastRequest)),
     name("sidecar:peak-ewma", policy(PolicyName::PeakEwma)),
     name("sidecar:weighted", policy(PolicyName::Weighted)),
+    name("sidecar:wrr", policy(PolicyName::Wrr)),
     name("linkerd", Base::Sidecar(SidecarBase::Mesh(Mesh::Linkerd))),
     name("istio", Base::Sidecar(SidecarBase::Mesh(Mesh::Istio))),
     name("consul", Base::Sidecar(SidecarBase::Mesh(Mesh::Consul))),
@@ -444,6 +466,7 @@ impl SidecarSpec {
             SidecarBase::Policy(PolicyName::LeastRequest) => SidecarConfig::least_request(),
             SidecarBase::Policy(PolicyName::PeakEwma) => SidecarConfig::peak_ewma(),
             SidecarBase::Policy(PolicyName::Weighted) => SidecarConfig::weighted(),
+            SidecarBase::Policy(PolicyName::Wrr) => SidecarConfig::wrr(),
             SidecarBase::Mesh(Mesh::Linkerd) => SidecarConfig::linkerd(),
             SidecarBase::Mesh(Mesh::Istio) => SidecarConfig::istio(),
             SidecarBase::Mesh(Mesh::Consul) => SidecarConfig::consul(),

@@ -35,11 +35,13 @@ fn every_strategy_prints_as_it_parses() {
         "cached-dns",
         "kube-proxy",
         "client-rr",
+        "pin-until-error",
         "sidecar:round-robin",
         "sidecar:random",
         "sidecar:least-request",
         "sidecar:peak-ewma",
         "sidecar:weighted",
+        "sidecar:wrr",
         "linkerd",
         "istio",
         "consul",
@@ -67,8 +69,9 @@ Strategies:
   cached-dns              resolve once, one HTTP/2 connection (the seed's HttpClient)
   kube-proxy              service VIP; each connection to a random ready pod
   client-rr               gRPC client-side round robin over a headless service
+  pin-until-error         one address until a server error, then the next (dialogue)
   sidecar:<policy>        outbound sidecar balancing each request; <policy> is
-                          round-robin, random, least-request, peak-ewma, weighted
+                          round-robin, random, least-request, peak-ewma, weighted, wrr
                           (sidecar = sidecar:round-robin)
   linkerd, istio, consul  the sidecar with that mesh's documented defaults
   nginx, haproxy          real mode only: Debian's nginx or haproxy as the sidecar,

@@ -182,6 +182,14 @@ impl PodTable {
         lock(&self.pods).values().cloned().collect()
     }
 
+    /// Whether any StockData pod still has requests in it.
+    pub fn stockdata_busy(&self) -> bool {
+        lock(&self.pods).values().any(|p| match &p.spec.kind {
+            super::pods::PodKind::StockData { control, .. } => control.is_busy(),
+            _ => false,
+        })
+    }
+
     fn on_node(&self, node: usize) -> Vec<PodEntry> {
         lock(&self.pods)
             .values()

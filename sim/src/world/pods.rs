@@ -120,6 +120,8 @@ impl PodFactory {
                     queue_bound: s.stockdata.queue_bound.map(|b| b as usize),
                     honor_cancellation: s.stockdata.honor_cancellation,
                     slowdown: s.stockdata.slowdown.get(&name).copied().unwrap_or(1.0),
+                    // Replicas report their load when the client reads it.
+                    load_reports: self.strategy.reads_load_reports(),
                 },
                 control: ReplicaControl::default(),
                 h2: s.stockdata.server_h2(),
@@ -168,6 +170,14 @@ impl PodFactory {
                     service: STOCKDATA.into(),
                     port: STOCKDATA_SERVICE_PORT,
                     min_interval: s.stockweb.dns_refresh.0,
+                },
+                WebMode::Dns,
+            ),
+            Strategy::PinUntilError => (
+                AppOutbound::PinUntilError {
+                    service: STOCKDATA.into(),
+                    port: STOCKDATA_SERVICE_PORT,
+                    seed: derive_seed(self.seed, &format!("pin-until-error/{name}")),
                 },
                 WebMode::Dns,
             ),

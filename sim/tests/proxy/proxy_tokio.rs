@@ -36,6 +36,7 @@ async fn replica_with(
         honor_cancellation: true,
         queue_bound: None,
         slowdown: 1.0,
+        load_reports: false,
     })
     .expect("replica");
     tokio::spawn(stockdata::serve(listener, service))

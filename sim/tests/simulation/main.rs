@@ -9,6 +9,7 @@
 mod accounting;
 mod chaos;
 mod demo;
+mod error_faults;
 mod queueing;
 mod scenario_fuzz;
 mod scenarios;

@@ -50,6 +50,7 @@ async fn simulate_with(
         honor_cancellation: true,
         queue_bound: None,
         slowdown: 1.0,
+        load_reports: false,
     })
     .expect("replica");
     let duration = Duration::from_secs_f64(requests as f64 / lambda);

@@ -71,6 +71,12 @@ struct ServeArgs {
     /// with UNAVAILABLE (load shedding). Default: unbounded.
     #[arg(long, env = "STOCKDATA_QUEUE_BOUND", value_name = "N")]
     queue_bound: Option<usize>,
+    /// Attach an ORCA load report (`endpoint-load-metrics-bin`: worker-slot
+    /// utilization, requests and errors per second over the last second)
+    /// to every response, for clients that weight by it (gRPC
+    /// weighted_round_robin).
+    #[arg(long, env = "STOCKDATA_LOAD_REPORTS")]
+    load_reports: bool,
     /// Seed of the service-time draws (requests carrying an `x-request-id`
     /// draw from a seed keyed by it instead, the same on every replica).
     #[arg(long, env = "STOCKDATA_SEED", value_name = "N", default_value_t = 1)]
@@ -127,6 +133,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         honor_cancellation: true,
         queue_bound: args.queue_bound,
         slowdown: 1.0,
+        load_reports: args.load_reports,
     }) {
         Ok(replica) => replica,
         Err(e) => return fail(&format!("--pod-name: {e}")),

@@ -28,6 +28,9 @@ Examples:
   # gRPC client-side round robin over every address the name resolves to.
   stockweb serve --stockdata http://stockdata.default.svc:50051 --client round-robin
 
+  # Pin until error: one address at a time, the next after a server error.
+  stockweb serve --stockdata http://stockdata.default.svc:50051 --client pin-until-error
+
   STOCKWEB_LISTEN=0.0.0.0:8080 STOCKWEB_STOCKDATA=http://stockdata:50051 stockweb serve
 
 Then open http://127.0.0.1:8080/ (the NASDAQ 100 page), /api/stocks (JSON with
@@ -118,6 +121,9 @@ enum ClientKind {
     CachedDns,
     /// One connection per resolved address; calls rotate over them.
     RoundRobin,
+    /// One address at a time, moving to the next after a server error or
+    /// a broken connection (Palantir dialogue's PIN_UNTIL_ERROR).
+    PinUntilError,
 }
 
 /// `http://HOST:PORT`, split.
@@ -186,6 +192,12 @@ fn outbound(args: &ServeArgs) -> Outbound {
             port,
             min_interval: args.handler_lifetime.unwrap_or(Duration::from_secs(30)),
         },
+        (None, ClientKind::PinUntilError) => Outbound::PinUntilError {
+            service,
+            port,
+            // Each process its own order, as dialogue shuffles per client.
+            seed: u64::from(std::process::id()),
+        },
     }
 }
 
@@ -199,6 +211,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let mode = match &outbound {
         Outbound::Direct { .. } => "cached-dns",
         Outbound::ClientRoundRobin { .. } => "client-round-robin",
+        Outbound::PinUntilError { .. } => "pin-until-error",
         Outbound::Sidecar { .. } => "sidecar",
     };
     info(

@@ -19,6 +19,7 @@ pub mod p2c;
 pub mod random;
 pub mod round_robin;
 pub mod weighted;
+pub mod wrr;
 
 mod shared;
 
@@ -60,6 +61,12 @@ pub enum Policy {
     },
     /// [`weighted`] random by per-pod weight.
     Weighted,
+    /// [`wrr`]: weighted round robin by each endpoint's load-reported
+    /// weight (its load), rebuilt every `update_period`.
+    Wrr {
+        /// gRFC A58 `weight_update_period`.
+        update_period: std::time::Duration,
+    },
 }
 
 /// What a policy sees of one available endpoint.
@@ -149,6 +156,7 @@ pub struct Balance<S> {
     config: BalanceConfig,
     endpoints: Vec<Slot<S>>,
     cursor: round_robin::RoundRobin,
+    wrr: wrr::Wrr,
     rng: ChaCha8Rng,
     discovery: watch::Receiver<Arc<Vec<Endpoint>>>,
     make: MakeEndpoint<S>,
@@ -170,11 +178,18 @@ impl<S: EndpointService> Balance<S> {
         on_refresh: Option<OnRefresh>,
         rng: &mut R,
     ) -> Self {
+        let mut own = ChaCha8Rng::seed_from_u64(rng.random());
+        // Drawn only for WRR, so other policies' random streams stay put.
+        let start = match config.policy {
+            Policy::Wrr { .. } => own.random(),
+            _ => 0,
+        };
         let mut balance = Self {
             config,
             endpoints: Vec::new(),
             cursor: round_robin::RoundRobin::default(),
-            rng: ChaCha8Rng::seed_from_u64(rng.random()),
+            wrr: wrr::Wrr::new(start),
+            rng: own,
             discovery,
             make,
             on_refresh,
@@ -218,7 +233,7 @@ impl<S: EndpointService> Balance<S> {
     }
 
     fn load_aware(&self) -> bool {
-        matches!(self.config.policy, Policy::P2c { .. })
+        matches!(self.config.policy, Policy::P2c { .. } | Policy::Wrr { .. })
     }
 
     /// The endpoints that may take a request now, as policy candidates.
@@ -305,6 +320,7 @@ impl<S: EndpointService> Balance<S> {
             Policy::Random => random::pick(&candidates, &mut self.rng),
             Policy::P2c { choice_count } => p2c::pick(&candidates, choice_count, &mut self.rng),
             Policy::Weighted => weighted::pick(&candidates, &mut self.rng),
+            Policy::Wrr { update_period } => self.wrr.pick(&candidates, now, update_period),
         };
         Some(candidates[position].index)
     }

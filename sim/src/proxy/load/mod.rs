@@ -15,11 +15,14 @@
 //! round trip of that length; here only attempts that finish count. tower's
 //! cost type is also opaque, while reports and tests read the number.
 
+pub mod orca;
 pub mod peak_ewma;
 
+pub use orca::{EndpointWeight, OrcaConfig};
 pub use peak_ewma::PeakEwma;
 
 use super::body::Buffered;
+use super::classify::Classified;
 use super::gate::Available;
 use crate::lock;
 use http::Request;
@@ -28,6 +31,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use stockdata::orca::OrcaLoadReport;
 use tokio::time::Instant;
 use tower::load::Load;
 use tower::{Layer, Service};
@@ -44,6 +48,9 @@ pub enum LoadMetric {
         /// EWMA decay time constant.
         decay: Duration,
     },
+    /// The endpoint's weight from its ORCA load reports (gRPC
+    /// `weighted_round_robin`): higher is better, 0 unknown.
+    Orca(OrcaConfig),
 }
 
 /// Measures each endpoint's load by `metric`.
@@ -62,15 +69,21 @@ impl MeasureLayer {
 impl<S> Layer<S> for MeasureLayer {
     type Service = Measured<S>;
     fn layer(&self, inner: S) -> Measured<S> {
-        let ewma = match self.metric {
-            LoadMetric::PendingRequests => None,
-            LoadMetric::PeakEwma { default_rtt, decay } => {
-                Some(PeakEwma::new(default_rtt, decay, Instant::now()))
-            }
+        let (ewma, orca) = match self.metric {
+            LoadMetric::PendingRequests => (None, None),
+            LoadMetric::PeakEwma { default_rtt, decay } => (
+                Some(PeakEwma::new(default_rtt, decay, Instant::now())),
+                None,
+            ),
+            LoadMetric::Orca(config) => (None, Some(EndpointWeight::new(config))),
         };
         Measured {
             inner,
-            state: Arc::new(Mutex::new(State { pending: 0, ewma })),
+            state: Arc::new(Mutex::new(State {
+                pending: 0,
+                ewma,
+                orca,
+            })),
         }
     }
 }
@@ -79,6 +92,7 @@ impl<S> Layer<S> for MeasureLayer {
 struct State {
     pending: usize,
     ewma: Option<PeakEwma>,
+    orca: Option<EndpointWeight>,
 }
 
 /// An endpoint whose load is measured; see [`MeasureLayer`].
@@ -109,11 +123,15 @@ impl Drop for PendingGuard {
 impl<S> Load for Measured<S> {
     type Metric = f64;
 
-    /// Requests in flight, or the peak-EWMA cost. Reading the cost persists
-    /// the estimate's decay (as `tower::load::PeakEwma` does).
+    /// Requests in flight, the peak-EWMA cost, or the ORCA weight. Reading
+    /// the cost persists the estimate's decay (as `tower::load::PeakEwma`
+    /// does).
     fn load(&self) -> f64 {
         let mut s = lock(&self.state);
         let pending = s.pending;
+        if let Some(orca) = s.orca.as_mut() {
+            return orca.weight(Instant::now());
+        }
         match s.ewma.as_mut() {
             None => pending as f64,
             Some(ewma) => ewma.cost(pending, Instant::now()),
@@ -129,7 +147,7 @@ impl<S: Available> Available for Measured<S> {
 
 impl<S> Service<Request<Buffered>> for Measured<S>
 where
-    S: Service<Request<Buffered>>,
+    S: Service<Request<Buffered>, Response = Classified>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -150,9 +168,22 @@ where
             let state = guard.0.clone();
             drop(guard);
             let now = Instant::now();
-            if let Some(ewma) = lock(&state).ewma.as_mut() {
+            let mut s = lock(&state);
+            if let Some(ewma) = s.ewma.as_mut() {
                 ewma.observe(now.saturating_duration_since(start), now);
             }
+            if let (Some(orca), Ok(answer)) = (s.orca.as_mut(), &result) {
+                let r = &answer.response;
+                let report = r
+                    .body()
+                    .trailers()
+                    .and_then(OrcaLoadReport::from_headers)
+                    .or_else(|| OrcaLoadReport::from_headers(r.headers()));
+                if let Some(report) = report {
+                    orca.on_report(&report, now);
+                }
+            }
+            drop(s);
             result
         })
     }

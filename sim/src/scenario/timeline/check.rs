@@ -235,9 +235,7 @@ fn fault_window(action: &Action) -> Option<(String, Duration)> {
             ..
         } => Some((format!("pod {pod}"), *d)),
         Action::Errors { pod, duration, .. } => Some((format!("errors on {pod}"), *duration)),
-        Action::Overload { pod, duration, .. } => {
-            Some((format!("overload on {pod}"), *duration))
-        }
+        Action::Overload { pod, duration, .. } => Some((format!("overload on {pod}"), *duration)),
         Action::Flakes { duration, .. } => Some(("flakes".to_string(), *duration)),
         Action::Latency {
             links, duration, ..

@@ -194,7 +194,15 @@ pub(super) fn takes(kind: EventKind, key: &str) -> bool {
         "add" => kind == Latency,
         "duration" => matches!(
             kind,
-            Slow | Pause | Latency | Partition | CrashNode | KillPod | Loss | Errors | Overload | Flakes
+            Slow | Pause
+                | Latency
+                | Partition
+                | CrashNode
+                | KillPod
+                | Loss
+                | Errors
+                | Overload
+                | Flakes
         ),
         "detect_after" => kind == CrashNode,
         "ready_after" => matches!(kind, Restart | Scale | RollingRestart | KillPod | CrashNode),
