@@ -39,6 +39,7 @@ fn charts_render_as_png_and_svg_with_a_series_per_strategy() {
             "latency-spectrum",
             "latency-cdf",
             "replica-share",
+            "server-work",
             "timeseries"
         ]
     );
@@ -64,10 +65,11 @@ fn charts_render_as_png_and_svg_with_a_series_per_strategy() {
             chart.name,
             mid.len()
         );
-        let series = if chart.name == "replica-share" {
-            report.strategies[0].per_replica.len()
-        } else {
-            report.strategies.len()
+        let series = match chart.name.as_str() {
+            "replica-share" => report.strategies[0].per_replica.len(),
+            // Useful and wasted (in the legend even when none is wasted).
+            "server-work" => 2,
+            _ => report.strategies.len(),
         };
         for i in 0..series {
             let hex = color_hex(i);
@@ -251,4 +253,27 @@ fn write_dir_writes_every_file_and_report_rerenders_identically() {
     let again = std::fs::read(dir.join("report.json")).expect("read");
     let original = std::fs::read(baseline_path("stockweb-demo")).expect("baseline");
     assert_eq!(again, original);
+}
+
+#[test]
+fn the_server_work_chart_splits_useful_from_wasted_time() {
+    let report = baseline("retry-storm");
+    let chart = charts::ShareChart::server_work(&report).expect("replicas measured");
+    assert_eq!(chart.pods, ["useful", "wasted (errors, abandoned)"]);
+    for (s, bar) in report.strategies.iter().zip(&chart.shares) {
+        let w = s.server_work();
+        assert!(
+            (bar[0] + bar[1] - w.busy_ms / 1000.0).abs() < 1e-9,
+            "{}",
+            s.name
+        );
+        assert!((bar[1] - w.wasted_ms / 1000.0).abs() < 1e-9, "{}", s.name);
+    }
+    // Istio's storm (3.2 attempts per request) wastes most of its time.
+    let istio = report
+        .strategies
+        .iter()
+        .position(|s| s.name == "istio")
+        .expect("istio");
+    assert!(chart.shares[istio][1] > 0.9 * (chart.shares[istio][0] + chart.shares[istio][1]));
 }

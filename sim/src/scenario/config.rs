@@ -194,8 +194,9 @@ pub struct SidecarOverrides {
     #[serde(default)]
     pub initial_connection_window: Option<u32>,
     /// Outlier detection's `max_ejection_percent` (Istio DestinationRule
-    /// `maxEjectionPercent`), where outlier detection is on.
-    #[serde(default)]
+    /// `maxEjectionPercent`), where outlier detection is on. Left out of
+    /// the scenario hash when unset, so adding it moved no existing hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ejection_percent: Option<u32>,
 }
 

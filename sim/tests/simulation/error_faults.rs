@@ -326,3 +326,28 @@ interval = "100ms"
     );
     assert!(wrr.latency_ms.p99 < rr.latency_ms.p99, "seed {SEED}");
 }
+
+#[test]
+fn retry_storm_wastes_more_server_work_as_retries_amplify() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/retry-storm.toml");
+    let scenario = Scenario::load(&path).expect("retry-storm loads");
+    let report = sim::run(&scenario, scenario.seed, |_| {}).expect("runs");
+    let mut rows: Vec<(f64, f64, f64)> = report
+        .strategies
+        .iter()
+        .map(|s| {
+            let w = s.server_work();
+            let amp = s.proxy.as_ref().expect("sidecars").retry_amplification;
+            (amp, w.busy_ms, w.wasted_pct())
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in rows.windows(2) {
+        assert!(
+            pair[1].1 > pair[0].1 && pair[1].2 > pair[0].2,
+            "seed {}: more attempts, more server work and a larger wasted share: {rows:?}",
+            scenario.seed
+        );
+    }
+}

@@ -36,6 +36,14 @@ fn the_bundle_is_complete() {
         "scale-out",
         "rolling-restart",
         "retry-storm",
+        "fast-errors",
+        "slow-errors",
+        "all-errors",
+        "one-big-spike",
+        "rare-flakes",
+        "black-hole",
+        "drastic-slowdown",
+        "two-paths",
     ] {
         assert!(
             names.iter().any(|n| n == want),
