@@ -98,7 +98,10 @@ fn charts_render_as_png_and_svg_with_a_series_per_strategy() {
         );
     }
     // One legend entry (one series) per strategy in the line charts.
-    for chart in rendered.iter().filter(|c| c.name != "replica-share") {
+    for chart in rendered
+        .iter()
+        .filter(|c| !["replica-share", "server-work"].contains(&c.name.as_str()))
+    {
         for s in &report.strategies {
             let label = format!(">\n{}\n</text>", s.name);
             assert_eq!(
@@ -122,8 +125,21 @@ fn charts_render_as_png_and_svg_with_a_series_per_strategy() {
     // Axis labels with units.
     assert!(rendered[0].svg.contains("latency (ms)"));
     assert!(rendered[0].svg.contains("99.9%"));
-    assert!(rendered[3].svg.contains("p99 latency (ms)"));
-    assert!(rendered[3].svg.contains("throughput (requests/s)"));
+    assert!(rendered[4].svg.contains("p99 latency (ms)"));
+    assert!(rendered[4].svg.contains("throughput (requests/s)"));
+    // Bars: strategy names beside them, seconds on the axis.
+    assert!(
+        rendered[3]
+            .svg
+            .contains("worker-slot time on every replica (s)")
+    );
+    for s in &report.strategies {
+        assert!(
+            rendered[3].svg.contains(&format!(">\n{}\n</text>", s.name)),
+            "{}",
+            s.name
+        );
+    }
 }
 
 #[test]
