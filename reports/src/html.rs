@@ -33,17 +33,35 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// The page.
-pub fn render(report: &Report, charts: &[Chart]) -> String {
-    let name = escape(&report.scenario.name);
-    let mut out = String::new();
-    let _ = write!(
-        out,
+/// The start of a self-contained page titled `title` (already escaped):
+/// nothing it shows may be fetched (`default-src 'none'`), styles inline;
+/// `extra_style` is appended to the shared style sheet.
+pub fn page_head(title: &str, extra_style: &str) -> String {
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>meshsim: {name}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <h1>{name}</h1>\n<p class=\"meta\">seed {} · scenario hash <code>{}</code> · meshsim {} · \
+         <title>meshsim: {title}</title>\n<style>{STYLE}{extra_style}</style>\n</head>\n<body>\n"
+    )
+}
+
+/// A chart as an inline SVG figure whose id is `chart-<prefix><name>`.
+pub fn figure(chart: &Chart, prefix: &str) -> String {
+    format!(
+        "<figure id=\"chart-{prefix}{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
+        escape(&chart.name),
+        strip_xml_prolog(&chart.svg),
+        escape(&chart.title)
+    )
+}
+
+/// The page.
+pub fn render(report: &Report, charts: &[Chart]) -> String {
+    let name = escape(&report.scenario.name);
+    let mut out = page_head(&name, "");
+    let _ = write!(
+        out,
+        "<h1>{name}</h1>\n<p class=\"meta\">seed {} · scenario hash <code>{}</code> · meshsim {} · \
          latencies are per gRPC call in the measured window, in milliseconds</p>\n",
         report.seed,
         escape(&report.scenario.hash),
@@ -66,13 +84,7 @@ pub fn render(report: &Report, charts: &[Chart]) -> String {
         out.push_str("<h2>Charts</h2>\n");
     }
     for chart in charts {
-        let _ = write!(
-            out,
-            "<figure id=\"chart-{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
-            escape(&chart.name),
-            strip_xml_prolog(&chart.svg),
-            escape(&chart.title)
-        );
+        out.push_str(&figure(chart, ""));
     }
     if !report.timeline.is_empty() {
         out.push_str("<h2>Timeline</h2>\n<table id=\"timeline\">\n<thead><tr><th>at (ms)</th><th>event</th></tr></thead>\n<tbody>\n");

@@ -17,6 +17,7 @@ assert_eq!(Report::from_json_slice(&bytes).expect("parses").schema_version, SCHE
 
 pub mod charts;
 pub mod compare;
+pub mod compare_html;
 pub mod fidelity;
 pub mod hist;
 pub mod html;

@@ -158,3 +158,69 @@ fn the_request_check_catches_a_page_that_fetches() {
     let (_, _, urls) = load(&browser, &page, &work);
     assert_eq!(urls, ["http://meshsim-test.invalid/x.png"]);
 }
+
+#[test]
+fn compare_html_shows_both_runs_charts_and_names_the_changed_metrics() {
+    let Some(browser) = chromium() else { return };
+    let work = scratch("browser-compare");
+    let base = baseline("slow-replica");
+    let mut current = base.clone();
+    // A regression in one strategy's tail and a change in another's errors.
+    current.strategies[0].latency_ms.p99 *= 1.5;
+    current.strategies[3].requests.ok -= 40;
+    let comparison = reports::compare::compare(
+        &base,
+        &current,
+        &reports::compare::Thresholds::default(),
+        false,
+    )
+    .expect("comparable");
+    let page = reports::compare_html::render(
+        &base,
+        &current,
+        &comparison,
+        &charts::render_report(&base).expect("charts"),
+        &charts::render_report(&current).expect("charts"),
+    );
+    let path = work.join("diff.html");
+    std::fs::write(&path, &page).expect("write");
+    let chart_count = charts::render_report(&current).expect("charts").len();
+
+    let (dom, shot, urls) = load(&browser, &path, &work);
+    assert!(urls.is_empty(), "the page made requests: {urls:?}");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        2 * chart_count,
+        "both runs' charts"
+    );
+    for chart in charts::render_report(&current).expect("charts") {
+        for side in ["baseline", "current"] {
+            assert!(
+                dom.contains(&format!("<figure id=\"chart-{side}-{}\">", chart.name)),
+                "{side} {}",
+                chart.name
+            );
+        }
+    }
+    // Exactly the changed metrics, the regressions marked: the p99 (+50 %)
+    // and the error rate (+1 point); the throughput fell 1 %, within 5 %.
+    let changes = dom.split("<table id=\"changes\">").nth(1).expect("table");
+    let changes = changes.split("</table>").next().expect("table end");
+    let rows: Vec<&str> = changes.lines().filter(|l| l.starts_with("<tr")).collect();
+    assert_eq!(rows.len(), 3, "{changes}");
+    assert!(rows[0].starts_with("<tr class=\"regression\"><td>cached-dns</td><td>p99 ms</td>"));
+    assert!(
+        rows[1].starts_with(
+            "<tr class=\"regression\"><td>sidecar:round-robin</td><td>error rate %</td>"
+        )
+    );
+    assert!(rows[2].starts_with("<tr><td>sidecar:round-robin</td><td>throughput ok/s</td>"));
+    // The screenshot has charts on it.
+    let (_, _, rgb, color_type) = decode_png(&shot);
+    let blue = [31u8, 119, 180];
+    let drawn = rgb
+        .chunks(color_type.samples())
+        .filter(|px| px.iter().zip(blue).all(|(&a, b)| a.abs_diff(b) <= 12))
+        .count();
+    assert!(drawn > 500, "only {drawn} chart-coloured pixels on screen");
+}

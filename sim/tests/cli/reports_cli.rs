@@ -88,6 +88,19 @@ fn compare_exits_0_1_2_as_documented() {
         text(&worse.stderr)
     );
     assert!(text(&worse.stdout).contains("REGRESSION"));
+    // --html writes the page and still gates.
+    let page = dir.join("pr/diff.html");
+    let html = meshsim(&[
+        "compare",
+        "--html",
+        &page.display().to_string(),
+        &base,
+        &doctored,
+    ]);
+    assert_eq!(html.status.code(), Some(1), "{}", text(&html.stderr));
+    let page = std::fs::read_to_string(&page).expect("page written");
+    assert!(page.contains("<tr class=\"regression\"><td>sidecar:round-robin</td><td>p99 ms</td>"));
+    assert_eq!(page.matches("<svg").count() % 2, 0, "charts in pairs");
     // A looser threshold lets it through; --exact does not.
     let loose = meshsim(&["compare", &base, &doctored, "--max-p99-regression", "25%"]);
     assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stderr));

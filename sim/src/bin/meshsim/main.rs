@@ -46,6 +46,7 @@ Examples:
   meshsim run --json > report.json              Print the report as JSON
   meshsim report report.json --out /tmp/r       Re-render charts and HTML from JSON
   meshsim compare base.json report.json         CI gate: exit 1 on a regression
+  meshsim compare --html diff.html base.json report.json   Both runs' charts side by side
   meshsim fidelity scenarios/stockweb-demo.toml Simulator against real mode
   meshsim sweep scenarios/slow-replica.toml --set replicas=3,6 --set load.interval=50ms,100ms
   meshsim bench --quick                         How fast the simulator and the mesh run here

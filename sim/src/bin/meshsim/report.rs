@@ -59,6 +59,10 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write a self-contained HTML page to OUT: both runs' charts side
+    /// by side and the table of changed metrics (for a pull request).
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
 }
 
 /// `10%`, `10` or `0.5pts` → the number.
@@ -118,6 +122,33 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Renders both reports' charts and writes the side-by-side page.
+fn write_compare_page(
+    out: &std::path::Path,
+    baseline: &reports::Report,
+    current: &reports::Report,
+    comparison: &reports::compare::Comparison,
+) -> Result<(), Failure> {
+    let charts = |r: &reports::Report| {
+        reports::charts::render_report(r).map_err(|e| Failure::Failed(e.into()))
+    };
+    let page = reports::compare_html::render(
+        baseline,
+        current,
+        comparison,
+        &charts(baseline)?,
+        &charts(current)?,
+    );
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::Input(anyhow!("creating {}: {e}", dir.display())))?;
+    }
+    std::fs::write(out, page)
+        .map_err(|e| Failure::Input(anyhow!("writing {}: {e}", out.display())))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
 pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     let (baseline, baseline_bytes) = read_report(&args.baseline)?;
     let (current, current_bytes) = read_report(&args.current)?;
@@ -134,6 +165,9 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     };
     let comparison = compare::compare(&baseline, &current, &thresholds, args.allow_scenario_change)
         .map_err(|e| Failure::Input(e.into()))?;
+    if let Some(out) = &args.html {
+        write_compare_page(out, &baseline, &current, &comparison)?;
+    }
     if args.json {
         let rows: Vec<serde_json::Value> = comparison
             .rows
