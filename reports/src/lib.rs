@@ -33,8 +33,12 @@ use std::collections::BTreeMap;
 ///
 /// 2 added `scenario.source` and each strategy's `histograms`; version 1
 /// files still read (without them, charts that need whole distributions
-/// are left out).
-pub const SCHEMA_VERSION: u32 = 2;
+/// are left out). 3 added `series_bucket_ms` and `series[].start_ms`
+/// (buckets other than seconds), `measured_ms`/`measured_ok` (throughput
+/// over the measured window), `pages` (page loads summarised;
+/// `page_loads` only on request) and `replicas[].work` (what the servers
+/// paid); version 2 files still read.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A whole run: one scenario, one seed, every strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,8 +118,24 @@ pub struct StrategyReport {
     pub per_replica: BTreeMap<String, u64>,
     /// Latency of every call, as the application measured it (simulated time).
     pub latency_ms: Latency,
-    /// Each page load.
+    /// Each page load, when the scenario asked for the detail
+    /// (`report.page_detail`); `pages` summarises them either way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub page_loads: Vec<PageLoad>,
+    /// The page loads in summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<PageSummary>,
+    /// The measured window's length, ms: the workload's duration less its
+    /// warmup, or the page schedule. 0 in reports from before it was kept.
+    #[serde(default)]
+    pub measured_ms: f64,
+    /// Successful calls of the requests due in the measured window.
+    #[serde(default)]
+    pub measured_ok: u64,
+    /// Width of the time series' buckets, ms (reports from before it was
+    /// a setting have 1-second buckets).
+    #[serde(default = "one_second_ms")]
+    pub series_bucket_ms: f64,
     /// Page loads whose HTTP request to StockWeb itself failed (their calls
     /// are not in `requests`).
     #[serde(default)]
@@ -130,7 +150,8 @@ pub struct StrategyReport {
     /// the load generator saw them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadReport>,
-    /// Per-second time series, by completion time.
+    /// The time series, by completion time, in buckets of
+    /// `series_bucket_ms`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesPoint>,
     /// The sidecar's resolved settings (sidecar strategies only).
@@ -279,24 +300,30 @@ pub struct WorkloadReport {
     pub latency_uncorrected_ms: Latency,
 }
 
-/// One second of the run.
+/// One bucket of the run's time series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesPoint {
-    /// Second since the start (completions in `[second, second + 1)`).
+    /// The whole second the bucket starts in (with 1-second buckets, the
+    /// bucket itself: completions in `[second, second + 1)`).
     pub second: u64,
-    /// Workload requests completed in this second.
+    /// When the bucket starts, ms: completions in `[start_ms, start_ms +
+    /// series_bucket_ms)`. Absent in reports of schema 2 and before,
+    /// whose buckets are the seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<f64>,
+    /// Workload requests completed in this bucket.
     pub throughput: u64,
     /// Their median latency (corrected), ms.
     pub p50_ms: f64,
     /// Their 99th percentile latency (corrected), ms.
     pub p99_ms: f64,
-    /// Calls completed in this second.
+    /// Calls completed in this bucket.
     pub calls: u64,
     /// Of which failed.
     pub call_errors: u64,
     /// call_errors / calls (0 when no calls).
     pub error_rate: f64,
-    /// Retries the sidecars sent in this second.
+    /// Retries the sidecars sent in this bucket.
     pub retries: u64,
 }
 
@@ -376,6 +403,35 @@ pub struct Latency {
     pub p999: f64,
     /// Largest sample.
     pub max: f64,
+}
+
+fn one_second_ms() -> f64 {
+    1000.0
+}
+
+/// The page loads of a run, summarised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageSummary {
+    /// Page loads that reached StockWeb.
+    pub count: u64,
+    /// Of which every successful call came from one replica.
+    pub pinned: u64,
+    /// Of which at least one call failed.
+    pub with_errors: u64,
+}
+
+impl PageSummary {
+    /// Summarises `pages`.
+    pub fn of(pages: &[PageLoad]) -> Self {
+        Self {
+            count: pages.len() as u64,
+            pinned: pages
+                .iter()
+                .filter(|p| p.per_replica.values().filter(|&&n| n > 0).count() == 1)
+                .count() as u64,
+            with_errors: pages.iter().filter(|p| !p.errors.is_empty()).count() as u64,
+        }
+    }
 }
 
 /// One page load.
@@ -500,9 +556,29 @@ impl StrategyReport {
 
     /// Page loads whose successful calls all came from one replica.
     pub fn pinned_page_loads(&self) -> usize {
-        self.page_loads
-            .iter()
-            .filter(|p| p.per_replica.values().filter(|&&n| n > 0).count() == 1)
-            .count()
+        match (&self.pages, self.page_loads.is_empty()) {
+            (Some(p), true) => p.pinned as usize,
+            _ => PageSummary::of(&self.page_loads).pinned as usize,
+        }
+    }
+
+    /// Page loads in the report (detailed or summarised).
+    pub fn page_load_count(&self) -> usize {
+        match (&self.pages, self.page_loads.is_empty()) {
+            (Some(p), true) => p.count as usize,
+            _ => self.page_loads.len(),
+        }
+    }
+
+    /// Successful calls per second over the measured window (over the
+    /// whole run for reports without one).
+    pub fn throughput_rps(&self) -> f64 {
+        if self.measured_ms > 0.0 {
+            self.measured_ok as f64 * 1000.0 / self.measured_ms
+        } else if self.sim_time_ms > 0.0 {
+            self.requests.ok as f64 * 1000.0 / self.sim_time_ms
+        } else {
+            0.0
+        }
     }
 }

@@ -168,6 +168,7 @@ fn compare_html_shows_both_runs_charts_and_names_the_changed_metrics() {
     // A regression in one strategy's tail and a change in another's errors.
     current.strategies[0].latency_ms.p99 *= 1.5;
     current.strategies[3].requests.ok -= 40;
+    current.strategies[3].measured_ok -= 40;
     let comparison = reports::compare::compare(
         &base,
         &current,

@@ -20,12 +20,13 @@ use crate::world::browser::Answer;
 use crate::world::{StrategyRun, run_strategy};
 use loadgen::{Fate, LatencyRecorder, LatencySummary, Summary, TimeSeries};
 use reports::{
-    EndpointReport, Histograms, Latency, PageLoad, ProxyReport, Report, Requests, SeriesPoint,
-    StrategyReport, WorkloadReport,
+    EndpointReport, Histograms, Latency, PageLoad, PageSummary, ProxyReport, Report, Requests,
+    SeriesPoint, StrategyReport, WorkloadReport,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// A strategy's simulation failed.
 #[derive(Debug, thiserror::Error)]
@@ -144,12 +145,16 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
         Some(Model::Open) => "open",
         Some(Model::Closed) => "closed",
     };
-    // The open loop's connection cap (the other workloads have none).
-    let connections = scenario.workload.as_ref().and_then(|w| w.connection_cap());
-    let strategies: Vec<StrategyReport> = runs
-        .iter()
-        .map(|r| strategy_report(r, model, connections))
-        .collect();
+    let settings = ReportSettings {
+        model,
+        // The open loop's connection cap (the other workloads have none).
+        connections: scenario.workload.as_ref().and_then(|w| w.connection_cap()),
+        window: scenario.measured_window(),
+        bucket: scenario.series_bucket(),
+        page_detail: scenario.report.page_detail,
+    };
+    let strategies: Vec<StrategyReport> =
+        runs.iter().map(|r| strategy_report(r, &settings)).collect();
     for (run, s) in runs.iter().zip(&strategies) {
         crate::accounting::check(run.target, s).map_err(|message| RunError {
             strategy: run.strategy,
@@ -246,13 +251,25 @@ pub fn run_jobs(
         .collect()
 }
 
+/// How a run becomes a report, read once from the scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportSettings {
+    /// The workload model's name (`schedule`, `open`, `closed`).
+    pub model: &'static str,
+    /// The open loop's connection cap.
+    pub connections: Option<usize>,
+    /// The measured window's length (throughput is over it).
+    pub window: Duration,
+    /// The time series' bucket.
+    pub bucket: Duration,
+    /// Keep every page load in the report.
+    pub page_detail: bool,
+}
+
 /// Summarises one strategy's run: calls, page loads, workload accounting,
-/// per-second series.
-pub fn strategy_report(
-    run: &StrategyRun,
-    model: &str,
-    connections: Option<usize>,
-) -> StrategyReport {
+/// time series.
+pub fn strategy_report(run: &StrategyRun, settings: &ReportSettings) -> StrategyReport {
+    let (model, connections) = (settings.model, settings.connections);
     let mut per_replica: BTreeMap<String, u64> =
         run.stockdata_pods.iter().map(|p| (p.clone(), 0)).collect();
     let mut per_replica_latency: BTreeMap<String, LatencyRecorder> = BTreeMap::new();
@@ -260,7 +277,8 @@ pub fn strategy_report(
     // Failed calls per replica whose answer they carried.
     let mut errors_from: BTreeMap<String, u64> = BTreeMap::new();
     let mut all = LatencyRecorder::new();
-    let mut series = TimeSeries::new();
+    let mut series = TimeSeries::with_bucket(settings.bucket);
+    let mut measured_ok = 0u64;
     let (mut answered, mut ok) = (0u64, 0u64);
     let mut page_loads = Vec::new();
     let workload = Summary::of(&run.requests, run.warmup);
@@ -288,6 +306,7 @@ pub fn strategy_report(
             }
             if call.code == "OK" {
                 ok += 1;
+                measured_ok += u64::from(in_window);
                 let server = call.server.clone().unwrap_or_else(|| "(unknown)".into());
                 *page_replicas.entry(server.clone()).or_insert(0) += 1;
                 *per_replica.entry(server.clone()).or_insert(0) += 1;
@@ -319,25 +338,29 @@ pub fn strategy_report(
             });
         }
     }
-    let retries = run
-        .proxy
-        .as_ref()
-        .map(|p| p.retries_by_second.clone())
-        .unwrap_or_default();
+    let mut retries: BTreeMap<u64, u64> = BTreeMap::new();
+    for (ms, n) in run.proxy.iter().flat_map(|p| &p.retries_by_ms) {
+        let k = series.index(Duration::from_millis(*ms));
+        *retries.entry(k).or_insert(0) += n;
+    }
     let series = series
         .dense()
         .into_iter()
-        .map(|(second, b)| {
+        .map(|(bucket, b)| {
             let l = b.latency.summary();
+            let start = settings
+                .bucket
+                .saturating_mul(u32::try_from(bucket).unwrap_or(u32::MAX));
             SeriesPoint {
-                second,
+                second: start.as_secs(),
+                start_ms: Some(ms(start.as_micros())),
                 throughput: b.completed,
                 p50_ms: l.p50,
                 p99_ms: l.p99,
                 calls: b.calls,
                 call_errors: b.call_errors,
                 error_rate: ratio(b.call_errors, b.calls),
-                retries: retries.get(&second).copied().unwrap_or(0),
+                retries: retries.get(&bucket).copied().unwrap_or(0),
             }
         })
         .collect();
@@ -352,7 +375,15 @@ pub fn strategy_report(
             unanswered: run.app_calls.saturating_sub(answered),
         },
         latency_ms: report_latency(all.summary()),
-        page_loads,
+        pages: (run.target == Target::Page).then(|| PageSummary::of(&page_loads)),
+        page_loads: if settings.page_detail {
+            page_loads
+        } else {
+            Vec::new()
+        },
+        measured_ms: ms(settings.window.as_micros()),
+        measured_ok,
+        series_bucket_ms: ms(settings.bucket.as_micros()),
         failed_page_loads: if run.target == Target::Page {
             workload.failed
         } else {

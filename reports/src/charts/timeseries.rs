@@ -1,4 +1,4 @@
-//! The run second by second: throughput, p99 and error rate per strategy,
+//! The run bucket by bucket: throughput, p99 and error rate per strategy,
 //! with the scenario's timeline events as labelled vertical markers, so a
 //! reviewer sees what each fault did and how long recovery took.
 
@@ -31,6 +31,11 @@ pub struct TimeSeriesChart {
     pub end_s: f64,
 }
 
+/// When a point's bucket starts, seconds (schema 2 reports: its second).
+fn start_s(p: &crate::SeriesPoint) -> f64 {
+    p.start_ms.map_or(p.second as f64, |ms| ms / 1000.0)
+}
+
 /// The marker label of an event: time and what happened.
 pub fn event_label(at_ms: f64, event: &str) -> String {
     format!("{:.1}s {event}", at_ms / 1000.0)
@@ -42,16 +47,22 @@ impl TimeSeriesChart {
         if report.strategies.iter().all(|s| s.series.is_empty()) {
             return None;
         }
-        let panel = |label: &str, f: &dyn Fn(&crate::SeriesPoint) -> f64| Panel {
+        // A count per bucket is shown per second (`rate`), whatever the
+        // bucket's width.
+        let panel = |label: &str, rate: bool, f: &dyn Fn(&crate::SeriesPoint) -> f64| Panel {
             label: label.into(),
             lines: report
                 .strategies
                 .iter()
                 .map(|s| {
+                    let width = s.series_bucket_ms / 1000.0;
                     let pts = s
                         .series
                         .iter()
-                        .map(|p| (p.second as f64 + 0.5, f(p)))
+                        .map(|p| {
+                            let v = f(p);
+                            (start_s(p) + width / 2.0, if rate { v / width } else { v })
+                        })
                         .collect();
                     (s.name.clone(), pts)
                 })
@@ -60,14 +71,17 @@ impl TimeSeriesChart {
         let end_s = report
             .strategies
             .iter()
-            .flat_map(|s| s.series.last().map(|p| p.second as f64 + 1.0))
+            .flat_map(|s| {
+                let width = s.series_bucket_ms / 1000.0;
+                s.series.last().map(|p| start_s(p) + width)
+            })
             .chain(report.timeline.iter().map(|t| t.at_ms / 1000.0 + 0.5))
             .fold(1.0, f64::max);
         Some(Self {
             panels: vec![
-                panel("throughput (requests/s)", &|p| p.throughput as f64),
-                panel("p99 latency (ms)", &|p| p.p99_ms),
-                panel("call error rate (%)", &|p| p.error_rate * 100.0),
+                panel("throughput (requests/s)", true, &|p| p.throughput as f64),
+                panel("p99 latency (ms)", false, &|p| p.p99_ms),
+                panel("call error rate (%)", false, &|p| p.error_rate * 100.0),
             ],
             events: report
                 .timeline

@@ -70,9 +70,10 @@ pub struct ProxyMetrics {
     pub no_endpoints: u64,
     /// Per endpoint, by pod name.
     pub endpoints: BTreeMap<String, EndpointMetrics>,
-    /// Retries sent, by whole second of `clock` (when a clock is set).
-    pub retries_by_second: BTreeMap<u64, u64>,
-    /// Where "now" comes from for `retries_by_second`: in the simulator,
+    /// Retries sent, by whole millisecond of `clock` (when a clock is set),
+    /// for the report's time series at any bucket size.
+    pub retries_by_ms: BTreeMap<u64, u64>,
+    /// Where "now" comes from for `retries_by_ms`: in the simulator,
     /// `turmoil::sim_elapsed`, shared by every host.
     pub clock: Option<fn() -> Option<std::time::Duration>>,
     /// How long each attempt waited for its endpoint's connection (to be
@@ -94,17 +95,18 @@ impl ProxyMetrics {
         for (k, v) in &other.endpoints {
             self.endpoints.entry(k.clone()).or_default().merge(v);
         }
-        for (s, n) in &other.retries_by_second {
-            *self.retries_by_second.entry(*s).or_insert(0) += n;
+        for (t, n) in &other.retries_by_ms {
+            *self.retries_by_ms.entry(*t).or_insert(0) += n;
         }
         self.connect_wait.merge(&other.connect_wait);
         self.stream_wait.merge(&other.stream_wait);
     }
 
-    /// Counts one retry at the clock's current second.
+    /// Counts one retry at the clock's current millisecond.
     pub fn record_retry(&mut self) {
         if let Some(now) = self.clock.and_then(|clock| clock()) {
-            *self.retries_by_second.entry(now.as_secs()).or_insert(0) += 1;
+            let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+            *self.retries_by_ms.entry(ms).or_insert(0) += 1;
         }
     }
 }

@@ -67,6 +67,30 @@ pub struct Scenario {
     /// schedule. Default: none (use `[load]`).
     #[serde(default)]
     pub workload: Option<WorkloadConfig>,
+    /// What the report keeps. Left out of the hash when nothing is set.
+    #[serde(default, skip_serializing_if = "ReportConfig::is_default")]
+    pub report: ReportConfig,
+}
+
+/// What the report keeps and how finely.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Width of the time series' buckets. Default by run length (see
+    /// [`super::defaults::series_bucket`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_bucket: Option<SimDuration>,
+    /// Keep every page load (its replicas, errors and latency) in
+    /// report.json, not only their summary. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub page_detail: bool,
+}
+
+impl ReportConfig {
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// What each workload request does.

@@ -22,6 +22,19 @@ pub const GRACE: Duration = Duration::from_secs(1);
 /// Rolling restart: extra pods during the rollout (`max_surge`).
 pub const MAX_SURGE: u32 = 1;
 
+/// The time series' bucket for a run whose load lasts `length`: 100 ms
+/// under 10 s (a 1 s fault spans ten points), 1 s under 5 minutes, 10 s
+/// beyond (about 30 points a minute at most).
+pub fn series_bucket(length: Duration) -> Duration {
+    if length < Duration::from_secs(10) {
+        Duration::from_millis(100)
+    } else if length < Duration::from_secs(300) {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(10)
+    }
+}
+
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::MIN.saturating_add(n.saturating_sub(1))
 }

@@ -29,7 +29,7 @@ mod validate;
 mod tests;
 
 pub use config::{
-    Arrival, ClusterConfig, LoadConfig, Model, ServiceTimeConfig, SidecarOverrides,
+    Arrival, ClusterConfig, LoadConfig, Model, ReportConfig, ServiceTimeConfig, SidecarOverrides,
     StockDataConfig, StockWebConfig, Target, Think, WorkloadConfig,
 };
 pub use duration::SimDuration;
@@ -129,6 +129,28 @@ impl Scenario {
             None => self.schedule().last(),
         }
     }
+    /// The time series' bucket: `report.series_bucket`, or the default for
+    /// the run's length.
+    pub fn series_bucket(&self) -> Duration {
+        self.report
+            .series_bucket
+            .map_or_else(|| defaults::series_bucket(self.run_end()), |b| b.0)
+    }
+
+    /// The measured window's length: the workload's `duration` less its
+    /// `warmup`, or the page schedule (`page_loads` × `interval`), over
+    /// which the report's throughput is taken (the drain after it is not).
+    pub fn measured_window(&self) -> Duration {
+        match &self.workload {
+            Some(w) => w.duration.0.saturating_sub(w.warmup.0),
+            None => self
+                .load
+                .interval
+                .0
+                .saturating_mul(u32::try_from(self.load.page_loads).unwrap_or(u32::MAX)),
+        }
+    }
+
     /// The scenario's name.
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("scenario")

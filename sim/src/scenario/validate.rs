@@ -11,6 +11,10 @@ use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;
 use stockdata::transport::h2::{MAX_WINDOW, MIN_WINDOW};
 
+/// Most time-series buckets a run may have (up to its time limit): each
+/// is a point in report.json and in the chart.
+pub const MAX_SERIES_BUCKETS: u128 = 100_000;
+
 impl Scenario {
     /// Checks what the types alone cannot.
     pub fn validate(&self, path: &str) -> Result<(), ScenarioError> {
@@ -232,6 +236,26 @@ impl Scenario {
                     format!(
                         "expected a window in bytes from {MIN_WINDOW} (HTTP/2's initial \
                          window) to {MAX_WINDOW} (the largest HTTP/2 allows), got {w}"
+                    ),
+                ));
+            }
+        }
+        if let Some(b) = self.report.series_bucket {
+            let ms = b.0.as_millis();
+            if b.0.is_zero() || b.0 != std::time::Duration::from_millis(ms as u64) {
+                return Err(invalid(
+                    "report.series_bucket",
+                    format!("expected a whole number of milliseconds above 0, got {b}"),
+                ));
+            }
+            let buckets = self.time_limit.0.as_nanos() / b.0.as_nanos();
+            if buckets > MAX_SERIES_BUCKETS {
+                return Err(invalid(
+                    "report.series_bucket",
+                    format!(
+                        "{b} makes {buckets} buckets up to the time limit ({}); expected at most \
+                         {MAX_SERIES_BUCKETS}: a wider bucket or a shorter time_limit",
+                        self.time_limit
                     ),
                 ));
             }

@@ -44,7 +44,7 @@ fn run_then_report_rerenders_every_file_byte_for_byte_and_matches_the_baseline()
     ]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     let (fa, fb) = (files(&a), files(&b));
-    assert_eq!(fa.len(), 15, "{fa:?}");
+    assert_eq!(fa.len(), 17, "{fa:?}");
     for (x, y) in fa.iter().zip(&fb) {
         assert_eq!(x.strip_prefix(&a).ok(), y.strip_prefix(&b).ok());
         assert!(

@@ -13,8 +13,11 @@ use reports::{Mode, PageLoad, Report, StrategyReport};
 use sim::Scenario;
 use std::collections::BTreeMap;
 
+/// A scenario whose report keeps every page load (the tests read them).
 fn scenario(text: &str) -> Scenario {
-    Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+    let mut s = Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    s.report.page_detail = true;
+    s
 }
 
 /// Real-mode runs measure wall-clock time on a 2-core machine: one at a

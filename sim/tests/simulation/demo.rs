@@ -27,8 +27,11 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).expect("non-zero")
 }
 
+/// Runs with every page load kept in the report (these tests read them).
 fn run(scenario: &Scenario, seed: u64) -> reports::Report {
-    sim::run(scenario, seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+    let mut scenario = scenario.clone();
+    scenario.report.page_detail = true;
+    sim::run(&scenario, seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The single replica that served all of a page's ok calls, if there is one.
@@ -194,7 +197,7 @@ fn seeds_one_to_five_are_each_deterministic() {
 #[test]
 fn report_records_seed_hash_and_version() {
     let scenario = demo();
-    let report = run(&scenario, 3);
+    let report = sim::run(&scenario, 3, |_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.schema_version, reports::SCHEMA_VERSION);
     assert_eq!(report.meshsim_version, sim::VERSION);
     assert_eq!(report.seed, 3);

@@ -14,8 +14,10 @@ use sim::Scenario;
 
 const SEED: u64 = 11;
 
+/// Runs with every page load kept in the report (some tests read them).
 fn run(text: &str) -> Report {
-    let scenario = Scenario::parse(text, "faults.toml").expect("scenario parses");
+    let mut scenario = Scenario::parse(text, "faults.toml").expect("scenario parses");
+    scenario.report.page_detail = true;
     sim::run(&scenario, SEED, |_| {}).unwrap_or_else(|e| panic!("seed {SEED}: {e}"))
 }
 

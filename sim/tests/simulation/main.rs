@@ -11,6 +11,7 @@ mod chaos;
 mod demo;
 mod error_faults;
 mod queueing;
+mod report_details;
 mod scenario_fuzz;
 mod scenarios;
 mod strategies;

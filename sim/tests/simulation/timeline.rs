@@ -3,9 +3,11 @@
 
 use reports::{PageLoad, Report, StrategyReport};
 
+/// Runs with every page load kept in the report (the tests read them).
 fn run(toml: &str) -> Report {
-    let scenario =
+    let mut scenario =
         sim::Scenario::parse(toml, "timeline-test.toml").unwrap_or_else(|e| panic!("{e}"));
+    scenario.report.page_detail = true;
     sim::run(&scenario, scenario.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -127,6 +127,7 @@ Examples:
   meshsim run scenarios/slow-replica.toml
   meshsim run scenarios/stockweb-demo.toml --seed 7 --out /tmp/demo
   meshsim run --strategies cached-dns,kube-proxy,linkerd,istio --json
+  meshsim run scenarios/fast-errors.toml --page-detail
   meshsim run --verify-determinism";
 
 #[derive(Args)]
@@ -166,12 +167,17 @@ struct RunFlags {
     /// Print the JSON on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Keep every page load in report.json (the scenario's
+    /// `report.page_detail`); by default only their summary.
+    #[arg(long)]
+    page_detail: bool,
 }
 
 impl RunFlags {
-    /// Applies `--strategies` to `scenario` and checks the result;
-    /// `path` names the scenario in errors.
+    /// Applies `--strategies` and `--page-detail` to `scenario` and checks
+    /// the result; `path` names the scenario in errors.
     fn apply_strategies(&self, scenario: &mut Scenario, path: &str) -> Result<(), Failure> {
+        scenario.report.page_detail |= self.page_detail;
         if let Some(strategies) = &self.strategies {
             scenario.strategies = strategies.clone();
             scenario
