@@ -285,3 +285,45 @@ fn a_scenario_too_big_for_this_machine_is_rejected_before_anything_runs() {
     assert!(stderr.contains("this scenario needs 302"), "{stderr}");
     assert!(!dir.join("out").join("report.json").exists());
 }
+
+#[test]
+fn injected_errors_reach_real_sidecars_as_real_responses() {
+    // The same fault on real sockets: stockdata-1 answers UNAVAILABLE for
+    // a second. Istio's retries hide it from the app; without retries the
+    // app sees exactly the errors the replica says it answered.
+    let s = scenario(
+        r#"
+name = "real-errors"
+seed = 5
+strategies = ["sidecar:round-robin", "istio"]
+[stockdata]
+replicas = 3
+[load]
+page_loads = 20
+interval = "100ms"
+[[timeline]]
+at = "500ms"
+kind = "errors"
+pod = "stockdata-1"
+duration = "1s"
+"#,
+    );
+    let report = run(&s);
+    let plain = strategy(&report, "sidecar:round-robin");
+    let w = plain.replicas["stockdata-1"].work;
+    assert!(w.answered_error > 50, "{w:?}");
+    assert_eq!(
+        plain.requests.errors["UNAVAILABLE"], w.answered_error,
+        "{w:?}"
+    );
+    assert_eq!(w.client_errors, w.answered_error, "{w:?}");
+    let istio = strategy(&report, "istio");
+    assert_eq!(
+        istio.requests.ok, istio.requests.sent,
+        "{:?}",
+        istio.requests
+    );
+    let w = istio.replicas["stockdata-1"].work;
+    assert!(w.answered_error > 50 && w.client_errors == 0, "{w:?}");
+    assert!(istio.proxy.as_ref().expect("sidecar").retry_amplification > 1.0);
+}
