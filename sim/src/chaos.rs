@@ -131,7 +131,61 @@ fn candidate(seed: u64, attempt: u64) -> String {
         event(&mut t, &mut rng, nodes, replicas);
     }
     stream_limits(&mut t, seed, attempt);
+    error_faults(&mut t, seed, attempt);
     t
+}
+
+/// Sometimes an error fault (`errors`, `overload` or `flakes`) and a client
+/// strategy that reacts to errors or to load reports, from a stream of
+/// their own, so the rest of each seed's scenario is what it was before
+/// they were added.
+fn error_faults(t: &mut String, seed: u64, attempt: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed.wrapping_mul(1_000_003)
+            .wrapping_add(attempt)
+            .rotate_left(29),
+    );
+    if rng.random_bool(0.3) {
+        let extra = if rng.random_bool(0.5) {
+            "pin-until-error"
+        } else {
+            "sidecar:wrr"
+        };
+        if let Some(at) = t.find("strategies = [") {
+            let at = at + "strategies = [".len();
+            if !t.contains(&format!("\"{extra}\"")) {
+                t.insert_str(at, &format!("\"{extra}\", "));
+            }
+        }
+    }
+    if !rng.random_bool(0.5) {
+        return;
+    }
+    let at = rng.random_range(2..=16u32) * 100;
+    let duration = rng.random_range(100..=800u32);
+    let code = ["UNAVAILABLE", "INTERNAL", "RESOURCE_EXHAUSTED"][rng.random_range(0..3)];
+    let _ = writeln!(
+        t,
+        "\n[[timeline]]\nat = \"{at}ms\"\nduration = \"{duration}ms\""
+    );
+    let _ = match rng.random_range(0..3) {
+        0 => writeln!(
+            t,
+            "kind = \"errors\"\npod = \"stockdata-0\"\ncode = \"{code}\"\nrate = 0.{}\nafter_service = {}",
+            rng.random_range(1..=9),
+            rng.random_bool(0.5)
+        ),
+        1 => writeln!(
+            t,
+            "kind = \"overload\"\npod = \"stockdata-0\"\nlimit = {}",
+            rng.random_range(1..=40)
+        ),
+        _ => writeln!(
+            t,
+            "kind = \"flakes\"\ncode = \"{code}\"\nrate = 0.0{}",
+            rng.random_range(1..=9)
+        ),
+    };
 }
 
 /// Sometimes tight HTTP/2 stream limits on the replicas and the sidecars
