@@ -296,7 +296,7 @@ impl<S: EndpointService> Balance<S> {
         // hosts the same way): O(1) while they are few. With nothing to
         // avoid and no panic threshold this is the policy itself; the full
         // path below handles the rest.
-        if self.config.policy == Policy::RoundRobin
+        if matches!(self.config.policy, Policy::RoundRobin)
             && avoid.is_empty()
             && self.config.panic_threshold.is_none()
             && !self.endpoints.is_empty()
@@ -334,7 +334,7 @@ impl<S: EndpointService> Balance<S> {
     /// Not used with a panic threshold, whose "route to all when too few
     /// are healthy" needs the healthy count.
     fn pick_two_fast(&mut self, avoid: &[String], now: Instant) -> Option<usize> {
-        if self.config.policy != (Policy::P2c { choice_count: 2 }) {
+        if !matches!(self.config.policy, Policy::P2c { choice_count: 2 }) {
             return None;
         }
         let n = self.endpoints.len();

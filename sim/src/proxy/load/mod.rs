@@ -69,20 +69,18 @@ impl MeasureLayer {
 impl<S> Layer<S> for MeasureLayer {
     type Service = Measured<S>;
     fn layer(&self, inner: S) -> Measured<S> {
-        let (ewma, orca) = match self.metric {
-            LoadMetric::PendingRequests => (None, None),
-            LoadMetric::PeakEwma { default_rtt, decay } => (
-                Some(PeakEwma::new(default_rtt, decay, Instant::now())),
-                None,
-            ),
-            LoadMetric::Orca(config) => (None, Some(EndpointWeight::new(config))),
+        let estimate = match self.metric {
+            LoadMetric::PendingRequests => Estimate::Pending,
+            LoadMetric::PeakEwma { default_rtt, decay } => {
+                Estimate::Ewma(PeakEwma::new(default_rtt, decay, Instant::now()))
+            }
+            LoadMetric::Orca(config) => Estimate::Orca(EndpointWeight::new(config)),
         };
         Measured {
             inner,
             state: Arc::new(Mutex::new(State {
                 pending: 0,
-                ewma,
-                orca,
+                estimate,
             })),
         }
     }
@@ -91,8 +89,18 @@ impl<S> Layer<S> for MeasureLayer {
 #[derive(Debug)]
 struct State {
     pending: usize,
-    ewma: Option<PeakEwma>,
-    orca: Option<EndpointWeight>,
+    estimate: Estimate,
+}
+
+/// What the load is computed from, besides requests in flight.
+#[derive(Debug)]
+enum Estimate {
+    /// Nothing: the load is the requests in flight.
+    Pending,
+    /// Round-trip times.
+    Ewma(PeakEwma),
+    /// The endpoint's ORCA reports.
+    Orca(EndpointWeight),
 }
 
 /// An endpoint whose load is measured; see [`MeasureLayer`].
@@ -129,12 +137,10 @@ impl<S> Load for Measured<S> {
     fn load(&self) -> f64 {
         let mut s = lock(&self.state);
         let pending = s.pending;
-        if let Some(orca) = s.orca.as_mut() {
-            return orca.weight(Instant::now());
-        }
-        match s.ewma.as_mut() {
-            None => pending as f64,
-            Some(ewma) => ewma.cost(pending, Instant::now()),
+        match &mut s.estimate {
+            Estimate::Pending => pending as f64,
+            Estimate::Ewma(ewma) => ewma.cost(pending, Instant::now()),
+            Estimate::Orca(orca) => orca.weight(Instant::now()),
         }
     }
 }
@@ -169,19 +175,23 @@ where
             drop(guard);
             let now = Instant::now();
             let mut s = lock(&state);
-            if let Some(ewma) = s.ewma.as_mut() {
-                ewma.observe(now.saturating_duration_since(start), now);
-            }
-            if let (Some(orca), Ok(answer)) = (s.orca.as_mut(), &result) {
-                let r = &answer.response;
-                let report = r
-                    .body()
-                    .trailers()
-                    .and_then(OrcaLoadReport::from_headers)
-                    .or_else(|| OrcaLoadReport::from_headers(r.headers()));
-                if let Some(report) = report {
-                    orca.on_report(&report, now);
+            match (&mut s.estimate, &result) {
+                (Estimate::Pending, _) => {}
+                (Estimate::Ewma(ewma), _) => {
+                    ewma.observe(now.saturating_duration_since(start), now);
                 }
+                (Estimate::Orca(orca), Ok(answer)) => {
+                    let r = &answer.response;
+                    let report = r
+                        .body()
+                        .trailers()
+                        .and_then(OrcaLoadReport::from_headers)
+                        .or_else(|| OrcaLoadReport::from_headers(r.headers()));
+                    if let Some(report) = report {
+                        orca.on_report(&report, now);
+                    }
+                }
+                (Estimate::Orca(_), Err(_)) => {}
             }
             drop(s);
             result
