@@ -353,3 +353,39 @@ fn retry_storm_wastes_more_server_work_as_retries_amplify() {
         );
     }
 }
+
+#[test]
+fn in_fast_errors_outlier_detection_ejects_and_accrual_trips_within_the_first_page() {
+    // The bundled scenario (its baseline matches a fresh run, see
+    // `scenarios`): ten replicas, one page of 100 calls every 100 ms, so a
+    // page puts ~10 calls on stockdata-0 at once. Both breakers must open
+    // on the first page of the fault (its 5th or 7th failure), so at most
+    // that page's ~10 calls fail there, plus one per Linkerd probe; without
+    // a breaker about 200 do.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/baselines/fast-errors.json");
+    let report = Report::from_json_slice(&std::fs::read(path).expect("baseline")).expect("report");
+    let endpoint = |name: &str| {
+        strategy(&report, name)
+            .proxy
+            .as_ref()
+            .expect("a sidecar")
+            .endpoints["stockdata-0"]
+            .clone()
+    };
+    let failures = |e: &reports::EndpointReport| e.failures.values().sum::<u64>();
+    assert!(failures(&endpoint("sidecar:round-robin")) >= 190);
+    for name in ["istio+outlier", "consul"] {
+        let e = endpoint(name);
+        assert_eq!(e.ejections, 1, "{name}: {e:?}");
+        assert!((5..=11).contains(&failures(&e)), "{name}: {e:?}");
+    }
+    let e = endpoint("linkerd+route-retry+accrual");
+    assert!(e.ejections >= 1, "{e:?}");
+    assert!(
+        (7..=11 + e.ejections).contains(&failures(&e)),
+        "trips at 7, then one failed probe per trip: {e:?}"
+    );
+    // Istio's default retries hide the few calls that failed before it.
+    assert_eq!(strategy(&report, "istio+outlier").requests.ok, 4000);
+}
