@@ -60,7 +60,18 @@ impl TimeSeries {
     /// Buckets in time order, empty ones included (from 0 to the last one),
     /// so plots have no gaps.
     pub fn dense(&self) -> Vec<(u64, Bucket)> {
-        let last = self.buckets.keys().next_back().copied().unwrap_or(0);
+        self.dense_through(None)
+    }
+
+    /// [`TimeSeries::dense`], through bucket `at_least` if that is later.
+    pub fn dense_through(&self, at_least: Option<u64>) -> Vec<(u64, Bucket)> {
+        let last = self
+            .buckets
+            .keys()
+            .next_back()
+            .copied()
+            .max(at_least)
+            .unwrap_or(0);
         (0..=last)
             .map(|s| (s, self.buckets.get(&s).cloned().unwrap_or_default()))
             .collect()

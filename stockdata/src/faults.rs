@@ -8,9 +8,10 @@
 //!   `code` with probability `rate`, either at once (a fast 503: the request
 //!   costs no worker time) or after its service time (a slow error: the work
 //!   is done and thrown away).
-//! - [`OverloadFault`] (`overload`): load-dependent errors. While more than
-//!   `limit` requests are in the replica (waiting or working), a new one is
-//!   refused at once with `code`, as a server with admission control sheds.
+//! - [`OverloadFault`] (`overload`): load-dependent errors. While `limit`
+//!   or more requests are in the replica (waiting or working), a new one is
+//!   refused at once with `code`, as a server with admission control sheds:
+//!   the replica holds at most `limit`.
 //! - flakes: an [`ErrorFault`] set on every replica at once, usually with a
 //!   small rate (rare flakes).
 //!
@@ -33,7 +34,7 @@ pub struct ErrorFault {
     pub after_service: bool,
 }
 
-/// `overload`: refuse with `code` while more than `limit` requests are in.
+/// `overload`: refuse with `code` while `limit` or more requests are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverloadFault {
     /// Requests the replica holds (queued or working) before it refuses.

@@ -120,11 +120,15 @@ impl LoadWindow {
         };
     }
 
-    /// Counts an answer that held a worker slot for `busy`.
-    pub fn record(&mut self, ok: bool, busy: Duration) {
+    /// Counts a request that held a worker slot for `busy` (utilisation
+    /// counts every hold) and, if it was answered, its answer (`Some(ok)`;
+    /// `None`: its caller had gone, so no answer reached anyone).
+    pub fn record(&mut self, answer: Option<bool>, busy: Duration) {
         self.roll(Instant::now());
-        self.current.answered += 1;
-        self.current.errors += u64::from(!ok);
+        if let Some(ok) = answer {
+            self.current.answered += 1;
+            self.current.errors += u64::from(!ok);
+        }
         self.current.busy += busy;
     }
 
@@ -243,12 +247,13 @@ mod tests {
     async fn reports_the_last_whole_second() {
         let mut w = LoadWindow::new(4);
         assert_eq!(w.report(), OrcaLoadReport::default(), "nothing yet");
-        for ok in [true, true, false] {
-            w.record(ok, Duration::from_millis(400));
+        for answer in [Some(true), Some(true), Some(false), None] {
+            w.record(answer, Duration::from_millis(300));
         }
         tokio::time::advance(Duration::from_secs(1)).await;
         let r = w.report();
         assert_eq!((r.rps_fractional, r.eps), (3.0, 1.0));
+        // 4 holds of 300 ms over 4 slots for 1 s, the abandoned one too.
         assert!((r.application_utilization - 0.3).abs() < 1e-9, "{r:?}");
         tokio::time::advance(Duration::from_secs(2)).await;
         assert_eq!(w.report(), OrcaLoadReport::default(), "an idle second");

@@ -316,17 +316,24 @@ impl Stocks for StockDataService {
             }
             Verdict::FailAfterService(code) => Some(code),
         };
+        // Counted in now, not when a detached task first runs, so that a
+        // burst cannot slip past `overload` before any of it is counted.
+        let inside = InFlight::enter(self);
         let caller = CallerGone::default();
         let guard = caller.guard();
         let result = if self.inner.honor_cancellation {
-            self.process(id, request_id, fail_after, caller).await
+            self.process(id, request_id, fail_after, caller, inside)
+                .await
         } else {
             // Detached: dropping this handler (a cancelled call) does not
             // stop the work.
             let this = self.clone();
-            tokio::spawn(async move { this.process(id, request_id, fail_after, caller).await })
-                .await
-                .unwrap_or_else(|_| Err(Status::internal("worker task failed")))
+            tokio::spawn(async move {
+                this.process(id, request_id, fail_after, caller, inside)
+                    .await
+            })
+            .await
+            .unwrap_or_else(|_| Err(Status::internal("worker task failed")))
         };
         guard.answered();
         result
@@ -357,7 +364,7 @@ impl StockDataService {
         if let Some(load) = &self.inner.load {
             load.lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .record(false, std::time::Duration::ZERO);
+                .record(Some(false), std::time::Duration::ZERO);
         }
         self.tag_status(status)
     }
@@ -370,8 +377,8 @@ impl StockDataService {
         request_id: Option<String>,
         fail_after: Option<tonic::Code>,
         caller: CallerGone,
+        _inside: InFlight,
     ) -> Result<Response<GetResponse>, Status> {
-        let _in = Waiting::enter(&self.inner.in_flight);
         // Dropped last: the slot is released before the ledger reads the
         // time it was held.
         let mut ledger = Ledger::arrive(
@@ -402,6 +409,29 @@ impl StockDataService {
         };
         ledger.answer(result.is_ok());
         result
+    }
+}
+
+/// Counts a request as in the replica (for `overload`) from its arrival
+/// until it leaves, however it leaves.
+struct InFlight(StockDataService);
+
+impl InFlight {
+    fn enter(replica: &StockDataService) -> Self {
+        replica
+            .inner
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(replica.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

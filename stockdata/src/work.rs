@@ -152,34 +152,22 @@ impl Drop for Ledger<'_> {
             }
             None => Duration::ZERO,
         };
-        let useful = match self.ok {
-            _ if self.caller.is_gone() => {
-                t.abandoned += 1;
-                false
-            }
-            // Dropped unanswered: the handler was cancelled.
-            None => {
-                t.abandoned += 1;
-                false
-            }
-            Some(true) => {
-                t.answered_ok += 1;
-                true
-            }
-            Some(false) => {
-                t.answered_error += 1;
-                false
-            }
-        };
-        if !useful {
+        // `None`: the caller had gone (or the handler was cancelled).
+        let answer = self.ok.filter(|_| !self.caller.is_gone());
+        match answer {
+            None => t.abandoned += 1,
+            Some(true) => t.answered_ok += 1,
+            Some(false) => t.answered_error += 1,
+        }
+        if answer != Some(true) {
             t.wasted += held;
         }
         drop(t);
-        // The load report counts answers sent (not abandoned calls).
-        if let (Some(load), Some(ok)) = (self.load, self.ok) {
+        // The load report: every hold's time, and the answers sent.
+        if let Some(load) = self.load {
             load.lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .record(ok, held);
+                .record(answer, held);
         }
     }
 }

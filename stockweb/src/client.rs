@@ -58,7 +58,8 @@ pub enum Outbound {
     /// connection; then move on to the next address. `RESOURCE_EXHAUSTED`
     /// (HTTP 429) does not move the pin: dialogue deliberately keeps
     /// rate-limited clients where they are. The list is resolved and
-    /// reshuffled again every [`PIN_RESHUFFLE_EVERY`].
+    /// reshuffled again every [`PIN_RESHUFFLE_EVERY`], and after a broken
+    /// connection (the next call starts from a fresh answer).
     PinUntilError {
         /// The service's DNS name.
         service: String,
@@ -172,8 +173,8 @@ impl ClientSet {
     /// broken connection, not a status the server sent) asks for
     /// re-resolution, as grpc-go's subchannel going to TRANSIENT_FAILURE or
     /// IDLE calls `ResolveNow` (grpc/grpc-go
-    /// `balancer/pickfirst/pickfirstleaf/pickfirstleaf.go`). Only client-side
-    /// round robin acts on it.
+    /// `balancer/pickfirst/pickfirstleaf/pickfirstleaf.go`). Client-side
+    /// round robin and pin-until-error act on it.
     ///
     /// Pin-until-error moves its pin to the next address when a call on the
     /// pinned connection (`conn`) failed with a server error (the codes
@@ -181,17 +182,16 @@ impl ClientSet {
     /// late failures from an old pin do not move it again (dialogue's
     /// `compareAndSet`).
     pub fn on_error(&self, conn: &Conn, status: &tonic::Status) {
-        if self.pinned {
-            if moves_pin(status.code()) {
-                let next = (conn.index + 1) % self.clients.len();
-                let _ = self.cursor.compare_exchange(
-                    conn.index,
-                    next,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
-            }
-        } else if is_connection_failure(status) {
+        if self.pinned && moves_pin(status.code()) {
+            let next = (conn.index + 1) % self.clients.len();
+            let _ = self.cursor.compare_exchange(
+                conn.index,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        if is_connection_failure(status) {
             self.resolve_now.store(true, Ordering::Relaxed);
         }
     }
@@ -292,7 +292,12 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
                 Outbound::ClientRoundRobin { min_interval, .. } => {
                     !self.resolve_now.load(Ordering::Relaxed) || age < *min_interval
                 }
-                Outbound::PinUntilError { .. } => age < PIN_RESHUFFLE_EVERY,
+                // A broken connection also re-resolves (and reshuffles):
+                // the addresses may be gone (a rollout, a kill), as an HTTP
+                // client resolves again for its next connection.
+                Outbound::PinUntilError { .. } => {
+                    !self.resolve_now.load(Ordering::Relaxed) && age < PIN_RESHUFFLE_EVERY
+                }
                 _ => self.config.handler_lifetime.is_none_or(|l| age < l),
             };
             if fresh {

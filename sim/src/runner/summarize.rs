@@ -107,8 +107,10 @@ pub fn strategy_report(run: &StrategyRun, settings: &ReportSettings) -> Strategy
         let k = series.index(Duration::from_millis(*ms));
         *retries.entry(k).or_insert(0) += n;
     }
+    // Retries after the last completion are points too.
+    let last = retries.keys().next_back().copied();
     let series = series
-        .dense()
+        .dense_through(last)
         .into_iter()
         .map(|(bucket, b)| {
             let l = b.latency.summary();

@@ -165,7 +165,11 @@ fn run_installed(
     let mut queue = ActionQueue::default();
     actions::expand(scenario, &mut queue);
     let mut events = Vec::new();
-    loop {
+    // One step: the timeline's due actions, then the simulation's tick;
+    // true once the workload (the browser) is done.
+    let mut step = |sim: &mut turmoil::Sim<'_>,
+                    events: &mut Vec<(Duration, String)>|
+     -> Result<bool, WorldError> {
         let now = sim.elapsed();
         let mut fabric = SimFabric {
             sim: &mut *sim,
@@ -178,20 +182,22 @@ fn run_installed(
             factory: &factory,
             scenario,
         };
-        actions::apply_due(&mut queue, now, &mut world, &mut events)?;
+        actions::apply_due(&mut queue, now, &mut world, events)?;
         if let Some(failure) = table.failures().first() {
             return Err(WorldError(format!("pod failed: {failure}")));
         }
-        if sim.step().map_err(|e| WorldError(e.to_string()))? {
-            break;
-        }
-    }
+        sim.step().map_err(|e| WorldError(e.to_string()))
+    };
+    while !step(sim, &mut events)? {}
     let sim_time = sim.elapsed();
     // The workload is over, but servers may still be working on calls
     // their callers gave up on (`honor_cancellation = false`): let them
     // finish, so that work is in the ledger, without moving the run's end.
+    // The timeline goes on meanwhile (a pause still on is lifted on time),
+    // though nothing it does now is reported.
+    let mut after = Vec::new();
     while table.stockdata_busy() && sim.elapsed() < scenario.time_limit.0 {
-        sim.step().map_err(|e| WorldError(e.to_string()))?;
+        step(sim, &mut after)?;
     }
     let requests = records.take();
     if scenario.workload.is_none() {

@@ -389,3 +389,43 @@ fn in_fast_errors_outlier_detection_ejects_and_accrual_trips_within_the_first_pa
     // Istio's default retries hide the few calls that failed before it.
     assert_eq!(strategy(&report, "istio+outlier").requests.ok, 4000);
 }
+
+#[test]
+fn pin_until_error_follows_a_rolling_restart_to_the_new_addresses() {
+    // Every pod is replaced: a pin that only walked its old list would
+    // cycle through dead addresses (42 % of calls succeeded before it
+    // re-resolved on a broken connection). Now each broken connection
+    // costs the page on it, and the next page uses a fresh answer.
+    let report = run(r#"
+name = "pin-rollout"
+seed = 19
+strategies = ["pin-until-error"]
+[cluster]
+nodes = 4
+[stockdata]
+replicas = 3
+service_time = { distribution = "exponential", mean = "2ms" }
+[load]
+page_loads = 50
+interval = "100ms"
+[[timeline]]
+at = "1s"
+kind = "rolling-restart"
+service = "stockdata"
+ready_after = "300ms"
+grace = "500ms"
+"#);
+    let s = &report.strategies[0];
+    let failed_pages = s.page_loads.iter().filter(|p| !p.errors.is_empty()).count();
+    assert!(
+        failed_pages <= 3,
+        "seed 19: {failed_pages} pages failed: {:?}",
+        s.requests
+    );
+    assert!(s.requests.ok >= 4700, "seed 19: {:?}", s.requests);
+    let last = s.page_loads.last().expect("pages");
+    assert!(
+        last.errors.is_empty() && last.per_replica.len() == 1,
+        "{last:?}"
+    );
+}

@@ -41,8 +41,8 @@ pub enum EventKind {
     /// The pod answers `code` with probability `rate` (at once, or after
     /// its service time with `after_service`) for `duration`.
     Errors,
-    /// The pod refuses requests with `code` while more than `limit` are in
-    /// it, for `duration`.
+    /// The pod refuses requests with `code` while `limit` or more are in
+    /// it (it holds at most `limit`), for `duration`.
     Overload,
     /// Every StockData pod answers `code` with probability `rate` for
     /// `duration` (rare flakes).
