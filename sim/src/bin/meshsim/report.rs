@@ -165,6 +165,14 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     };
     let comparison = compare::compare(&baseline, &current, &thresholds, args.allow_scenario_change)
         .map_err(|e| Failure::Input(e.into()))?;
+    if baseline.schema_version < 3 && current.schema_version >= 3 {
+        eprintln!(
+            "note: the baseline is schema {}: its throughput is over the whole run, the \
+             current report's over the measured window; re-bless the baseline to compare \
+             like with like",
+            baseline.schema_version
+        );
+    }
     if let Some(out) = &args.html {
         write_compare_page(out, &baseline, &current, &comparison)?;
     }
