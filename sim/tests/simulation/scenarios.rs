@@ -44,6 +44,7 @@ fn the_bundle_is_complete() {
         "black-hole",
         "drastic-slowdown",
         "two-paths",
+        "load-reports",
     ] {
         assert!(
             names.iter().any(|n| n == want),
