@@ -179,6 +179,21 @@ async fn drive(
         }
     }
     let elapsed = start.elapsed();
+    // As in the simulator: servers still working on abandoned calls finish
+    // them (the timeline going on), so that work is in their ledgers; the
+    // run's end is not moved.
+    let mut after = Vec::new();
+    while table.stockdata_busy() && start.elapsed() < scenario.time_limit.0 {
+        let mut world = World {
+            fabric: &mut fabric,
+            table: &table,
+            cluster: &cluster,
+            factory: &factory,
+            scenario,
+        };
+        actions::apply_due(&mut queue, start.elapsed(), &mut world, &mut after)?;
+        tokio::time::sleep(DRIVER_TICK).await;
+    }
     Ok(finish(
         strategy,
         ledger.take(),

@@ -327,3 +327,34 @@ duration = "1s"
     assert!(w.answered_error > 50 && w.client_errors == 0, "{w:?}");
     assert!(istio.proxy.as_ref().expect("sidecar").retry_amplification > 1.0);
 }
+
+#[test]
+fn abandoned_work_is_in_the_ledger_for_real_too() {
+    // Every call times out at the sidecar after 20 ms; the replicas finish
+    // each 50 ms of work anyway. The run waits for them (without moving
+    // its end), so all of it is counted, and all of it is wasted.
+    let s = scenario(
+        r#"
+name = "real-abandoned"
+seed = 5
+strategies = ["sidecar:round-robin"]
+[stockdata]
+replicas = 2
+concurrency = 100
+honor_cancellation = false
+service_time = { distribution = "constant", value = "50ms" }
+[sidecar]
+request_timeout = "20ms"
+[load]
+page_loads = 2
+interval = "500ms"
+"#,
+    );
+    let report = run(&s);
+    let w = report.strategies[0].server_work();
+    assert_eq!(w.abandoned, 200, "{w:?}");
+    assert_eq!(w.answered_ok + w.client_ok, 0, "{w:?}");
+    assert_eq!(w.wasted_ms, w.busy_ms, "{w:?}");
+    // Real timers run a little long (tokio's 1 ms wheel), never short.
+    assert!((200.0 * 50.0..=200.0 * 60.0).contains(&w.busy_ms), "{w:?}");
+}
