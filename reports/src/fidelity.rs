@@ -213,9 +213,7 @@ impl Fidelity {
 
     /// `fidelity.json`: pretty JSON and a trailing newline.
     pub fn to_json_bytes(&self) -> serde_json::Result<Vec<u8>> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        crate::json_bytes(self)
     }
 
     /// `fidelity.md`: the table, the ranking and the findings.

@@ -43,6 +43,14 @@ use std::collections::BTreeMap;
 /// paid); version 2 files still read.
 pub const SCHEMA_VERSION: u32 = 3;
 
+/// The layout of `report.json`, `sweep.json` and `fidelity.json`: pretty,
+/// with a trailing newline (stable bytes, clean diffs of baselines).
+pub fn json_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 /// A whole run: one scenario, one seed, every strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -431,9 +439,7 @@ impl Report {
 
     /// Pretty JSON with a trailing newline: the exact bytes of `report.json`.
     pub fn to_json_bytes(&self) -> serde_json::Result<Vec<u8>> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        crate::json_bytes(self)
     }
 
     /// Parses `report.json` bytes.

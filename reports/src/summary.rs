@@ -68,6 +68,7 @@ pub fn rows(report: &Report) -> Vec<SummaryRow> {
 pub fn row(s: &StrategyReport) -> SummaryRow {
     let total_ok = s.requests.ok;
     let counts: Vec<u64> = s.per_replica.values().copied().collect();
+    let work = (!s.replicas.is_empty()).then(|| s.server_work());
     SummaryRow {
         strategy: s.name.clone(),
         calls: s.requests.sent,
@@ -106,8 +107,8 @@ pub fn row(s: &StrategyReport) -> SummaryRow {
                 (w.waited > 0).then(|| (name.to_string(), w.waited_pct(), w.wait_ms.p99))
             })
             .collect(),
-        server_work_s: (!s.replicas.is_empty()).then(|| s.server_work().busy_ms / 1000.0),
-        wasted_pct: (!s.replicas.is_empty()).then(|| s.server_work().wasted_pct()),
+        server_work_s: work.map(|w| w.busy_ms / 1000.0),
+        wasted_pct: work.map(|w| w.wasted_pct()),
     }
 }
 

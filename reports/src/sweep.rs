@@ -91,9 +91,7 @@ impl SweepPoint {
 impl SweepReport {
     /// Pretty JSON with a trailing newline.
     pub fn to_json_bytes(&self) -> serde_json::Result<Vec<u8>> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        crate::json_bytes(self)
     }
 
     /// `sweep.md`: one row per point and strategy.

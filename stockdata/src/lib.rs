@@ -82,6 +82,19 @@ pub fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
+/// Whether `code` is a server error: the gRPC statuses Envoy maps to HTTP
+/// 5xx (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`,
+/// `UNAVAILABLE`, `DATA_LOSS`). The sidecar's failure classification and
+/// pin-until-error both key off it; `RESOURCE_EXHAUSTED` (429) and the
+/// caller's own errors (`NOT_FOUND`, `INVALID_ARGUMENT`) are not.
+pub fn is_server_error(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+    )
+}
+
 /// The replica's gRPC routes: `stockdata.v1.Stocks` plus `grpc.health.v1`
 /// reporting the Stocks service as serving.
 pub async fn routes(replica: StockDataService) -> Routes {

@@ -17,7 +17,7 @@
 
 use http::{Request, Response, Uri};
 use hyper::body::{Body, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::io;
@@ -153,9 +153,7 @@ where
     serve_with(listener, move |io| {
         let service = TowerToHyperService::new(service.clone());
         Box::pin(async move {
-            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-            builder.timer(TokioTimer::new()).auto_date_header(false);
-            settings.apply(&mut builder);
+            let builder = settings.builder();
             let _ = builder.serve_connection(TokioIo::new(io), service).await;
         })
     })
@@ -177,14 +175,20 @@ where
     serve_with(listener, move |io| {
         let service = TowerToHyperService::new(service.clone());
         Box::pin(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .auto_date_header(false)
+            let _ = http1_builder()
                 .serve_connection(TokioIo::new(io), service)
                 .await;
         })
     })
     .await
+}
+
+/// The HTTP/1 server builder every meshsim HTTP/1 server uses: tokio's
+/// timer, no `date` header (stable bytes).
+pub(crate) fn http1_builder() -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).auto_date_header(false);
+    builder
 }
 
 type ConnFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;

@@ -177,12 +177,13 @@ impl ClientSet {
     /// round robin and pin-until-error act on it.
     ///
     /// Pin-until-error moves its pin to the next address when a call on the
-    /// pinned connection (`conn`) failed with a server error (the codes
-    /// Envoy maps to 5xx) or a broken connection; only once per pin, so
+    /// pinned connection (`conn`) failed with a server error
+    /// ([`stockdata::is_server_error`]: dialogue moves on 5xx, not on 429)
+    /// or a broken connection; only once per pin, so
     /// late failures from an old pin do not move it again (dialogue's
     /// `compareAndSet`).
     pub fn on_error(&self, conn: &Conn, status: &tonic::Status) {
-        if self.pinned && moves_pin(status.code()) {
+        if self.pinned && stockdata::is_server_error(status.code()) {
             let next = (conn.index + 1) % self.clients.len();
             let _ = self.cursor.compare_exchange(
                 conn.index,
@@ -216,18 +217,6 @@ impl ClientSet {
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
     }
-}
-
-/// Whether a call failing with `code` moves a pin-until-error client on:
-/// server errors (dialogue: 5xx and 503; here the gRPC codes that map to
-/// them) and broken connections (`UNAVAILABLE` from the transport), but not
-/// `RESOURCE_EXHAUSTED` (429) nor the caller's own errors.
-pub fn moves_pin(code: tonic::Code) -> bool {
-    use tonic::Code::*;
-    matches!(
-        code,
-        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
-    )
 }
 
 /// Whether `status` is a connection-level UNAVAILABLE: tonic attaches the

@@ -114,15 +114,7 @@ impl Outcome {
     /// caller's problem, not the endpoint's.
     pub fn is_failure(&self) -> bool {
         match self {
-            Outcome::Grpc(code) => matches!(
-                code,
-                Code::Unknown
-                    | Code::DeadlineExceeded
-                    | Code::Unimplemented
-                    | Code::Internal
-                    | Code::Unavailable
-                    | Code::DataLoss
-            ),
+            Outcome::Grpc(code) => stockdata::is_server_error(*code),
             _ => true,
         }
     }

@@ -146,8 +146,8 @@ async fn drive(
     let mut queue = ActionQueue::default();
     actions::expand(scenario, &mut queue);
     let mut events = Vec::new();
-    loop {
-        let now = start.elapsed();
+    // The timeline's actions due at `now`, applied to the running pods.
+    let mut apply_due = |now: Duration, events: &mut Vec<(Duration, String)>| {
         let mut world = World {
             fabric: &mut fabric,
             table: &table,
@@ -155,7 +155,11 @@ async fn drive(
             factory: &factory,
             scenario,
         };
-        actions::apply_due(&mut queue, now, &mut world, &mut events)?;
+        actions::apply_due(&mut queue, now, &mut world, events)
+    };
+    loop {
+        let now = start.elapsed();
+        apply_due(now, &mut events)?;
         if let Some(failure) = table.failures().first() {
             browse.abort();
             return Err(WorldError(format!("pod failed: {failure}")));
@@ -184,14 +188,7 @@ async fn drive(
     // run's end is not moved.
     let mut after = Vec::new();
     while table.stockdata_busy() && start.elapsed() < scenario.time_limit.0 {
-        let mut world = World {
-            fabric: &mut fabric,
-            table: &table,
-            cluster: &cluster,
-            factory: &factory,
-            scenario,
-        };
-        actions::apply_due(&mut queue, start.elapsed(), &mut world, &mut after)?;
+        apply_due(start.elapsed(), &mut after)?;
         tokio::time::sleep(DRIVER_TICK).await;
     }
     Ok(finish(

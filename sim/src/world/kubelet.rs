@@ -325,78 +325,62 @@ async fn run_pod<N: PodNet>(
             client,
             mode,
             calls,
-        } => match mode {
-            WebMode::Dns => {
-                let listener = net.bind(any).await?;
-                serve_web(
-                    &pod.name,
-                    listener,
-                    (client, calls),
-                    connect,
-                    cluster.dns(),
-                    ready,
-                )
-                .await?
-            }
-            WebMode::KubeProxy { seed } => {
-                let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
-                let listener = net.bind(any).await?;
-                serve_web(&pod.name, listener, (client, calls), connect, VipDns, ready).await?
-            }
-            WebMode::Peer { port, spec } => {
-                let local = net.sidecar_addr(&pod.name, port);
-                let client = via(client, local);
-                // A peer that cannot start fails the pod (and the run).
-                let upkeep = net
-                    .peer(
-                        (spec, pod.name.clone(), local),
-                        cluster.clone(),
-                        connect.clone(),
-                    )
-                    .await?;
-                lock(&children).push(tokio::spawn(upkeep));
-                let listener = net.bind(any).await?;
-                serve_web(
-                    &pod.name,
-                    listener,
-                    (client, calls),
-                    connect,
-                    cluster.dns(),
-                    ready,
-                )
-                .await?
-            }
-            WebMode::Sidecar {
-                port,
-                config,
-                seed,
-                metrics,
-            } => {
-                // The sidecar listens where only its pod reaches it, and
-                // lives as long as the pod.
-                let local = net.sidecar_addr(&pod.name, port);
-                let client = via(client, local);
-                let listener = net.bind(local).await?;
-                let outbound =
-                    Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
-                // A task of the pod's: its agent stops it with the pod and
-                // waits until its listener is closed.
-                let sidecar = tokio::spawn(async move {
-                    let _ = serve_outbound(listener, outbound).await;
-                });
-                lock(&children).push(sidecar);
-                let listener = net.bind(any).await?;
-                serve_web(
-                    &pod.name,
-                    listener,
-                    (client, calls),
-                    connect,
-                    cluster.dns(),
-                    ready,
-                )
-                .await?
-            }
-        },
+        } => {
+            // Where the app's calls go; every mode but kube-proxy resolves
+            // through cluster DNS from the pod's own connector.
+            let client = match mode {
+                WebMode::Dns => client,
+                WebMode::KubeProxy { seed } => {
+                    let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
+                    let listener = net.bind(any).await?;
+                    return serve_web(&pod.name, listener, (client, calls), connect, VipDns, ready)
+                        .await;
+                }
+                WebMode::Peer { port, spec } => {
+                    let local = net.sidecar_addr(&pod.name, port);
+                    // A peer that cannot start fails the pod (and the run).
+                    let upkeep = net
+                        .peer(
+                            (spec, pod.name.clone(), local),
+                            cluster.clone(),
+                            connect.clone(),
+                        )
+                        .await?;
+                    lock(&children).push(tokio::spawn(upkeep));
+                    via(client, local)
+                }
+                WebMode::Sidecar {
+                    port,
+                    config,
+                    seed,
+                    metrics,
+                } => {
+                    // The sidecar listens where only its pod reaches it, and
+                    // lives as long as the pod.
+                    let local = net.sidecar_addr(&pod.name, port);
+                    let listener = net.bind(local).await?;
+                    let outbound =
+                        Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
+                    // A task of the pod's: its agent stops it with the pod and
+                    // waits until its listener is closed.
+                    let sidecar = tokio::spawn(async move {
+                        let _ = serve_outbound(listener, outbound).await;
+                    });
+                    lock(&children).push(sidecar);
+                    via(client, local)
+                }
+            };
+            let listener = net.bind(any).await?;
+            serve_web(
+                &pod.name,
+                listener,
+                (client, calls),
+                connect,
+                cluster.dns(),
+                ready,
+            )
+            .await?
+        }
     }
     Ok(())
 }

@@ -3,36 +3,15 @@
 //! listener per mesh profile and StockData's server per scenario setting.
 //! Before these were settings every server advertised hyper's 200.
 
+use crate::proxy_tokio::sidecar_with;
 use sim::cluster::Cluster;
-use sim::proxy::{Outbound, serve_outbound};
-use sim::strategy::Strategy;
-use std::net::SocketAddr;
 use std::time::Duration;
-use stockdata::transport::{ServerH2, TokioConnect};
+use stockdata::transport::ServerH2;
 use stockdata::{ReplicaConfig, StockDataService};
 
 #[path = "../support/h2_peer.rs"]
 mod h2_peer;
 use h2_peer::advertised;
-
-async fn sidecar(strategy: &str) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let Ok(Strategy::Sidecar(spec)) = strategy.parse() else {
-        panic!("a sidecar strategy")
-    };
-    let outbound = Outbound::new(
-        Cluster::new(),
-        TokioConnect,
-        spec.config(Default::default()),
-        7,
-        Default::default(),
-    );
-    tokio::spawn(serve_outbound(listener, outbound));
-    addr
-}
 
 #[tokio::test]
 async fn each_profiles_listener_advertises_its_meshs_stream_limit_and_window() {
@@ -45,7 +24,7 @@ async fn each_profiles_listener_advertises_its_meshs_stream_limit_and_window() {
         ("sidecar:round-robin", 200, 1024 * 1024),
     ];
     for (strategy, streams, window) in cases {
-        let got = advertised(sidecar(strategy).await).await;
+        let got = advertised(sidecar_with(&Cluster::new(), strategy, |_| {}).await).await;
         // A new stream may send min(stream window, connection window);
         // every profile's connection window is at least its stream window.
         assert_eq!(got, (streams, window), "{strategy}: (streams, window)");

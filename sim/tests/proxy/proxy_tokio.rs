@@ -46,7 +46,9 @@ async fn sidecar(cluster: &Cluster) -> SocketAddr {
     sidecar_with(cluster, "sidecar:round-robin", |_| {}).await
 }
 
-async fn sidecar_with(
+/// A sidecar of `strategy` (its config adjusted by `tweak`) on a fresh
+/// loopback port, balancing over `cluster`'s endpoints.
+pub(crate) async fn sidecar_with(
     cluster: &Cluster,
     strategy: &str,
     tweak: impl FnOnce(&mut SidecarConfig),

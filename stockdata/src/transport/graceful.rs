@@ -15,7 +15,7 @@
 use super::{BoxError, Listener};
 use http::{Request, Response};
 use hyper::body::{Body, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
@@ -119,9 +119,7 @@ where
         let service = TowerToHyperService::new(service.clone());
         let hook = hook.clone();
         Box::pin(async move {
-            let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-            builder.timer(TokioTimer::new()).auto_date_header(false);
-            settings.apply(&mut builder);
+            let builder = settings.builder();
             let conn = builder.serve_connection(TokioIo::new(io), service);
             drain_on_stop(conn, stop, &hook, peer).await;
         })
@@ -150,10 +148,7 @@ where
         let service = TowerToHyperService::new(service.clone());
         let hook = hook.clone();
         Box::pin(async move {
-            let builder = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .auto_date_header(false)
-                .clone();
+            let builder = super::http1_builder();
             let conn = builder.serve_connection(TokioIo::new(io), service);
             drain_on_stop(conn, stop, &hook, peer).await;
         })

@@ -75,6 +75,18 @@ impl ServerH2 {
             .initial_connection_window_size(self.initial_connection_window);
     }
 
+    /// The server builder every meshsim HTTP/2 server uses: tokio's
+    /// executor and timer, no `date` header (stable bytes), these settings.
+    pub fn builder(&self) -> hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor> {
+        let mut builder =
+            hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .auto_date_header(false);
+        self.apply(&mut builder);
+        builder
+    }
+
     /// The limit as text: a number or `unlimited`.
     pub fn streams_text(&self) -> String {
         streams_text(self.max_concurrent_streams)
