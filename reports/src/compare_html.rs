@@ -41,33 +41,8 @@ pub fn render(
             ""
         }
     );
-    out.push_str("<h2>Changed metrics</h2>\n<table id=\"changes\">\n<thead><tr><th>strategy</th><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>regression</th></tr></thead>\n<tbody>\n");
-    let changed: Vec<_> = comparison
-        .rows
-        .iter()
-        .filter(|r| r.baseline != r.current || r.violation.is_some())
-        .collect();
-    if changed.is_empty() {
-        out.push_str("<tr><td class=\"none\" colspan=\"6\">no metric changed</td></tr>\n");
-    }
-    for r in changed {
-        let _ = writeln!(
-            out,
-            "<tr{}><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
-            if r.violation.is_some() {
-                " class=\"regression\""
-            } else {
-                ""
-            },
-            escape(&r.strategy),
-            escape(r.metric),
-            r.baseline,
-            r.current,
-            escape(&r.change),
-            escape(r.violation.as_deref().unwrap_or(""))
-        );
-    }
-    out.push_str("</tbody>\n</table>\n<h2>Charts</h2>\n");
+    out.push_str(&changes_table(comparison));
+    out.push_str("<h2>Charts</h2>\n");
     // Every chart name, in the current run's order, then any only the
     // baseline has.
     let mut names: Vec<&str> = current_charts.iter().map(|c| c.name.as_str()).collect();
@@ -93,5 +68,39 @@ pub fn render(
         );
     }
     out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The metrics that changed, regressions marked.
+fn changes_table(comparison: &Comparison) -> String {
+    let mut out = String::from(
+        "<h2>Changed metrics</h2>\n<table id=\"changes\">\n<thead><tr><th>strategy</th><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>regression</th></tr></thead>\n<tbody>\n",
+    );
+    let changed: Vec<_> = comparison
+        .rows
+        .iter()
+        .filter(|r| r.baseline != r.current || r.violation.is_some())
+        .collect();
+    if changed.is_empty() {
+        out.push_str("<tr><td class=\"none\" colspan=\"6\">no metric changed</td></tr>\n");
+    }
+    for r in changed {
+        let _ = writeln!(
+            out,
+            "<tr{}><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
+            if r.violation.is_some() {
+                " class=\"regression\""
+            } else {
+                ""
+            },
+            escape(&r.strategy),
+            escape(r.metric),
+            r.baseline,
+            r.current,
+            escape(&r.change),
+            escape(r.violation.as_deref().unwrap_or(""))
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
     out
 }

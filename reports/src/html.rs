@@ -3,6 +3,7 @@
 //! of `default-src 'none'` makes sure of it in any browser.
 
 use crate::Report;
+use crate::breakdown::{Breakdown, Line, cell_text};
 use crate::charts::Chart;
 use crate::summary;
 use crate::table::{HEADERS, cells};
@@ -15,22 +16,18 @@ table{border-collapse:collapse;font-size:.9rem;margin:1rem 0}\
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}\
 th:first-child,td:first-child,th:last-child,td:last-child{text-align:left}\
 th{background:#f3f3f3}figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto}\
-figcaption{color:#555;font-size:.9rem}pre{background:#f7f7f7;padding:1rem;overflow:auto;font-size:.85rem}";
+figcaption{color:#555;font-size:.9rem}pre{background:#f7f7f7;padding:1rem;overflow:auto;font-size:.85rem}\
+.wide{overflow-x:auto}#summary,#per-replica{font-size:.8rem}#summary td,#per-replica td{white-space:nowrap}\
+#summary th,#summary td{padding:.25rem .3rem}\
+#summary th:last-child,#summary td:last-child,#per-replica th:last-child,#per-replica td:last-child{text-align:right}\
+#per-replica tr.more td{text-align:left;color:#666}";
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and quoted attribute values:
+/// `&`, `<`, `>`, `"` and `'` become character references
+/// (`html_escape::encode_quoted_attribute`, which StockWeb's page uses
+/// too: one implementation, and neither crate depends on the other).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// The start of a self-contained page titled `title` (already escaped):
@@ -67,7 +64,7 @@ pub fn render(report: &Report, charts: &[Chart]) -> String {
         escape(&report.scenario.hash),
         escape(&report.meshsim_version)
     );
-    out.push_str("<h2>Summary</h2>\n<table id=\"summary\">\n<thead><tr>");
+    out.push_str("<h2>Summary</h2>\n<div class=\"wide\">\n<table id=\"summary\">\n<thead><tr>");
     for h in HEADERS {
         let _ = write!(out, "<th>{}</th>", escape(h));
     }
@@ -79,7 +76,8 @@ pub fn render(report: &Report, charts: &[Chart]) -> String {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    out.push_str(&replica_section(&Breakdown::of(report)));
     if !charts.is_empty() {
         out.push_str("<h2>Charts</h2>\n");
     }
@@ -109,9 +107,66 @@ pub fn render(report: &Report, charts: &[Chart]) -> String {
     out
 }
 
+/// The per-replica breakdown as its own section: one row per replica,
+/// one column per strategy (empty when no strategy reported a replica).
+pub fn replica_section(b: &Breakdown) -> String {
+    let mut out = String::new();
+    if b.is_empty() {
+        return out;
+    }
+    let _ = write!(
+        out,
+        "<h2>Per replica</h2>\n<p class=\"meta\">{}</p>\n<div class=\"wide\">\n<table id=\"per-replica\">\n<thead><tr><th>replica</th>",
+        escape(&b.caption())
+    );
+    for s in &b.strategies {
+        let _ = write!(out, "<th>{}</th>", escape(s));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for line in &b.lines {
+        match line {
+            Line::Replica(pod, cells) => {
+                let _ = write!(out, "<tr><td>{}</td>", escape(pod));
+                for &cell in cells {
+                    let _ = write!(out, "<td>{}</td>", escape(&cell_text(cell)));
+                }
+                out.push_str("</tr>\n");
+            }
+            Line::More(n) => {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"more\"><td colspan=\"{}\">{}</td></tr>",
+                    b.strategies.len() + 1,
+                    escape(&Breakdown::more_text(*n))
+                );
+            }
+        }
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    out
+}
+
 fn strip_xml_prolog(svg: &str) -> &str {
     match svg.find("<svg") {
         Some(i) => &svg[i..],
         None => svg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_replaces_the_five_reserved_characters_and_nothing_else() {
+        assert_eq!(
+            escape(r#"<a href="x">O'Reilly & Co</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;O&#x27;Reilly &amp; Co&lt;/a&gt;"
+        );
+        assert_eq!(
+            escape("sidecar:peak-ewma+retry · 99.9%"),
+            "sidecar:peak-ewma+retry · 99.9%"
+        );
+        assert_eq!(escape("&amp;"), "&amp;amp;");
     }
 }

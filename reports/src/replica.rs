@@ -41,15 +41,16 @@ pub struct ServerWork {
 }
 
 impl ServerWork {
-    /// Adds `other`'s counts and times.
+    /// Adds `other`'s counts (saturating: a report's counts are not
+    /// bounded) and times.
     pub fn add(&mut self, other: &ServerWork) {
         self.busy_ms += other.busy_ms;
         self.wasted_ms += other.wasted_ms;
-        self.answered_ok += other.answered_ok;
-        self.answered_error += other.answered_error;
-        self.abandoned += other.abandoned;
-        self.client_ok += other.client_ok;
-        self.client_errors += other.client_errors;
+        self.answered_ok = self.answered_ok.saturating_add(other.answered_ok);
+        self.answered_error = self.answered_error.saturating_add(other.answered_error);
+        self.abandoned = self.abandoned.saturating_add(other.abandoned);
+        self.client_ok = self.client_ok.saturating_add(other.client_ok);
+        self.client_errors = self.client_errors.saturating_add(other.client_errors);
     }
 
     /// Wasted share of the busy time, percent (0 when idle).
@@ -77,7 +78,7 @@ pub struct ReplicaTotals {
 impl ReplicaTotals {
     /// Adds `other`'s replicas.
     pub fn add(&mut self, other: ReplicaTotals) {
-        self.requests += other.requests;
+        self.requests = self.requests.saturating_add(other.requests);
         self.queue_ms += other.queue_ms;
         self.service_ms += other.service_ms;
     }

@@ -141,6 +141,35 @@ impl SummaryRow {
             .join(", ")
     }
 
+    /// Replicas in the breakdown (every StockData pod that existed).
+    pub fn replica_count(&self) -> usize {
+        self.shares.len()
+    }
+
+    /// The smallest and the largest replica's share of the successful
+    /// calls (0..=1); `None` without replicas.
+    pub fn share_range(&self) -> Option<(f64, f64)> {
+        let mut shares = self.shares.iter().map(|&(_, _, share)| share);
+        let first = shares.next()?;
+        Some(shares.fold((first, first), |(lo, hi), s| (lo.min(s), hi.max(s))))
+    }
+
+    /// The smallest replica share as text, e.g. `0.0%` (`-` without
+    /// replicas).
+    pub fn min_share_text(&self) -> String {
+        self.share_range()
+            .map(|(lo, _)| format!("{:.1}%", lo * 100.0))
+            .unwrap_or_else(|| "-".into())
+    }
+
+    /// The largest replica share as text, e.g. `100.0%` (`-` without
+    /// replicas).
+    pub fn max_share_text(&self) -> String {
+        self.share_range()
+            .map(|(_, hi)| format!("{:.1}%", hi * 100.0))
+            .unwrap_or_else(|| "-".into())
+    }
+
     /// Retry amplification as text (`-` without a sidecar).
     pub fn amplification_text(&self) -> String {
         self.retry_amplification

@@ -2,11 +2,15 @@
 //! as Markdown for `summary.md`.
 
 use crate::Report;
+use crate::breakdown::Breakdown;
 use crate::summary::{self, SummaryRow};
 use std::fmt::Write;
 
-/// Column headings, shared by the terminal and Markdown tables.
-pub const HEADERS: [&str; 15] = [
+/// Column headings, shared by the terminal, Markdown and HTML tables.
+/// Every cell's width is bounded whatever the number of replicas: their
+/// spread is in the last three columns (and `fairness`), each replica in
+/// the per-replica breakdown ([`crate::breakdown`]).
+pub const HEADERS: [&str; 17] = [
     "strategy",
     "calls",
     "ok %",
@@ -21,8 +25,17 @@ pub const HEADERS: [&str; 15] = [
     "fairness",
     "pinned pages",
     "waited at limit",
-    "per replica (ok)",
+    "replicas",
+    "min share",
+    "max share",
 ];
+
+/// Index of the `ok %` column.
+const OK_PCT: usize = 2;
+/// Index of the `fairness` column.
+const FAIRNESS: usize = 11;
+/// Index of the `waited at limit` column.
+const WAITED: usize = 13;
 
 /// The cells of one row, formatted.
 pub fn cells(r: &SummaryRow) -> Vec<String> {
@@ -41,7 +54,9 @@ pub fn cells(r: &SummaryRow) -> Vec<String> {
         format!("{:.3}", r.fairness),
         r.pinned_text(),
         r.waited_text(),
-        r.shares_text(),
+        r.replica_count().to_string(),
+        r.min_share_text(),
+        r.max_share_text(),
     ]
 }
 
@@ -54,14 +69,25 @@ pub enum Style {
     Color,
 }
 
+impl Style {
+    /// `text` in the SGR `code` (`1` bold, `31` red, `33` yellow), or as
+    /// it is when plain or without a code.
+    fn paint(self, text: String, code: &str) -> String {
+        match self {
+            Style::Color if !code.is_empty() => format!("\x1b[{code}m{text}\x1b[0m"),
+            _ => text,
+        }
+    }
+}
+
 /// The terminal rendering without colour (what `summary.md`'s readers and
 /// piped output see).
 pub fn render(report: &Report) -> String {
     render_styled(report, Style::Plain)
 }
 
-/// The terminal rendering: heading line, aligned table, workload summary
-/// and timeline.
+/// The terminal rendering: heading line, aligned table (one line per
+/// strategy), the per-replica breakdown, workload summary and timeline.
 pub fn render_styled(report: &Report, style: Style) -> String {
     let rows = summary::rows(report);
     let table: Vec<Vec<String>> = rows.iter().map(cells).collect();
@@ -71,14 +97,35 @@ pub fn render_styled(report: &Report, style: Style) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let paint = |text: String, code: &str| match style {
-        Style::Color if !code.is_empty() => format!("\x1b[{code}m{text}\x1b[0m"),
-        _ => text,
-    };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "scenario {} (seed {}, hash {}){}",
+    let mut out = heading(report);
+    let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    out.push_str(&aligned(&headers, &widths, &["1"; HEADERS.len()], style));
+    for (row, r) in table.iter().zip(&rows) {
+        let mut codes = [""; HEADERS.len()];
+        codes[OK_PCT] = match r.ok_pct {
+            p if p >= 100.0 => "",
+            p if p >= 99.0 => "33",
+            _ => "31",
+        };
+        if r.fairness < 0.75 {
+            codes[FAIRNESS] = "33";
+        }
+        if !r.waited_at.is_empty() {
+            codes[WAITED] = "33";
+        }
+        out.push_str(&aligned(row, &widths, &codes, style));
+    }
+    out.push_str(&Breakdown::of(report).text(&|h| style.paint(h, "1")));
+    workload_lines(report, &mut out);
+    wait_lines(report, &mut out);
+    timeline_lines(report, &mut out);
+    out
+}
+
+/// `scenario NAME (seed S, hash H)`, and the mode when real.
+fn heading(report: &Report) -> String {
+    format!(
+        "scenario {} (seed {}, hash {}){}\n",
         report.scenario.name,
         report.seed,
         report
@@ -91,47 +138,28 @@ pub fn render_styled(report: &Report, style: Style) -> String {
             (crate::Mode::Real, Some(cores)) => format!(", real mode on {cores} cores"),
             (crate::Mode::Real, None) => ", real mode".to_string(),
         }
-    );
-    let line = |cells: &[String], codes: &[&str], out: &mut String| {
-        let mut text = String::new();
-        let last = cells.len() - 1;
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            // Text columns left-aligned, numbers right-aligned; pad before
-            // painting so escape codes do not upset the alignment.
-            let padded = if i == 0 || i == last {
-                format!("{cell:<w$}")
-            } else {
-                format!("{cell:>w$}")
-            };
-            let code = codes.get(i).copied().unwrap_or("");
-            let _ = write!(text, "{}  ", paint(padded, code));
-        }
-        let _ = writeln!(out, "{}", text.trim_end());
-    };
-    let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
-    line(&headers, &["1"; HEADERS.len()], &mut out);
-    for (row, r) in table.iter().zip(&rows) {
-        let mut codes = [""; HEADERS.len()];
-        codes[2] = match r.ok_pct {
-            p if p >= 100.0 => "",
-            p if p >= 99.0 => "33",
-            _ => "31",
-        };
-        if r.fairness < 0.75 {
-            codes[11] = "33";
-        }
-        if !r.waited_at.is_empty() {
-            codes[13] = "33";
-        }
-        line(row, &codes, &mut out);
-    }
-    workload_lines(report, &mut out);
-    wait_lines(report, &mut out);
-    timeline_lines(report, &mut out);
-    out
+    )
 }
 
-/// `summary.md`: heading, the table as Markdown, workload and timeline.
+/// One table line: the strategy left-aligned, the figures right-aligned,
+/// each cell painted with its code (after padding, so that escape codes do
+/// not upset the alignment).
+fn aligned(cells: &[String], widths: &[usize], codes: &[&str], style: Style) -> String {
+    let mut text = String::new();
+    for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        let padded = if i == 0 {
+            format!("{cell:<w$}")
+        } else {
+            format!("{cell:>w$}")
+        };
+        let code = codes.get(i).copied().unwrap_or("");
+        let _ = write!(text, "{}  ", style.paint(padded, code));
+    }
+    format!("{}\n", text.trim_end())
+}
+
+/// `summary.md`: heading, the table as Markdown, the per-replica
+/// breakdown, workload and timeline.
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", report.scenario.name);
@@ -143,13 +171,7 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
     let align: Vec<&str> = (0..HEADERS.len())
-        .map(|i| {
-            if i == 0 || i == HEADERS.len() - 1 {
-                "---"
-            } else {
-                "---:"
-            }
-        })
+        .map(|i| if i == 0 { "---" } else { "---:" })
         .collect();
     let _ = writeln!(out, "|{}|", align.join("|"));
     for r in summary::rows(report) {
@@ -159,6 +181,7 @@ pub fn markdown(report: &Report) -> String {
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
+    out.push_str(&Breakdown::of(report).markdown());
     let mut rest = String::new();
     workload_lines(report, &mut rest);
     wait_lines(report, &mut rest);

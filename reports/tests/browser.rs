@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{baseline, decode_png, scratch};
+use common::{baseline, decode_png, scratch, with_replicas};
 use reports::{charts, output};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -224,4 +224,99 @@ fn compare_html_shows_both_runs_charts_and_names_the_changed_metrics() {
         .filter(|px| px.iter().zip(blue).all(|(&a, b)| a.abs_diff(b) <= 12))
         .count();
     assert!(drawn > 500, "only {drawn} chart-coloured pixels on screen");
+}
+
+/// `page` as Chromium lays it out `width` pixels wide: its DOM after a
+/// script has written each table row's rendered height into the row as
+/// `data-h`. The script runs in a copy of the page without its
+/// Content-Security-Policy (which rightly forbids scripts).
+fn row_heights(browser: &Path, page: &Path, work: &Path, width: u32) -> String {
+    let html = std::fs::read_to_string(page).expect("page");
+    let csp = html
+        .lines()
+        .find(|l| l.contains("Content-Security-Policy"))
+        .expect("the page has a CSP");
+    let measured = html.replace(csp, "").replace(
+        "</body>",
+        "<script>for (const tr of document.querySelectorAll('tr')) \
+         tr.setAttribute('data-h', tr.getBoundingClientRect().height.toFixed(1));</script>\n</body>",
+    );
+    let copy = work.join("measured.html");
+    std::fs::write(&copy, measured).expect("write");
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join("profile").display()
+        ))
+        .arg(format!("--window-size={width},2000"))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", copy.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `data-h` of every row of the table with id `table`, header first.
+fn heights(dom: &str, table: &str) -> Vec<f64> {
+    let body = dom
+        .split(&format!("<table id=\"{table}\">"))
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("table {table} in {dom}"));
+    body.split("data-h=\"")
+        .skip(1)
+        .map(|rest| {
+            let h = rest.split('"').next().unwrap_or("");
+            h.parse().unwrap_or_else(|_| panic!("height {h}"))
+        })
+        .collect()
+}
+
+#[test]
+fn fifty_replicas_leave_every_summary_row_one_line_high() {
+    let Some(browser) = chromium() else { return };
+    let work = scratch("browser-fifty");
+    let report = with_replicas(baseline("slow-replica"), 50);
+    let site = work.join("site");
+    output::write_dir(&report, &site).expect("writes");
+    let page = site.join("index.html");
+
+    let dom = row_heights(&browser, &page, &work, 1200);
+    let summary = heights(&dom, "summary");
+    assert_eq!(summary.len(), 1 + report.strategies.len(), "{summary:?}");
+    // A row of one line of text: the per-replica table's, whose cells are
+    // a name and `80 (2%)`.
+    let per_replica = heights(&dom, "per-replica");
+    assert_eq!(per_replica.len(), 1 + 50, "{per_replica:?}");
+    let line = per_replica[1];
+    assert!(line > 10.0 && line < 40.0, "{per_replica:?}");
+    let (header, rows) = (summary[0], &summary[1..]);
+    for (s, &h) in report.strategies.iter().zip(rows) {
+        assert!(h <= 2.0 * header, "{}: {h} px, header {header} px", s.name);
+        assert!(h <= 1.2 * line, "{}: {h} px, one line is {line} px", s.name);
+    }
+    for &h in &per_replica[1..] {
+        assert!(h <= 1.2 * line, "{per_replica:?}");
+    }
+
+    // What a reader sees (kept for a look: target/tmp/browser-fifty).
+    let (_, shot, urls) = load(&browser, &page, &work);
+    assert!(urls.is_empty(), "index.html made requests: {urls:?}");
+    std::fs::write(work.join("fifty-replicas.png"), &shot).expect("screenshot");
+    let (w, h, _, _) = decode_png(&shot);
+    assert!(w >= 1000 && h >= 1000, "{w}x{h}");
 }

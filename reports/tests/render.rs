@@ -24,8 +24,13 @@ fn demo_summary_matches_the_golden_file() {
     );
     // The reviewed facts the golden file holds.
     assert!(want.contains("| cached-dns | 1000 | 100.00 |"), "{want}");
-    assert!(want.contains("0.500 | 10/10 | - | stockdata-0 1000 (100%), stockdata-1 0 (0%) |"));
-    assert!(want.contains("1.000 | 0/10 | - | stockdata-0 500 (50%), stockdata-1 500 (50%) |"));
+    // One row per strategy: the replicas' spread, not each replica.
+    assert!(want.contains("| 0.500 | 10/10 | - | 2 | 0.0% | 100.0% |\n"));
+    assert!(want.contains("| 1.000 | 0/10 | - | 2 | 50.0% | 50.0% |\n"));
+    // Each replica in its own table, a column per strategy.
+    assert!(want.contains("| replica | cached-dns | sidecar:round-robin |\n"));
+    assert!(want.contains("| stockdata-0 | 1000 (100%) | 500 (50%) |\n"));
+    assert!(want.contains("| stockdata-1 | 0 (0%) | 500 (50%) |\n"));
 }
 
 #[test]

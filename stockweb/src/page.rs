@@ -260,19 +260,11 @@ pub fn render_html(page: &Page) -> String {
     html
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Escapes `&`, `<`, `>`, `"` and `'` for element content and quoted
+/// attributes: the same function meshsim's HTML reports use
+/// (`html_escape::encode_quoted_attribute`).
+fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_quoted_attribute(s)
 }
 
 #[cfg(test)]
@@ -296,7 +288,7 @@ mod tests {
         };
         let html = render_html(&page);
         assert!(html.contains("<h1>NASDAQ 100</h1>"));
-        assert!(html.contains("<td>O&#39;Reilly &lt;Auto&gt; &amp; Co</td><td>stockdata-1</td>"));
+        assert!(html.contains("<td>O&#x27;Reilly &lt;Auto&gt; &amp; Co</td><td>stockdata-1</td>"));
         assert!(html.contains("NOT_FOUND × 2;"));
         assert!(html.contains("in 1.500 ms"));
     }

@@ -22,9 +22,12 @@ mod timeseries;
 pub use fidelity::FidelityChart;
 pub use latency::{CdfChart, SpectrumChart};
 pub use proxy_cost::ProxyCostChart;
-pub use share::ShareChart;
+pub use share::{MAX_SEGMENTS, ShareChart};
 pub use sweep::{SweepChart, SweepLine};
-pub use timeseries::{TimeSeriesChart, event_label as timeseries_event_label};
+pub use timeseries::{
+    MAX_CHART_BUCKETS, SeriesBucket, TimeSeriesChart, event_label as timeseries_event_label,
+    series_buckets,
+};
 
 use crate::Report;
 use plotters::coord::Shift;
@@ -186,7 +189,22 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
-/// The largest `y` of some point lists, padded by 5% (and at least `floor`).
+/// The largest value an axis reaches. plotters lays out an infinite axis
+/// forever, and draws a point far off the axis as a line across billions
+/// of pixels; so every axis end and every plotted value stays within this.
+pub const AXIS_LIMIT: f64 = 1e300;
+
+/// `v` within `±AXIS_LIMIT` (NaN, which no axis has, becomes 0).
+pub(crate) fn on_axis(v: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-AXIS_LIMIT, AXIS_LIMIT)
+    }
+}
+
+/// The largest `y` of some point lists, padded by 5% (and at least
+/// `floor`), at most [`AXIS_LIMIT`].
 pub(crate) fn y_max<'a>(points: impl Iterator<Item = &'a (f64, f64)>, floor: f64) -> f64 {
-    points.map(|&(_, y)| y).fold(floor, f64::max) * 1.05
+    on_axis(points.map(|&(_, y)| on_axis(y)).fold(floor, f64::max) * 1.05)
 }

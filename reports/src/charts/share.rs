@@ -4,9 +4,15 @@
 
 use super::{FONT, Figure, HEIGHT, WIDTH, color, err};
 use crate::Report;
+use crate::breakdown::pod_order;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::collections::BTreeMap;
+
+/// Most segments a bar has: one per colour of the palette, so that each
+/// colour names one thing.
+pub const MAX_SEGMENTS: usize = 10;
 
 /// One stacked bar per strategy, split into segments.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,32 +71,54 @@ impl ShareChart {
         })
     }
 
-    /// Who served the calls, from the report's per-replica counts.
+    /// Who served the calls, from the report's per-replica counts: a
+    /// segment per pod, in name order; beyond [`MAX_SEGMENTS`] pods, the
+    /// busiest (by successful calls over every strategy) and one segment
+    /// for the others.
     pub fn from_report(report: &Report) -> Self {
-        let mut pods: Vec<String> = report
-            .strategies
-            .iter()
-            .flat_map(|s| s.per_replica.keys().cloned())
-            .collect();
-        pods.sort();
-        pods.dedup();
+        let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+        for s in &report.strategies {
+            for (pod, &n) in &s.per_replica {
+                let t = totals.entry(pod).or_default();
+                *t = t.saturating_add(n);
+            }
+        }
+        let mut pods: Vec<&str> = totals.keys().copied().collect();
+        let others = pods.len().saturating_sub(MAX_SEGMENTS - 1);
+        if pods.len() > MAX_SEGMENTS {
+            pods.sort_by(|a, b| totals[b].cmp(&totals[a]).then(pod_order(a, b)));
+            pods.truncate(MAX_SEGMENTS - 1);
+        }
+        pods.sort_by(|a, b| pod_order(a, b));
         let shares = report
             .strategies
             .iter()
             .map(|s| {
-                let ok: u64 = s.per_replica.values().sum();
-                pods.iter()
-                    .map(|p| {
-                        let n = s.per_replica.get(p).copied().unwrap_or(0);
-                        if ok == 0 {
-                            0.0
-                        } else {
-                            n as f64 * 100.0 / ok as f64
-                        }
-                    })
-                    .collect()
+                let ok = s
+                    .per_replica
+                    .values()
+                    .fold(0u64, |sum, &n| sum.saturating_add(n));
+                let pct = |n: u64| {
+                    if ok == 0 {
+                        0.0
+                    } else {
+                        n as f64 * 100.0 / ok as f64
+                    }
+                };
+                let mut bar: Vec<f64> = pods
+                    .iter()
+                    .map(|p| pct(s.per_replica.get(*p).copied().unwrap_or(0)))
+                    .collect();
+                if pods.len() < totals.len() {
+                    bar.push((100.0 - bar.iter().sum::<f64>()).max(0.0));
+                }
+                bar
             })
             .collect();
+        let mut pods: Vec<String> = pods.into_iter().map(String::from).collect();
+        if pods.len() < totals.len() {
+            pods.push(format!("{others} other replicas"));
+        }
         Self {
             name: "replica-share",
             title: "Share of successful calls per StockData replica",
@@ -127,6 +155,32 @@ impl ShareChart {
                 at
             })
             .collect()
+    }
+
+    /// The legend runs along the top, above the bars it explains.
+    fn draw_legend<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        for ((x, row), (p, pod)) in self
+            .legend_layout()
+            .into_iter()
+            .zip(self.pods.iter().enumerate())
+        {
+            let y = 16 + 24 * row as i32;
+            root.draw(&Rectangle::new(
+                [(x, y - 7), (x + 14, y + 7)],
+                color(p).filled(),
+            ))
+            .map_err(err)?;
+            root.draw(&Text::new(
+                pod.clone(),
+                (x + 20, y),
+                (FONT, 15)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        Ok(())
     }
 }
 
@@ -193,28 +247,7 @@ impl Figure for ShareChart {
             });
             chart.draw_series(bars).map_err(err)?;
         }
-        // The legend runs along the top, above the bars it explains.
-        for ((x, row), (p, pod)) in self
-            .legend_layout()
-            .into_iter()
-            .zip(self.pods.iter().enumerate())
-        {
-            let y = 16 + 24 * row as i32;
-            root.draw(&Rectangle::new(
-                [(x, y - 7), (x + 14, y + 7)],
-                color(p).filled(),
-            ))
-            .map_err(err)?;
-            root.draw(&Text::new(
-                pod.clone(),
-                (x + 20, y),
-                (FONT, 15)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-            ))
-            .map_err(err)?;
-        }
+        self.draw_legend(root)?;
         // Percentages inside segments wide enough to hold them.
         let labels = self.shares.iter().enumerate().flat_map(|(i, shares)| {
             let mut x0 = 0.0;

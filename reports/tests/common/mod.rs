@@ -36,3 +36,23 @@ pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>, png::ColorType) {
     buf.truncate(info.buffer_size());
     (info.width, info.height, buf, info.color_type)
 }
+
+/// `report` with `n` StockData replicas (`stockdata-0` …): the first
+/// strategy's successful calls all on `stockdata-0` (a pinned client), every
+/// other strategy's spread evenly, the remainder on the first pods.
+pub fn with_replicas(mut report: Report, n: u64) -> Report {
+    for (i, s) in report.strategies.iter_mut().enumerate() {
+        let ok = s.requests.ok;
+        s.per_replica = (0..n)
+            .map(|pod| {
+                let calls = match i {
+                    0 if pod == 0 => ok,
+                    0 => 0,
+                    _ => ok / n + u64::from(pod < ok % n),
+                };
+                (format!("stockdata-{pod}"), calls)
+            })
+            .collect();
+    }
+    report
+}
