@@ -8,7 +8,12 @@ replica queues requests FIFO behind a fixed number of worker slots and spends
 a service time drawn from its own seeded RNG on each.
 
 The crate also holds [`transport`], the listener/connector/resolver seam that
-lets every service in meshsim run on real sockets and on turmoil alike.
+lets every service in meshsim run on real sockets and on turmoil alike (and
+[`transport::AnyAuthority`], which lets hyper serve requests whose
+`:authority` it would refuse); [`health`], `grpc.health.v1` as the gRPC
+health checking protocol has it; and [`timer`], the seam between the
+simulator's service times (tokio's virtual clock) and real mode's (a precise
+timer: [`StockDataService::with_timer`]).
 
 ```no_run
 # async fn demo() -> std::io::Result<()> {
@@ -34,11 +39,13 @@ stockdata::serve(listener, replica).await
 
 pub mod data;
 pub mod faults;
+pub mod health;
 pub mod orca;
 pub mod program;
 pub mod service;
 pub mod service_time;
 pub mod spec;
+pub mod timer;
 pub mod transport;
 mod work;
 
@@ -53,6 +60,7 @@ pub use service::{
     StockDataService,
 };
 pub use service_time::ServiceTime;
+pub use timer::ServiceTimer;
 
 use tonic::service::Routes;
 
@@ -98,15 +106,22 @@ pub fn is_server_error(code: tonic::Code) -> bool {
 /// The replica's gRPC routes: `stockdata.v1.Stocks` plus `grpc.health.v1`
 /// reporting the Stocks service as serving.
 pub async fn routes(replica: StockDataService) -> Routes {
-    let (reporter, health) = tonic_health::server::health_reporter();
+    routes_with_health(replica).await.0
+}
+
+/// [`routes`], and the reporter of their health service (to report
+/// `NOT_SERVING`, or to [`drain`](health::HealthReporter::drain) on
+/// shutdown).
+pub async fn routes_with_health(replica: StockDataService) -> (Routes, health::HealthReporter) {
+    let (reporter, health) = health::health_reporter();
     reporter
         .set_serving::<pb::stocks_server::StocksServer<StockDataService>>()
         .await;
-    match replica.load_window() {
+    let routes = match replica.load_window() {
         Some(window) => Routes::new(orca::LoadReporting::new(replica.into_server(), window)),
         None => Routes::new(replica.into_server()),
-    }
-    .add_service(health)
+    };
+    (routes.add_service(health), reporter)
 }
 
 /// Serves a replica (Stocks + health) on `listener` until accepting fails.

@@ -6,11 +6,12 @@
 //! of traffic really queues: the very effect a balancer exists to avoid.
 
 use crate::data;
-use crate::faults::{Faults, Verdict};
+use crate::faults::Verdict;
 use crate::orca::LoadWindow;
 use crate::pb::stocks_server::{Stocks, StocksServer};
 use crate::pb::{GetRequest, GetResponse};
 use crate::service_time::ServiceTime;
+use crate::timer::ServiceTimer;
 pub use crate::work::ReplicaTimes;
 use crate::work::{CallerGone, Ledger};
 use rand::{Rng, SeedableRng};
@@ -19,6 +20,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Response, Status};
+
+mod config;
+mod control;
+pub use config::{ReplicaConfig, ReplicaError};
+pub use control::ReplicaControl;
 
 /// The response header (and error trailer) naming the serving replica.
 pub const SERVER_ID_HEADER: &str = "server-id";
@@ -32,140 +38,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Mixed into a replica's seed for its fault RNG (ASCII "faults").
 const FAULT_SEED_SALT: u64 = 0x6661_756c_7473;
 
-/// Live fault controls of a replica (what a chaos tool would do to the
-/// process): a service-time multiplier and a pause (SIGSTOP-like stall);
-/// and what its worker slots did ([`ReplicaTimes`]). Shared by every
-/// incarnation of a pod, so a restarted pod keeps them.
-#[derive(Debug, Clone)]
-pub struct ReplicaControl {
-    slowdown: Arc<Mutex<f64>>,
-    paused: Arc<tokio::sync::watch::Sender<bool>>,
-    times: Arc<Mutex<ReplicaTimes>>,
-    faults: Arc<Mutex<Faults>>,
-}
-
-impl Default for ReplicaControl {
-    fn default() -> Self {
-        Self {
-            slowdown: Arc::new(Mutex::new(1.0)),
-            paused: Arc::new(tokio::sync::watch::Sender::new(false)),
-            times: Arc::default(),
-            faults: Arc::default(),
-        }
-    }
-}
-
-impl ReplicaControl {
-    /// Whether requests are in the replica (queued or working).
-    pub fn is_busy(&self) -> bool {
-        self.times
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .in_progress
-            > 0
-    }
-
-    /// A copy of what the replica's worker slots did so far.
-    pub fn times(&self) -> ReplicaTimes {
-        self.times.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The error faults now active.
-    pub fn faults(&self) -> Faults {
-        *self.faults.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Changes the active error faults.
-    pub fn update_faults(&self, f: impl FnOnce(&mut Faults)) {
-        f(&mut self.faults.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-
-    /// Sets the service-time multiplier (1.0 = normal).
-    pub fn set_slowdown(&self, factor: f64) {
-        *self.slowdown.lock().unwrap_or_else(|p| p.into_inner()) = factor;
-    }
-
-    /// The service-time multiplier.
-    pub fn slowdown(&self) -> f64 {
-        *self.slowdown.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Pauses or resumes request processing. While paused, requests that
-    /// hold a worker slot stop before doing their work.
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.send_replace(paused);
-    }
-
-    async fn wait_unpaused(&self) {
-        let mut rx = self.paused.subscribe();
-        // An error means the sender is gone: nothing can pause us any more.
-        let _ = rx.wait_for(|paused| !*paused).await;
-    }
-}
-
-/// How a replica is set up.
-#[derive(Debug, Clone)]
-pub struct ReplicaConfig {
-    /// The pod name reported in [`SERVER_ID_HEADER`].
-    pub pod: String,
-    /// Service time per request, once a worker slot is held.
-    pub service_time: ServiceTime,
-    /// Worker slots; requests beyond this wait FIFO.
-    pub concurrency: usize,
-    /// Seed of the replica's own RNG (draws for requests without an id).
-    pub seed: u64,
-    /// Seed of the request-keyed draws; give every replica of a service the
-    /// same one, so a request's demand does not depend on who serves it.
-    pub demand_seed: u64,
-    /// Whether a request the client cancels (HTTP/2 RST_STREAM, a timeout)
-    /// stops being worked on. `false` models the many servers that finish
-    /// abandoned work anyway: it keeps its worker slot to the end.
-    pub honor_cancellation: bool,
-    /// Most requests waiting for a worker slot; one more is refused at once
-    /// with `UNAVAILABLE` (load shedding). `None`: unbounded.
-    pub queue_bound: Option<usize>,
-    /// Multiplier on every service time (1.0 = normal; 10.0 models a gray
-    /// failure: a replica that still answers, ten times slower). Draws are
-    /// the same either way, so a slow replica sees the same random stream.
-    pub slowdown: f64,
-    /// Attach an ORCA load report to every response ([`crate::orca`]), as
-    /// a service does that runs gRPC's ORCA interceptor for clients that
-    /// weight by it.
-    pub load_reports: bool,
-}
-
-impl ReplicaConfig {
-    /// A replica with a constant service time and a seed of 0.
-    pub fn constant(pod: &str, service_time: std::time::Duration, concurrency: usize) -> Self {
-        Self {
-            pod: pod.to_string(),
-            service_time: ServiceTime::Constant(service_time),
-            concurrency,
-            seed: 0,
-            demand_seed: 0,
-            honor_cancellation: true,
-            queue_bound: None,
-            slowdown: 1.0,
-            load_reports: false,
-        }
-    }
-}
-
-/// Errors building a replica.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplicaError {
-    /// The pod name cannot be sent as a header value.
-    #[error("pod name {0:?} is not a valid header value")]
-    InvalidPodName(String),
-    /// A replica needs at least one worker slot.
-    #[error("concurrency must be at least 1")]
-    ZeroConcurrency,
-}
-
 /// A StockData replica; cheap to clone (state is shared).
 #[derive(Debug, Clone)]
 pub struct StockDataService {
     inner: Arc<Inner>,
+    /// What worker slots sleep on; each clone has its own choice.
+    timer: ServiceTimer,
 }
 
 #[derive(Debug)]
@@ -230,7 +108,22 @@ impl StockDataService {
                     .then(|| Arc::new(Mutex::new(LoadWindow::new(config.concurrency)))),
                 fault_rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ FAULT_SEED_SALT)),
             }),
+            timer: ServiceTimer::Tokio,
         })
+    }
+
+    /// This replica with its service times slept on `timer` (the default,
+    /// [`ServiceTimer::Tokio`], is the simulator's; real mode wants
+    /// [`ServiceTimer::precise`]). Set it before serving: clones made
+    /// earlier keep the timer they had.
+    pub fn with_timer(mut self, timer: ServiceTimer) -> Self {
+        self.timer = timer;
+        self
+    }
+
+    /// The timer service times are slept on.
+    pub fn timer(&self) -> &ServiceTimer {
+        &self.timer
     }
 
     /// The tonic server for this replica.
@@ -399,7 +292,9 @@ impl StockDataService {
         };
         ledger.acquired();
         self.inner.control.wait_unpaused().await;
-        tokio::time::sleep(self.draw_service_time(request_id.as_deref())).await;
+        self.timer
+            .sleep(self.draw_service_time(request_id.as_deref()))
+            .await;
         let result = match (fail_after, data::lookup(id)) {
             (Some(code), _) => Err(self.tag_status(Status::new(code, "injected fault"))),
             (None, Some(stock)) => Ok(self.tag(Response::new(GetResponse { stock: Some(stock) }))),

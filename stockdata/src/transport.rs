@@ -14,6 +14,9 @@
 //! [`serve_http2_graceful`] and [`serve_http1_graceful`] are the same loops
 //! for the real programs, stopping on a signal and draining open
 //! connections first. [`ConnectTimeout`] bounds a real connect.
+//! [`AnyAuthority`] wraps an accepted HTTP/2 connection so that requests
+//! whose `:authority` hyper would refuse are served (the real programs'
+//! listeners use it).
 
 use http::{Request, Response, Uri};
 use hyper::body::{Body, Incoming};
@@ -27,8 +30,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 use tower::Service;
 
+pub mod any_authority;
 mod graceful;
 pub mod h2;
+pub use any_authority::{AnyAuthority, AnyAuthorityListener};
 pub use graceful::{Drained, ErrorHook, Graceful, serve_http1_graceful, serve_http2_graceful};
 pub use h2::{ClientH2, ServerH2, StreamSlot, StreamSlots};
 

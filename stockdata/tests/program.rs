@@ -91,6 +91,33 @@ async fn client(addr: SocketAddr) -> StocksClient<tonic::transport::Channel> {
     StocksClient::new(channel)
 }
 
+use tonic_health::pb::health_check_response::ServingStatus as Wire;
+
+/// Checks the overall health is SERVING; returns a Watch on the Stocks
+/// service, past its first answer (SERVING).
+async fn health_watch(addr: SocketAddr) -> tonic::Streaming<tonic_health::pb::HealthCheckResponse> {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    let request = |service: &str| tonic_health::pb::HealthCheckRequest {
+        service: service.into(),
+    };
+    let check = health.check(request("")).await.expect("health check");
+    assert_eq!(check.into_inner().status, Wire::Serving as i32);
+    let mut watch = health
+        .watch(request("stockdata.v1.Stocks"))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.message().await.expect("status").expect("one");
+    assert_eq!(first.status, Wire::Serving as i32);
+    watch
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_calls_then_exits_zero() {
     let mut program = start(&[
@@ -107,26 +134,9 @@ async fn sigterm_drains_in_flight_calls_then_exits_zero() {
     let addr = program.ready();
     let stocks = client(addr).await;
 
-    // Health first: the program is up.
-    let mut health = tonic_health::pb::health_client::HealthClient::new(
-        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect"),
-    );
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .expect("health check")
-        .into_inner()
-        .status;
-    assert_eq!(
-        status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
+    // Health first: the program is up. And a watcher, which must not hold
+    // up the drain: on SIGTERM it hears NOT_SERVING and its stream ends.
+    let mut watch = health_watch(addr).await;
 
     let calls: Vec<_> = (0..20)
         .map(|i| {
@@ -151,6 +161,16 @@ async fn sigterm_drains_in_flight_calls_then_exits_zero() {
         let server = response.metadata().get("server-id").expect("server-id");
         assert_eq!(server, "stockdata-7");
     }
+    let statuses = timeout(Duration::from_secs(5), async {
+        let mut statuses = Vec::new();
+        while let Some(message) = watch.message().await.expect("status") {
+            statuses.push(message.status);
+        }
+        statuses
+    })
+    .await
+    .expect("the watch ends on SIGTERM");
+    assert_eq!(statuses, [Wire::NotServing as i32]);
     let (code, stderr) = program.exit().await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -228,7 +248,76 @@ fn help_has_examples_and_env_names() {
         "STOCKDATA_LISTEN",
         "exponential:MEAN",
         "--drain-timeout",
+        "STOCKDATA_SERVICE_TIMER",
     ] {
         assert!(help.contains(needle), "{needle} missing from {help}");
     }
+}
+
+/// An HTTP/2 frame.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A connection with one `Stocks/Get` call whose `:authority` is
+/// `authority`, in plain HPACK literals (RFC 7541 §6.2.2).
+fn raw_call(authority: &str) -> Vec<u8> {
+    let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
+    for (name_index, value) in [
+        (&[0x04][..], "/stockdata.v1.Stocks/Get"),
+        (&[0x01], authority),
+        (&[0x0f, 0x10], "application/grpc"), // content-type (index 31)
+        (&[0x00, 0x02, b't', b'e'], "trailers"),
+    ] {
+        block.extend_from_slice(name_index);
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    bytes.extend(frame(0x4, 0, 0, &[]));
+    bytes.extend(frame(0x1, 0x4, 1, &block));
+    bytes.extend(frame(0x0, 0x1, 1, &[0, 0, 0, 0, 2, 0x08, 0x02]));
+    bytes
+}
+
+#[tokio::test]
+async fn a_multi_address_authority_is_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let program = start(&["serve", "--listen", "127.0.0.1:0"]);
+    let addr = program.ready();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // What grpcio sends for the target ipv4:127.0.0.1:5001,127.0.0.1:5002.
+    tcp.write_all(&raw_call("127.0.0.1:5001,127.0.0.1:5002"))
+        .await
+        .expect("send");
+    let mut message = 0;
+    let answered = timeout(Duration::from_secs(10), async {
+        loop {
+            let mut head = [0u8; 9];
+            tcp.read_exact(&mut head).await.expect("a frame");
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; len];
+            tcp.read_exact(&mut payload).await.expect("its payload");
+            let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+            match (head[3], head[4], stream) {
+                (0x4, 0, 0) => tcp.write_all(&frame(0x4, 0x1, 0, &[])).await.expect("ack"),
+                (0x3, _, _) => panic!("RST_STREAM {payload:?}"),
+                (0x7, _, _) => panic!("GOAWAY {payload:?}"),
+                (0x0, _, 1) => message += len,
+                // Trailers end the call.
+                (0x1, flags, 1) if flags & 0x1 != 0 => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "an answer within 10 s");
+    assert!(
+        message > 5,
+        "a response message, not an error: {message} bytes"
+    );
 }
