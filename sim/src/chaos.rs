@@ -11,7 +11,7 @@
 //!
 //! `meshsim chaos --seeds 1-200` runs hundreds; `cargo test` runs a few.
 
-use crate::Scenario;
+use crate::scenario::Scenario;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -48,8 +48,8 @@ pub fn scenario(seed: u64) -> Option<(String, Scenario)> {
 /// two runs wrote different reports.
 pub fn check(scenario: &Scenario) -> Result<(), String> {
     let seed = scenario.seed;
-    let first = crate::run(scenario, seed, |_| {}).map_err(|e| e.to_string())?;
-    let second = crate::run(scenario, seed, |_| {}).map_err(|e| e.to_string())?;
+    let first = crate::runner::run(scenario, seed, |_| {}).map_err(|e| e.to_string())?;
+    let second = crate::runner::run(scenario, seed, |_| {}).map_err(|e| e.to_string())?;
     let bytes = |r: &reports::Report| r.to_json_bytes().map_err(|e| e.to_string());
     if bytes(&first)? != bytes(&second)? {
         return Err(format!("two runs with seed {seed} wrote different reports"));

@@ -9,7 +9,7 @@
 //! [`VipDns`] answers the service name with its virtual IP;
 //! [`KubeProxyConnect`] is the node's connection rewriting.
 
-use crate::cluster::Cluster;
+use crate::control::ControlPlane;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
@@ -41,7 +41,7 @@ impl Resolve for VipDns {
 #[derive(Debug, Clone)]
 pub struct KubeProxyConnect<C> {
     inner: C,
-    cluster: Cluster,
+    cluster: ControlPlane,
     service: String,
     rng: Arc<Mutex<ChaCha8Rng>>,
 }
@@ -49,7 +49,7 @@ pub struct KubeProxyConnect<C> {
 impl<C: Connect> KubeProxyConnect<C> {
     /// kube-proxy for `service` in front of `inner`, choosing with a
     /// seeded RNG.
-    pub fn new(inner: C, cluster: Cluster, service: &str, seed: u64) -> Self {
+    pub fn new(inner: C, cluster: ControlPlane, service: &str, seed: u64) -> Self {
         Self {
             inner,
             cluster,
@@ -73,7 +73,7 @@ impl<C: Connect> Connect for KubeProxyConnect<C> {
                     "no ready endpoints behind the VIP",
                 ))
             } else {
-                let i = crate::lock(&self.rng).random_range(0..ready.len());
+                let i = crate::sync::lock(&self.rng).random_range(0..ready.len());
                 Ok(ready[i].addr)
             }
         } else {

@@ -13,31 +13,23 @@ println!("{}", reports::table::render(&report));
 #![warn(missing_docs)]
 
 pub mod accounting;
+pub mod backend;
 pub mod bench;
 pub mod chaos;
 pub mod cluster;
+pub mod control;
+pub mod driver;
 pub mod kube_proxy;
-pub mod net;
+pub mod load;
 pub mod proxy;
-pub mod real;
 pub mod runner;
 pub mod scenario;
+pub mod seed;
 pub mod strategy;
 pub mod sweep;
+pub mod sync;
 pub mod topology;
-pub mod waits;
-pub mod world;
 
-pub use runner::{RunError, run};
+pub use runner::{RunError, VERSION, run};
 pub use scenario::{Scenario, ScenarioError};
 pub use strategy::Strategy;
-
-/// Locks a mutex, recovering from poisoning: every mutex in meshsim guards
-/// plain data that a panicking holder cannot leave half-updated in a way
-/// that matters, and a simulation must not cascade one panic into many.
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The meshsim version written into every report.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,19 +12,24 @@
 //! stay free of the report model to drive real sockets. The crate that
 //! composes a run into a report is the one place that knows both.
 
+mod latency;
 mod summarize;
+pub mod waits;
 
-pub(crate) use summarize::report_latency;
 pub use summarize::{ReportSettings, strategy_report};
 
+use crate::backend::{Mode, run_strategy};
+use crate::driver::StrategyRun;
 use crate::scenario::Model;
 use crate::scenario::Scenario;
 use crate::strategy::Strategy;
-use crate::world::{StrategyRun, run_strategy};
+use latency::ms;
 use reports::{Report, StrategyReport};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use summarize::ms;
+
+/// The meshsim version written into every report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A strategy's simulation failed.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +104,7 @@ pub fn sim_only(scenario: &Scenario, seed: u64) -> Result<(), RunError> {
     }
 }
 
-/// Runs every strategy in `scenario` for real (`crate::real`), one after
+/// Runs every strategy in `scenario` for real (`crate::backend::real`), one after
 /// another so they do not compete for the machine, and returns the report
 /// (`mode: "real"`, with the host's cores). The scenario is checked for
 /// what real mode cannot run before anything starts.
@@ -113,7 +118,7 @@ pub fn run_real(
         .first()
         .copied()
         .unwrap_or(Strategy::CachedDns);
-    crate::real::check(scenario).map_err(|message| RunError {
+    crate::backend::real::check(scenario).map_err(|message| RunError {
         strategy: first,
         seed,
         message,
@@ -121,7 +126,7 @@ pub fn run_real(
     let scenario = &with_counterparts(scenario);
     let mut runs = Vec::new();
     for &strategy in &scenario.strategies {
-        let run = crate::real::run_strategy(scenario, strategy, seed).map_err(|e| RunError {
+        let run = run_strategy(Mode::Real, scenario, strategy, seed).map_err(|e| RunError {
             strategy,
             seed,
             message: e.to_string(),
@@ -160,13 +165,7 @@ pub fn assemble(scenario: &Scenario, seed: u64, runs: &[StrategyRun]) -> Result<
             message,
         })?;
     }
-    let mut report = Report::new(
-        crate::VERSION,
-        seed,
-        scenario.name(),
-        scenario.hash(),
-        strategies,
-    );
+    let mut report = Report::new(VERSION, seed, scenario.name(), scenario.hash(), strategies);
     report.scenario.source = scenario.source.clone();
     report.timeline = runs
         .first()
@@ -221,13 +220,16 @@ pub fn run_jobs(
                     let Some(&(scenario, strategy, seed)) = jobs.get(i) else {
                         break;
                     };
-                    let result = run_strategy(scenario, strategy, seed).map_err(|e| RunError {
-                        strategy,
-                        seed,
-                        message: e.to_string(),
-                    });
+                    let result =
+                        run_strategy(Mode::Simulated, scenario, strategy, seed).map_err(|e| {
+                            RunError {
+                                strategy,
+                                seed,
+                                message: e.to_string(),
+                            }
+                        });
                     on_done(i, strategy);
-                    crate::lock(&results)[i] = Some(result);
+                    crate::sync::lock(&results)[i] = Some(result);
                 }
             });
         }

@@ -18,7 +18,7 @@
 //! demo scenario.
 
 use super::paths;
-use crate::cluster::Endpoint;
+use crate::control::Endpoint;
 use crate::proxy::SidecarConfig;
 use crate::proxy::balance::{Available, Balance, MakeEndpoint};
 use crate::proxy::body::Buffered;
@@ -134,12 +134,12 @@ fn profile(policy: &str) -> Option<SidecarConfig> {
 }
 
 fn demo(n: u64) -> OpResult {
-    let scenario = crate::Scenario::parse(
+    let scenario = crate::scenario::Scenario::parse(
         crate::scenario::BUNDLED_DEMO,
         crate::scenario::BUNDLED_DEMO_PATH,
     )?;
     for _ in 0..n {
-        let report = crate::run(&scenario, scenario.seed, |_| {})?;
+        let report = crate::runner::run(&scenario, scenario.seed, |_| {})?;
         black_box(report.strategies.len());
     }
     Ok(())

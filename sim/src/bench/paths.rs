@@ -3,8 +3,8 @@
 //! meshed path (client → outbound sidecar → inbound sidecar → server).
 
 use super::{Throughput, WallClock};
-use crate::cluster::Cluster;
-use crate::net::{SimConnect, SimListener};
+use crate::backend::sim::net::{SimConnect, SimListener};
+use crate::control::ControlPlane;
 use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, UNIX_EPOCH};
@@ -33,7 +33,7 @@ pub fn sim<'a>(seed: u64) -> turmoil::Sim<'a> {
         .epoch(UNIX_EPOCH)
         .tick_duration(Duration::from_millis(1))
         .simulation_duration(Duration::from_secs(24 * 3600))
-        .tcp_capacity(crate::world::TCP_CAPACITY)
+        .tcp_capacity(crate::backend::sim::TCP_CAPACITY)
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(1))
         .build()
@@ -53,7 +53,7 @@ pub(crate) fn local(port: u16) -> SocketAddr {
 /// `127.0.0.1:pod_port` as its only endpoint (as Linkerd's inbound proxy
 /// terminates and re-originates HTTP/2).
 pub(crate) fn inbound_sidecar(pod: &str, pod_port: u16, seed: u64) -> Outbound<SimConnect> {
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     cluster.add_endpoint("stockdata", pod, local(pod_port));
     cluster.set_ready(pod, true);
     Outbound::new(
@@ -199,7 +199,7 @@ pub fn grpc_meshed(requests: u64, concurrency: u64) -> BenchResult<Throughput> {
     });
     sim.client("client", async move {
         let server = turmoil::lookup("server");
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         cluster.add_endpoint(
             "stockdata",
             "stockdata-0",

@@ -10,8 +10,8 @@ use super::paths::{
     INBOUND_PORT, OUTBOUND_PORT, SERVER_PORT, any, drive, driven, inbound_sidecar, local, replica,
     sidecar_config, sim, timed,
 };
-use crate::cluster::Cluster;
-use crate::net::{SimConnect, SimListener};
+use crate::backend::sim::net::{SimConnect, SimListener};
+use crate::control::ControlPlane;
 use crate::proxy::metrics::ProxyMetrics;
 use crate::proxy::{Outbound, serve_outbound};
 use std::collections::BTreeMap;
@@ -66,7 +66,7 @@ pub fn run_counted(
 ) -> Result<(Throughput, BTreeMap<String, u64>), Box<dyn std::error::Error>> {
     let metrics: Arc<Mutex<ProxyMetrics>> = Arc::default();
     let mut sim = sim(4);
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     let per_node = config.pods.div_ceil(config.server_nodes.max(1));
     let mut pod = 0u32;
     for node in 0..config.server_nodes {
@@ -151,7 +151,7 @@ pub fn run_counted(
         ),
         ops,
     );
-    let per_pod = crate::lock(&metrics)
+    let per_pod = crate::sync::lock(&metrics)
         .endpoints
         .iter()
         .map(|(pod, m)| (pod.clone(), m.requests))

@@ -20,7 +20,7 @@ use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
 use super::gate::Available;
 use super::metrics::Ejections;
-use crate::lock;
+use crate::sync::lock;
 use http::Request;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

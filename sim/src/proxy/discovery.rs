@@ -17,7 +17,7 @@
 //! debounce (delay 0); Consul's proxycfg coalesces them for 200 ms
 //! (`CONSUL_DISCOVERY_DELAY` in [`super::profile`]).
 
-use crate::cluster::{Cluster, Endpoint};
+use crate::control::{ControlPlane, Endpoint};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -35,7 +35,7 @@ pub const ISTIO_DEBOUNCE_MAX: Duration = Duration::from_secs(10);
 /// The proxy-side endpoint watch of `service`, lagging the cluster by
 /// `delay`. Spawns a task on the current runtime (the proxy's host).
 pub fn watch_delayed(
-    cluster: &Cluster,
+    cluster: &ControlPlane,
     service: &str,
     delay: Duration,
 ) -> watch::Receiver<Arc<Vec<Endpoint>>> {
@@ -73,7 +73,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn changes_arrive_after_the_delay() {
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         cluster.add_endpoint("svc", "a", SocketAddr::from(([10, 0, 0, 1], 1)));
         let mut rx = watch_delayed(&cluster, "svc", Duration::from_millis(100));
         assert_eq!(rx.borrow_and_update().len(), 1);
@@ -87,7 +87,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn zero_delay_is_immediate() {
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         cluster.add_endpoint("svc", "a", SocketAddr::from(([10, 0, 0, 1], 1)));
         let mut rx = watch_delayed(&cluster, "svc", Duration::ZERO);
         cluster.set_ready("a", true);

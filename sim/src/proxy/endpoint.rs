@@ -151,7 +151,7 @@ impl<C: Connect> Http2Endpoint<C> {
 /// Available unless in a connect backoff.
 impl<C> Available for Http2Endpoint<C> {
     fn is_available(&self, now: Instant) -> bool {
-        crate::lock(&self.inner.backoff)
+        crate::sync::lock(&self.inner.backoff)
             .until
             .is_none_or(|until| now >= until)
     }
@@ -159,7 +159,7 @@ impl<C> Available for Http2Endpoint<C> {
 
 impl<C: Connect> Inner<C> {
     fn backoff(&self) -> std::sync::MutexGuard<'_, Backoff> {
-        crate::lock(&self.backoff)
+        crate::sync::lock(&self.backoff)
     }
 
     fn connect_failed(&self, now: Instant) {

@@ -10,7 +10,7 @@ use super::balance::IsRetry;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
 use super::gate::Available;
-use crate::lock;
+use crate::sync::lock;
 use http::Request;
 use loadgen::LatencyRecorder;
 use std::collections::BTreeMap;

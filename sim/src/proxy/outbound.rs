@@ -15,8 +15,8 @@ use super::metrics::ProxyMetrics;
 use super::profile::SidecarConfig;
 use super::stack::{Route, route};
 use super::{ProxyError, grpc_error};
-use crate::cluster::Cluster;
-use crate::lock;
+use crate::control::ControlPlane;
+use crate::sync::lock;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use rand::SeedableRng;
@@ -41,7 +41,7 @@ pub struct Outbound<C> {
 
 struct Inner<C> {
     connect: C,
-    cluster: Cluster,
+    cluster: ControlPlane,
     config: SidecarConfig,
     rng: Mutex<ChaCha8Rng>,
     /// Service name → its route, created on the first request for it.
@@ -63,7 +63,7 @@ impl<C: Connect> Outbound<C> {
     /// A sidecar finding endpoints in `cluster`, configured by `config`,
     /// seeded by `seed`, recording into `metrics`.
     pub fn new(
-        cluster: Cluster,
+        cluster: ControlPlane,
         connect: C,
         config: SidecarConfig,
         seed: u64,

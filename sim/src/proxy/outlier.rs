@@ -44,7 +44,7 @@ use super::classify::{Classified, Outcome, outcome_of};
 use super::gate::Available;
 use super::metrics::Ejections;
 use super::success_rate::Bucket;
-use crate::lock;
+use crate::sync::lock;
 use http::Request;
 use std::collections::BTreeMap;
 use std::future::Future;

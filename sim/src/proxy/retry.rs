@@ -22,7 +22,7 @@ use super::balance::{Attempt, IsRetry, PreviousHosts, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
 use super::metrics::ProxyMetrics;
-use crate::lock;
+use crate::sync::lock;
 use http::Request;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -3,13 +3,14 @@
 //! loadgen's summaries become the report's types here (see the parent
 //! module for why here).
 
+use super::latency::{ms, report_latency};
+use crate::driver::StrategyRun;
+use crate::load::Answer;
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Target;
-use crate::world::StrategyRun;
-use crate::world::browser::Answer;
-use loadgen::{Fate, LatencyRecorder, LatencySummary, Summary, TimeSeries};
+use loadgen::{Fate, LatencyRecorder, Summary, TimeSeries};
 use reports::{
-    EndpointReport, Histograms, Latency, PageLoad, PageSummary, ProxyReport, Requests, SeriesPoint,
+    EndpointReport, Histograms, PageLoad, PageSummary, ProxyReport, Requests, SeriesPoint,
     StrategyReport, WorkloadReport,
 };
 use std::collections::BTreeMap;
@@ -181,22 +182,9 @@ pub fn strategy_report(run: &StrategyRun, settings: &ReportSettings) -> Strategy
             calls: encode_nonempty(&all),
             workload: encode_nonempty(&workload.corrected),
         },
-        waits: crate::waits::hops(run, connections),
-        replicas: crate::waits::replicas(run, &per_replica, &errors_from),
+        waits: crate::runner::waits::hops(run, connections),
+        replicas: crate::runner::waits::replicas(run, &per_replica, &errors_from),
         per_replica,
-    }
-}
-
-/// loadgen's summary as the report's type (field for field).
-pub(crate) fn report_latency(l: LatencySummary) -> Latency {
-    Latency {
-        count: l.count,
-        mean: l.mean,
-        p50: l.p50,
-        p90: l.p90,
-        p99: l.p99,
-        p999: l.p999,
-        max: l.max,
     }
 }
 
@@ -243,8 +231,4 @@ fn ratio(a: u64, b: u64) -> f64 {
     } else {
         (a as f64 / b as f64 * 1e4).round() / 1e4
     }
-}
-
-pub(crate) fn ms(us: u128) -> f64 {
-    us as f64 / 1000.0
 }

@@ -6,6 +6,7 @@
 //! What the types cannot express (ranges, cross-field rules, pod names) is
 //! checked in `validate`.
 
+use super::service_time::ServiceTimeConfig;
 use super::streams::StreamLimit;
 use super::timeline::TimelineEvent;
 use super::{SimDuration, defaults};
@@ -296,45 +297,6 @@ pub struct StockDataConfig {
     /// (hyper's server).
     #[serde(default = "defaults::server_connection_window")]
     pub initial_connection_window: u32,
-}
-
-/// A service-time distribution.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "distribution", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum ServiceTimeConfig {
-    /// `{ distribution = "constant", value = "2ms" }`
-    Constant {
-        /// The service time.
-        value: SimDuration,
-    },
-    /// `{ distribution = "exponential", mean = "2ms" }`
-    Exponential {
-        /// The mean service time.
-        mean: SimDuration,
-    },
-    /// `{ distribution = "lognormal", median = "2ms", sigma = 0.5 }`
-    Lognormal {
-        /// The median.
-        median: SimDuration,
-        /// σ of the underlying normal (> 0).
-        sigma: f64,
-    },
-    /// `{ distribution = "pareto", min = "1ms", alpha = 2.5 }`
-    Pareto {
-        /// The smallest value.
-        min: SimDuration,
-        /// Tail index (> 0; the mean is finite above 1).
-        alpha: f64,
-    },
-    /// `{ distribution = "bimodal", fast = "1ms", slow = "50ms", p_slow = 0.1 }`
-    Bimodal {
-        /// The common service time.
-        fast: SimDuration,
-        /// The rare service time.
-        slow: SimDuration,
-        /// Probability of `slow` (0 to 1).
-        p_slow: f64,
-    },
 }
 
 /// The StockWeb app.

@@ -5,7 +5,7 @@
 //! is one function here that both use; `scenarios/README.md` documents the
 //! same values.
 
-use super::config::ServiceTimeConfig;
+use super::service_time::ServiceTimeConfig;
 use super::streams::StreamLimit;
 use super::{GRPC_MIN_DNS_RESOLUTION_INTERVAL, SimDuration};
 use std::num::NonZeroU32;

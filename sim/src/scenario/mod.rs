@@ -21,6 +21,7 @@ mod defaults;
 mod duration;
 mod error;
 mod overrides;
+mod service_time;
 mod streams;
 pub mod timeline;
 mod validate;
@@ -29,11 +30,12 @@ mod validate;
 mod tests;
 
 pub use config::{
-    Arrival, ClusterConfig, LoadConfig, Model, ReportConfig, ServiceTimeConfig, SidecarOverrides,
-    StockDataConfig, StockWebConfig, Target, Think, WorkloadConfig,
+    Arrival, ClusterConfig, LoadConfig, Model, ReportConfig, SidecarOverrides, StockDataConfig,
+    StockWebConfig, Target, Think, WorkloadConfig,
 };
 pub use duration::SimDuration;
 pub use error::ScenarioError;
+pub use service_time::ServiceTimeConfig;
 pub use streams::StreamLimit;
 pub use timeline::{EventKind, TimelineEvent};
 

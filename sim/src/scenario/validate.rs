@@ -5,7 +5,8 @@
 //! workload must not be combined with `[load]`). Each error names the
 //! dotted field it is about and what was expected.
 
-use super::config::{LoadConfig, Model, ServiceTimeConfig};
+use super::config::{LoadConfig, Model};
+use super::service_time::ServiceTimeConfig;
 use super::{MAX_IN_FLIGHT, MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
 use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;

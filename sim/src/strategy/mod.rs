@@ -56,6 +56,18 @@ pub enum PeerProxy {
     Haproxy,
 }
 
+impl PeerProxy {
+    /// The HTTP/2 streams per connection the peer's listener advertises:
+    /// nginx's `http2_max_concurrent_streams` default, 128 (ngx_http_v2_module);
+    /// haproxy 2.6's `tune.h2.max-concurrent-streams` default, 100.
+    pub fn max_concurrent_streams(self) -> u32 {
+        match self {
+            Self::Nginx => 128,
+            Self::Haproxy => 100,
+        }
+    }
+}
+
 /// A peer's balancing, named as meshsim's own policies are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PeerPolicy {

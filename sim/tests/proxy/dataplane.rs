@@ -4,7 +4,7 @@
 use http::{Request, Response};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sim::cluster::Endpoint;
+use sim::control::Endpoint;
 use sim::proxy::SidecarConfig;
 use sim::proxy::balance::{Attempt, Available, Balance, Candidate, p2c, send};
 use sim::proxy::body::Buffered;

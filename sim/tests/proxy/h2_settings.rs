@@ -4,7 +4,7 @@
 //! Before these were settings every server advertised hyper's 200.
 
 use crate::proxy_tokio::sidecar_with;
-use sim::cluster::Cluster;
+use sim::control::ControlPlane;
 use std::time::Duration;
 use stockdata::transport::ServerH2;
 use stockdata::{ReplicaConfig, StockDataService};
@@ -24,7 +24,7 @@ async fn each_profiles_listener_advertises_its_meshs_stream_limit_and_window() {
         ("sidecar:round-robin", 200, 1024 * 1024),
     ];
     for (strategy, streams, window) in cases {
-        let got = advertised(sidecar_with(&Cluster::new(), strategy, |_| {}).await).await;
+        let got = advertised(sidecar_with(&ControlPlane::new(), strategy, |_| {}).await).await;
         // A new stream may send min(stream window, connection window);
         // every profile's connection window is at least its stream window.
         assert_eq!(got, (streams, window), "{strategy}: (streams, window)");

@@ -1,7 +1,7 @@
 //! One code path: the sidecar, StockData and StockWeb that run in the
 //! simulator also run on real tokio sockets, unchanged.
 
-use sim::cluster::Cluster;
+use sim::control::ControlPlane;
 use sim::proxy::SidecarConfig;
 use sim::proxy::{Outbound, serve_outbound};
 use sim::strategy::Strategy;
@@ -12,12 +12,15 @@ use stockdata::transport::TokioConnect;
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
 use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
 
-async fn replica(cluster: &Cluster, pod: &str) -> tokio::task::JoinHandle<std::io::Result<()>> {
+async fn replica(
+    cluster: &ControlPlane,
+    pod: &str,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
     replica_with(cluster, pod, Duration::from_millis(1)).await
 }
 
 async fn replica_with(
-    cluster: &Cluster,
+    cluster: &ControlPlane,
     pod: &str,
     service_time: Duration,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
@@ -42,14 +45,14 @@ async fn replica_with(
     tokio::spawn(stockdata::serve(listener, service))
 }
 
-async fn sidecar(cluster: &Cluster) -> SocketAddr {
+async fn sidecar(cluster: &ControlPlane) -> SocketAddr {
     sidecar_with(cluster, "sidecar:round-robin", |_| {}).await
 }
 
 /// A sidecar of `strategy` (its config adjusted by `tweak`) on a fresh
 /// loopback port, balancing over `cluster`'s endpoints.
 pub(crate) async fn sidecar_with(
-    cluster: &Cluster,
+    cluster: &ControlPlane,
     strategy: &str,
     tweak: impl FnOnce(&mut SidecarConfig),
 ) -> SocketAddr {
@@ -67,7 +70,10 @@ pub(crate) async fn sidecar_with(
     addr
 }
 
-fn app(cluster: &Cluster, proxy: SocketAddr) -> StockWeb<TokioConnect, sim::cluster::ClusterDns> {
+fn app(
+    cluster: &ControlPlane,
+    proxy: SocketAddr,
+) -> StockWeb<TokioConnect, sim::control::ClusterDns> {
     let config = ClientConfig {
         outbound: AppOutbound::Sidecar {
             service: "stockdata".into(),
@@ -85,7 +91,7 @@ fn app(cluster: &Cluster, proxy: SocketAddr) -> StockWeb<TokioConnect, sim::clus
 
 #[tokio::test]
 async fn sidecar_balances_a_real_page_load_round_robin() {
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     replica(&cluster, "stockdata-0").await;
     replica(&cluster, "stockdata-1").await;
     let proxy = sidecar(&cluster).await;
@@ -109,7 +115,7 @@ async fn sidecar_balances_a_real_page_load_round_robin() {
 
 #[tokio::test]
 async fn sidecar_answers_unavailable_when_no_endpoint_is_ready() {
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     let proxy = sidecar(&cluster).await;
     let page = app(&cluster, proxy).load_page(None).await;
     assert_eq!(
@@ -124,7 +130,7 @@ async fn sidecar_answers_unavailable_when_no_endpoint_is_ready() {
 async fn a_dead_endpoint_fails_its_share_as_unavailable() {
     // Round robin does not route around failures (later policies will):
     // the dead replica's half of the calls fail, the rest succeed.
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     replica(&cluster, "stockdata-0").await;
     let dead = {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -145,7 +151,7 @@ async fn a_dead_endpoint_fails_its_share_as_unavailable() {
     );
 }
 
-async fn dead_endpoint(cluster: &Cluster, pod: &str) {
+async fn dead_endpoint(cluster: &ControlPlane, pod: &str) {
     let dead = {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -158,7 +164,7 @@ async fn dead_endpoint(cluster: &Cluster, pod: &str) {
 
 #[tokio::test]
 async fn retries_move_connect_failures_to_a_live_endpoint() {
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     replica(&cluster, "stockdata-0").await;
     dead_endpoint(&cluster, "stockdata-1").await;
     // Istio: retries on by default, and no concurrent-retry limit (Envoy's
@@ -171,7 +177,7 @@ async fn retries_move_connect_failures_to_a_live_endpoint() {
 
 #[tokio::test]
 async fn connect_failures_trip_failure_accrual() {
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     replica(&cluster, "stockdata-0").await;
     dead_endpoint(&cluster, "stockdata-1").await;
     let metrics: Arc<std::sync::Mutex<sim::proxy::metrics::ProxyMetrics>> = Arc::default();
@@ -209,7 +215,7 @@ async fn connect_failures_trip_failure_accrual() {
 #[tokio::test]
 async fn in_flight_requests_on_a_dying_connection_fail_unavailable_or_are_retried_if_idempotent() {
     for idempotent in [false, true] {
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         replica_with(&cluster, "stockdata-0", Duration::from_millis(300)).await;
         let doomed = replica_with(&cluster, "stockdata-1", Duration::from_millis(300)).await;
         let proxy = sidecar_with(&cluster, "istio", |c| {

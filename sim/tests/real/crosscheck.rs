@@ -3,7 +3,7 @@
 //! installed the test says so and passes, except under CI.
 
 use crate::{exclusive, installed};
-use sim::real::crosscheck::{self, Load};
+use sim::backend::real::crosscheck::{self, Load};
 use std::time::Duration;
 use stockdata::{ReplicaConfig, StockDataService};
 

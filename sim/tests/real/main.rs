@@ -4,6 +4,7 @@
 
 mod browser;
 mod crosscheck;
+mod driver;
 mod fidelity;
 mod metrics;
 mod peers;

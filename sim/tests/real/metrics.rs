@@ -24,7 +24,7 @@ interval = "100ms"
     .unwrap_or_else(|e| panic!("{e}"));
     let strategy = scenario.strategies[0];
     let one = crate::exclusive();
-    let run = sim::real::run_strategy(&scenario, strategy, scenario.seed)
+    let run = sim::backend::real::run_strategy(&scenario, strategy, scenario.seed)
         .unwrap_or_else(|e| panic!("{e}"));
     drop(one);
     let metrics = run.proxy.clone().expect("a sidecar strategy has metrics");

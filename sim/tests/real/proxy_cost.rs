@@ -1,9 +1,9 @@
-//! `meshsim bench --real`'s measurements (`sim::real::proxy_cost`), short:
+//! `meshsim bench --real`'s measurements (`sim::backend::real::proxy_cost`), short:
 //! every path at one rate and at saturation, each proxy's CPU and memory
 //! read from /proc. Skipped without nginx and haproxy, except under CI.
 
 use crate::{exclusive, installed};
-use sim::real::proxy_cost::{self, Timing};
+use sim::backend::real::proxy_cost::{self, Timing};
 use std::time::Duration;
 
 #[test]

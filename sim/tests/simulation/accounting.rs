@@ -2,10 +2,10 @@
 //! the strategy whose run it was.
 
 use sim::Strategy;
+use sim::driver::StrategyRun;
+use sim::load::{Answer, RequestRecord};
 use sim::runner::assemble;
 use sim::scenario::Target;
-use sim::world::StrategyRun;
-use sim::world::browser::{Answer, RequestRecord};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -45,7 +45,7 @@ async fn simulate_with(
         concurrency: c,
         // Independent streams for service and arrivals: sharing one stream
         // correlates gaps with service times (it cut M/M/1 waits by 19 %).
-        seed: sim::world::derive_seed(seed, "service"),
+        seed: sim::seed::derive_seed(seed, "service"),
         demand_seed: 0,
         honor_cancellation: true,
         queue_bound: None,
@@ -58,7 +58,7 @@ async fn simulate_with(
         loadgen::Process::Poisson,
         lambda,
         duration,
-        sim::world::derive_seed(seed, "arrivals"),
+        sim::seed::derive_seed(seed, "arrivals"),
     );
     let sum = Arc::new(Mutex::new((0.0f64, 0usize)));
     let t0 = tokio::time::Instant::now();

@@ -2,7 +2,7 @@
 
 use crate::{Failure, progress_bar};
 use reports::charts::{self, ProxyCostChart};
-use sim::real::proxy_cost::{self, PathKind, Point, Timing};
+use sim::backend::real::proxy_cost::{self, PathKind, Point, Timing};
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ pub fn run(out: &Path, quick: bool, json: bool) -> Result<(), Failure> {
         sim::strategy::PeerProxy::Nginx,
         sim::strategy::PeerProxy::Haproxy,
     ] {
-        if !sim::real::peer::installed(proxy) {
+        if !sim::backend::real::peer::installed(proxy) {
             return Err(Failure::Input(anyhow::anyhow!(
                 "bench --real compares meshsim's proxy with nginx and haproxy; install them \
                  (apt-get install nginx haproxy)"

@@ -3,7 +3,7 @@
 use crate::Failure;
 use anyhow::anyhow;
 use clap::Args;
-use sim::real::demo::{self, DemoConfig};
+use sim::backend::real::demo::{self, DemoConfig};
 use std::net::IpAddr;
 use std::time::Duration;
 use stockdata::spec::parse_duration;

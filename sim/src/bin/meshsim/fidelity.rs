@@ -52,7 +52,7 @@ pub fn fidelity(args: FidelityArgs) -> Result<(), Failure> {
         let mut s = load_scenario(Some(path)).map_err(|e| Failure::Input(e.into()))?;
         args.flags
             .apply_strategies(&mut s, &path.display().to_string())?;
-        sim::real::check(&s)
+        sim::backend::real::check(&s)
             .map_err(|e| Failure::Input(anyhow::anyhow!("{}: {e}", path.display())))?;
     }
     let root = args.flags.out("fidelity".into());
@@ -90,7 +90,8 @@ fn one(
         |p| p.display().to_string(),
     );
     flags.apply_strategies(&mut scenario, &source)?;
-    sim::real::check(&scenario).map_err(|e| Failure::Input(anyhow::anyhow!("{source}: {e}")))?;
+    sim::backend::real::check(&scenario)
+        .map_err(|e| Failure::Input(anyhow::anyhow!("{source}: {e}")))?;
     let seed = flags.seed(&scenario);
     let out = out_of(scenario.name());
     crate::out_dir::prepare(&out)?;

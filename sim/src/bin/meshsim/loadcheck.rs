@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use clap::Args;
-use sim::real::crosscheck::{self, Load, Measured};
+use sim::backend::real::crosscheck::{self, Load, Measured};
 use std::time::Duration;
 use stockdata::spec::parse_duration;
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};

@@ -309,7 +309,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 
 /// `meshsim run --real`: the strategies one after another, in real time.
 fn run_real(scenario: &Scenario, seed: u64, out: &Path, json: bool) -> Result<(), Failure> {
-    sim::real::check(scenario).map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
+    sim::backend::real::check(scenario).map_err(|e| Failure::Input(anyhow::anyhow!("{e}")))?;
     let progress = progress_bar(scenario.strategies.len() as u64, "strategies (real time)");
     let report = sim::runner::run_real(scenario, seed, |s| {
         progress.set_message(s.to_string());

@@ -10,7 +10,7 @@ use clap::{ArgGroup, Args};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use sim::Strategy;
-use sim::cluster::Cluster;
+use sim::control::ControlPlane;
 use sim::proxy::metrics::ProxyMetrics;
 use sim::proxy::{Outbound, SidecarConfig, prometheus};
 use std::convert::Infallible;
@@ -232,7 +232,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
         ],
     );
 
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     endpoints::apply(&cluster, &args.service, &initial);
     if let (Some(path), Some(text)) = (args.endpoints_file.clone(), file_text) {
         let watch = endpoints::watch_file(
@@ -314,7 +314,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
 /// What the admin port answers from.
 #[derive(Clone)]
 struct AdminState {
-    cluster: Cluster,
+    cluster: ControlPlane,
     service: String,
     serving: Arc<AtomicBool>,
     metrics: Arc<Mutex<ProxyMetrics>>,

@@ -1,8 +1,8 @@
 //! `meshsim proxy`'s endpoint list: `--endpoints pod=addr,…` or an
 //! `--endpoints-file` re-read when it changes, applied to the proxy's
-//! [`Cluster`] as a control plane would push it.
+//! [`ControlPlane`] as a control plane would push it.
 
-use sim::cluster::Cluster;
+use sim::control::ControlPlane;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,7 +63,7 @@ pub fn read(path: &Path) -> Result<(String, Vec<Entry>), String> {
 /// Makes `service`'s endpoints in `cluster` exactly `entries`, all ready:
 /// endpoints that stay keep their connections; a pod whose address changed
 /// is replaced.
-pub fn apply(cluster: &Cluster, service: &str, entries: &[Entry]) {
+pub fn apply(cluster: &ControlPlane, service: &str, entries: &[Entry]) {
     for current in cluster.endpoints(service) {
         let keep = entries
             .iter()
@@ -94,7 +94,7 @@ pub fn describe(entries: &[Entry]) -> String {
 /// file that cannot be read or parsed is reported and the last good list
 /// kept (as a control plane keeps serving its last snapshot).
 pub async fn watch_file(
-    cluster: Cluster,
+    cluster: ControlPlane,
     service: String,
     path: PathBuf,
     mut last: String,
@@ -145,7 +145,7 @@ mod tests {
         assert!(parse("a=127.0.0.1:1,a=127.0.0.1:2").is_err());
         assert!(parse("=127.0.0.1:1").is_err());
 
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         apply(&cluster, "svc", &entries);
         assert_eq!(cluster.ready_endpoints("svc").len(), 3);
         let moved = parse("a=127.0.0.1:9 b=127.0.0.1:2").expect("parse");

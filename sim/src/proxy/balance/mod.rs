@@ -29,7 +29,7 @@ pub use super::gate::Available;
 
 use super::body::Buffered;
 use super::classify::{Classified, Outcome};
-use crate::cluster::Endpoint;
+use crate::control::Endpoint;
 use http::{Request, Response};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -2,8 +2,8 @@
 //! helper that sends through any attempt-returning service.
 
 use super::{Attempt, Balance, EndpointService};
-use crate::lock;
 use crate::proxy::body::Buffered;
+use crate::sync::lock;
 use http::Request;
 use std::convert::Infallible;
 use std::future::Future;

@@ -24,7 +24,7 @@ pub use peak_ewma::PeakEwma;
 use super::body::Buffered;
 use super::classify::Classified;
 use super::gate::Available;
-use crate::lock;
+use crate::sync::lock;
 use http::Request;
 use std::future::Future;
 use std::pin::Pin;

@@ -11,7 +11,7 @@
 use super::fabric::Fabric;
 use super::kubelet::PodTable;
 use super::pods::{PodFactory, PodKind};
-use crate::cluster::Cluster;
+use crate::control::ControlPlane;
 use crate::scenario::timeline::{self, Links, Peers};
 use crate::scenario::{Scenario, TimelineEvent};
 use crate::topology::{self, MAX_STOCKDATA_SLOTS, STOCKDATA, STOCKDATA_POD_PORT_BASE};
@@ -213,18 +213,18 @@ fn sides(scenario: &Scenario, nodes: &[String], from: &Peers) -> (Vec<String>, V
 
 /// What applying an action needs.
 /// Applies every action of `queue` due at `now` to `world`, recording the
-/// labelled ones (the timeline as applied) in `events`. The simulator calls
-/// it between steps, real mode between its clock's ticks.
+/// labelled ones (the timeline as applied) in `events`. The driver calls it
+/// between the backend's steps.
 pub(crate) fn apply_due<F: Fabric>(
     queue: &mut ActionQueue,
     now: Duration,
     world: &mut World<'_, F>,
     events: &mut Vec<(Duration, String)>,
-) -> Result<(), super::WorldError> {
+) -> Result<(), String> {
     while let Some((at, action, label)) = queue.pop_due(now) {
         world
             .apply(now, action, queue)
-            .map_err(|e| super::WorldError(format!("timeline action at {at:?}: {e}")))?;
+            .map_err(|e| format!("timeline action at {at:?}: {e}"))?;
         if let Some(label) = label {
             events.push((at, label));
         }
@@ -235,7 +235,7 @@ pub(crate) fn apply_due<F: Fabric>(
 pub(crate) struct World<'a, F> {
     pub fabric: &'a mut F,
     pub table: &'a PodTable,
-    pub cluster: &'a Cluster,
+    pub cluster: &'a ControlPlane,
     pub factory: &'a PodFactory,
     pub scenario: &'a Scenario,
 }

@@ -7,20 +7,19 @@
 //! the pods it owns); when it restarts, its agent starts its pods again.
 //!
 //! The agent and the pods it runs are generic over [`PodNet`]: the
-//! simulator's network ([`SimNet`]) or this machine's (`crate::real`), so a
+//! simulator's network (`crate::backend::sim`) or this machine's (`crate::backend::real`), so a
 //! pod is the same code in both.
 
 use super::pods::{PodKind, PodSpec, WebMode};
-use crate::cluster::Cluster;
+use crate::control::ControlPlane;
 use crate::kube_proxy::{KubeProxyConnect, VipDns};
-use crate::lock;
-use crate::net::{SimConnect, SimListener};
 use crate::proxy::{Outbound, serve_outbound};
+use crate::sync::lock;
 use crate::topology::STOCKDATA;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::StockDataService;
@@ -51,48 +50,13 @@ pub(crate) trait PodNet: Clone + Send + Sync + 'static {
     fn peer(
         &self,
         peer: (crate::strategy::PeerSpec, String, SocketAddr),
-        cluster: Cluster,
+        cluster: ControlPlane,
         connect: Self::Connect,
     ) -> impl Future<Output = io::Result<PeerTask>> + Send + 'static;
 }
 
 /// A started peer proxy's upkeep (see [`PodNet::peer`]).
 pub(crate) type PeerTask = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// The simulator's network: each node is a turmoil host, so a pod listens
-/// on its node's address and its sidecar on the node's loopback.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SimNet;
-
-impl PodNet for SimNet {
-    type Listener = SimListener;
-    type Connect = SimConnect;
-    fn service_addr(&self, _name: &str, port: u16) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
-    }
-    fn sidecar_addr(&self, _name: &str, port: u16) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-    }
-    fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<SimListener>> + Send {
-        SimListener::bind(addr)
-    }
-    fn connect_from(&self, _node: usize) -> SimConnect {
-        SimConnect
-    }
-    fn peer(
-        &self,
-        (spec, _pod, _listen): (crate::strategy::PeerSpec, String, SocketAddr),
-        _cluster: Cluster,
-        _connect: SimConnect,
-    ) -> impl Future<Output = io::Result<PeerTask>> + Send + 'static {
-        // The runner refuses peers before a simulation starts; this is the
-        // backstop.
-        std::future::ready(Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("{spec:?} runs only in real mode"),
-        )))
-    }
-}
 
 // === PodTable ===
 
@@ -249,7 +213,7 @@ impl Drop for PodTask {
 pub(crate) async fn node_agent<N: PodNet>(
     node: usize,
     table: PodTable,
-    cluster: Cluster,
+    cluster: ControlPlane,
     net: N,
 ) -> Result<(), BoxError> {
     let mut changes = table.version.subscribe();
@@ -297,7 +261,7 @@ pub(crate) async fn node_agent<N: PodNet>(
 /// One pod's process: bind, become ready after `ready_after`, serve.
 async fn run_pod<N: PodNet>(
     (pod, ready_after): (PodSpec, Duration),
-    cluster: Cluster,
+    cluster: ControlPlane,
     net: N,
     children: Children,
 ) -> Result<(), BoxError> {

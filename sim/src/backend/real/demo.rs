@@ -7,7 +7,7 @@
 //! the simulator's, on tokio sockets; service discovery is the in-process
 //! cluster registry answering DNS round robin, as the simulator's does.
 
-use crate::cluster::Cluster;
+use crate::control::ControlPlane;
 use crate::proxy::{Outbound, SidecarConfig, serve_outbound};
 use crate::topology::{STOCKDATA, STOCKDATA_SERVICE_PORT, pod_name};
 use std::net::{IpAddr, SocketAddr};
@@ -65,7 +65,7 @@ async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, BoxError> {
 /// Starts the demo on the current tokio runtime.
 pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
     let mut tasks = JoinSet::new();
-    let cluster = Cluster::new();
+    let cluster = ControlPlane::new();
     for i in 0..config.replicas {
         let name = pod_name(STOCKDATA, i);
         let listener = bind(config.ip, 0).await?;

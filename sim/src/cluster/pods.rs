@@ -2,10 +2,10 @@
 //! [`PodFactory`] builds them for a scenario and a strategy. The agent that
 //! runs them on a node is in [`super::kubelet`].
 
-use super::derive_seed;
 use crate::proxy::SidecarConfig;
 use crate::proxy::metrics::ProxyMetrics;
 use crate::scenario::Scenario;
+use crate::seed::derive_seed;
 use crate::strategy::{PeerSpec, SidecarSpec, Strategy};
 use crate::topology::{
     SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_POD_PORT_BASE, STOCKDATA_SERVICE_PORT,
@@ -216,9 +216,7 @@ impl PodFactory {
                             WebMode::Sidecar { config, .. } => {
                                 config.h2.listener.max_concurrent_streams
                             }
-                            WebMode::Peer { spec, .. } => {
-                                Some(crate::real::peer::max_concurrent_streams(spec.proxy))
-                            }
+                            WebMode::Peer { spec, .. } => Some(spec.proxy.max_concurrent_streams()),
                             _ => s.stockdata.max_concurrent_streams.0,
                         },
                     },

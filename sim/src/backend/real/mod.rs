@@ -2,10 +2,10 @@
 //! machine's sockets, in real time.
 //!
 //! Nothing here is a second implementation of a service or a policy: the
-//! pods are the simulator's pods (`world::kubelet` runs them, generic over
-//! the network), the timeline is the simulator's action queue applied
-//! through a real [`Fabric`], and the load is loadgen's generator. What
-//! differs is only the network:
+//! run loop is [`crate::driver`]'s, the pods are the simulator's pods
+//! (`cluster::kubelet` runs them, generic over the network), the timeline
+//! is applied through this backend as a [`Fabric`], and the load is
+//! loadgen's generator. What differs is only the network and the clock:
 //! - every pod gets its own loopback address (`127.x.y.z`, as a pod gets its
 //!   own IP in Kubernetes), so a killed pod's address refuses connections;
 //! - a pod's sidecar listens on its pod's address;
@@ -25,17 +25,20 @@ pub mod link;
 pub mod peer;
 pub mod proxy_cost;
 
-use crate::cluster::Cluster;
+use crate::cluster::fabric::Fabric;
+use crate::cluster::kubelet::{self, PodNet, PodTable};
+use crate::cluster::pods::PodSpec;
+use crate::control::ControlPlane;
+use crate::driver::{self, Backend, DriveError, StrategyRun};
+use crate::load::{self, Answer, Plan};
 use crate::scenario::Scenario;
+use crate::seed::derive_seed;
 use crate::strategy::Strategy;
+use crate::sync::lock;
+use crate::topology;
 use crate::topology::{INGRESS, node_name};
-use crate::world::actions::{self, ActionQueue, World};
-use crate::world::fabric::Fabric;
-use crate::world::kubelet::{self, PodNet, PodTable};
-use crate::world::pods::{PodFactory, PodSpec};
-use crate::world::{StrategyRun, WorldError, browser, derive_seed, finish};
-use crate::{lock, topology};
 use link::{LinkConnect, Links};
+use loadgen::Ledger;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io;
@@ -82,141 +85,142 @@ pub fn run_strategy(
     scenario: &Scenario,
     strategy: Strategy,
     seed: u64,
-) -> Result<StrategyRun, WorldError> {
-    check(scenario).map_err(WorldError)?;
+) -> Result<StrategyRun, DriveError> {
+    check(scenario).map_err(DriveError)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| WorldError(format!("starting the runtime: {e}")))?;
-    let run = runtime.block_on(drive(scenario, strategy, seed));
+        .map_err(|e| DriveError(format!("starting the runtime: {e}")))?;
+    let run = {
+        // Pods and the load are spawned from the driver's thread.
+        let _entered = runtime.enter();
+        let c = &scenario.cluster;
+        let links = Links::new(
+            c.latency.0,
+            c.jitter.0,
+            c.loss,
+            derive_seed(seed, "network/real"),
+        );
+        let mut backend = RealBackend {
+            runtime: runtime.handle().clone(),
+            net: RealNet::new(links),
+            pods: None,
+            hosts: scenario.known_hosts(),
+            agents: BTreeMap::new(),
+            down: BTreeSet::new(),
+            load: None,
+            start: Instant::now(),
+        };
+        driver::drive(scenario, strategy, seed, &mut backend)
+    };
     // Pods, sidecars and pumps end with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(1));
     run
 }
 
-async fn drive(
-    scenario: &Scenario,
-    strategy: Strategy,
-    seed: u64,
-) -> Result<StrategyRun, WorldError> {
-    let cluster = Cluster::new();
-    let table = PodTable::new();
-    let factory = PodFactory::new(scenario, strategy, seed);
-    let c = &scenario.cluster;
-    let links = Links::new(
-        c.latency.0,
-        c.jitter.0,
-        c.loss,
-        derive_seed(seed, "network/real"),
-    );
-    let net = RealNet::new(links.clone());
-    let mut fabric = RealFabric {
-        net: net.clone(),
-        table: table.clone(),
-        cluster: cluster.clone(),
-        hosts: scenario.known_hosts(),
-        agents: BTreeMap::new(),
-        down: BTreeSet::new(),
-    };
-    for n in 0..c.nodes.get() as usize {
-        fabric.start_agent(n);
-    }
-    let initial: Vec<PodSpec> = (0..scenario.stockweb.replicas.get())
-        .map(|j| factory.stockweb(j))
-        .chain((0..scenario.stockdata.replicas.get()).map(|i| factory.stockdata(i)))
-        .collect();
-    let count = initial.len();
-    for spec in initial {
-        let addr = fabric.endpoint_addr(&spec);
-        cluster.add_endpoint(spec.service, &spec.name, addr);
-        table.insert(spec, Duration::ZERO);
-    }
-    started(&cluster, &table, count).await?;
+/// This machine as a run's backend: nodes are agent tasks, links the
+/// emulator's, time the wall clock (the driver looks at it every
+/// [`DRIVER_TICK`]).
+struct RealBackend {
+    runtime: tokio::runtime::Handle,
+    net: RealNet,
+    /// What node agents run, once started.
+    pods: Option<(PodTable, ControlPlane)>,
+    hosts: Vec<String>,
+    agents: BTreeMap<usize, Agent>,
+    down: BTreeSet<usize>,
+    /// The load generator's task, until it is done.
+    load: Option<tokio::task::JoinHandle<Result<(), BoxError>>>,
+    /// When the workload started.
+    start: Instant,
+}
 
-    let plan = browser::Plan::of(scenario, seed);
-    let (warmup, target) = (plan.warmup, plan.target);
-    let ledger = loadgen::Ledger::new();
-    let start = Instant::now();
-    let mut browse = tokio::spawn(browser::drive(
-        plan,
-        cluster.clone(),
-        LinkConnect::new(INGRESS, links),
-        ledger.clone(),
-    ));
-    let mut queue = ActionQueue::default();
-    actions::expand(scenario, &mut queue);
-    let mut events = Vec::new();
-    // The timeline's actions due at `now`, applied to the running pods.
-    let mut apply_due = |now: Duration, events: &mut Vec<(Duration, String)>| {
-        let mut world = World {
-            fabric: &mut fabric,
-            table: &table,
-            cluster: &cluster,
-            factory: &factory,
-            scenario,
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Backend for RealBackend {
+    fn start_nodes(&mut self, nodes: usize, table: &PodTable, control: &ControlPlane) {
+        self.pods = Some((table.clone(), control.clone()));
+        for n in 0..nodes {
+            self.start_agent(n);
+        }
+    }
+
+    fn started(
+        &mut self,
+        control: &ControlPlane,
+        table: &PodTable,
+        count: usize,
+    ) -> Result<(), DriveError> {
+        self.runtime.block_on(started(control, table, count))
+    }
+
+    fn start_load(&mut self, plan: Plan, control: &ControlPlane) -> Ledger<Answer> {
+        let ledger = Ledger::new();
+        let connect = LinkConnect::new(INGRESS, self.net.links.clone());
+        let browse = load::drive(plan, control.clone(), connect, ledger.clone());
+        self.load = Some(self.runtime.spawn(browse));
+        self.start = Instant::now();
+        ledger
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn step(&mut self) -> Result<bool, DriveError> {
+        let Some(load) = self.load.as_mut() else {
+            return Ok(true);
         };
-        actions::apply_due(&mut queue, now, &mut world, events)
-    };
-    loop {
-        let now = start.elapsed();
-        apply_due(now, &mut events)?;
-        if let Some(failure) = table.failures().first() {
-            browse.abort();
-            return Err(WorldError(format!("pod failed: {failure}")));
-        }
-        if now >= scenario.time_limit.0 {
-            browse.abort();
-            return Err(WorldError(format!(
-                "the workload did not finish within time_limit ({:?})",
-                scenario.time_limit.0
-            )));
-        }
-        tokio::select! {
-            done = &mut browse => {
+        let done = self.runtime.block_on(async {
+            tokio::select! {
+                done = load => Some(done),
+                () = tokio::time::sleep(DRIVER_TICK) => None,
+            }
+        });
+        match done {
+            None => Ok(false),
+            Some(done) => {
+                self.load = None;
                 match done {
-                    Ok(Ok(())) => break,
-                    Ok(Err(e)) => return Err(WorldError(format!("load generator: {e}"))),
-                    Err(e) => return Err(WorldError(format!("load generator: {e}"))),
+                    Ok(Ok(())) => Ok(true),
+                    Ok(Err(e)) => Err(DriveError(format!("load generator: {e}"))),
+                    Err(e) => Err(DriveError(format!("load generator: {e}"))),
                 }
             }
-            () = tokio::time::sleep(DRIVER_TICK) => {}
         }
     }
-    let elapsed = start.elapsed();
-    // As in the simulator: servers still working on abandoned calls finish
-    // them (the timeline going on), so that work is in their ledgers; the
-    // run's end is not moved.
-    let mut after = Vec::new();
-    while table.stockdata_busy() && start.elapsed() < scenario.time_limit.0 {
-        apply_due(start.elapsed(), &mut after)?;
-        tokio::time::sleep(DRIVER_TICK).await;
+
+    fn idle(&mut self) -> Result<(), DriveError> {
+        self.runtime.block_on(tokio::time::sleep(DRIVER_TICK));
+        Ok(())
     }
-    Ok(finish(
-        strategy,
-        ledger.take(),
-        (warmup, target),
-        elapsed,
-        &table,
-        events,
-    ))
+}
+
+impl Drop for RealBackend {
+    fn drop(&mut self) {
+        // A run that failed leaves its load generator behind.
+        if let Some(load) = self.load.take() {
+            load.abort();
+        }
+    }
 }
 
 /// Waits until the first `count` pods are ready.
-async fn started(cluster: &Cluster, table: &PodTable, count: usize) -> Result<(), WorldError> {
+async fn started(control: &ControlPlane, table: &PodTable, count: usize) -> Result<(), DriveError> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
         let ready = [topology::STOCKDATA, topology::STOCKWEB]
             .iter()
-            .map(|s| cluster.ready_endpoints(s).len())
+            .map(|s| control.ready_endpoints(s).len())
             .sum::<usize>();
         if ready >= count {
             return Ok(());
         }
         if let Some(failure) = table.failures().first() {
-            return Err(WorldError(format!("pod failed: {failure}")));
+            return Err(DriveError(format!("pod failed: {failure}")));
         }
         if Instant::now() >= deadline {
-            return Err(WorldError(format!(
+            return Err(DriveError(format!(
                 "{ready} of {count} pods ready after {STARTUP_TIMEOUT:?}"
             )));
         }
@@ -275,7 +279,7 @@ impl PodNet for RealNet {
     fn peer(
         &self,
         (spec, pod, listen): (crate::strategy::PeerSpec, String, SocketAddr),
-        cluster: Cluster,
+        cluster: ControlPlane,
         connect: LinkConnect,
     ) -> impl Future<Output = io::Result<kubelet::PeerTask>> + Send + 'static {
         peer::start(spec, pod, listen, cluster, connect)
@@ -306,35 +310,22 @@ impl Drop for Agent {
     }
 }
 
-/// Nodes as agent tasks, links as the emulator's.
-struct RealFabric {
-    net: RealNet,
-    table: PodTable,
-    cluster: Cluster,
-    hosts: Vec<String>,
-    agents: BTreeMap<usize, Agent>,
-    down: BTreeSet<usize>,
-}
-
-impl RealFabric {
+impl RealBackend {
     fn start_agent(&mut self, node: usize) {
-        let agent = kubelet::node_agent(
-            node,
-            self.table.clone(),
-            self.cluster.clone(),
-            self.net.clone(),
-        );
-        let failures = self.table.clone();
-        let handle = tokio::spawn(async move {
+        let Some((table, control)) = self.pods.clone() else {
+            return;
+        };
+        let agent = kubelet::node_agent(node, table.clone(), control, self.net.clone());
+        let handle = self.runtime.spawn(async move {
             if let Err(e) = agent.await {
-                failures.fail(&format!("node agent {node}: {e}"));
+                table.fail(&format!("node agent {node}: {e}"));
             }
         });
         self.agents.insert(node, Agent(handle));
     }
 }
 
-impl Fabric for RealFabric {
+impl Fabric for RealBackend {
     fn crash(&mut self, node: usize) {
         self.agents.remove(&node);
         self.down.insert(node);

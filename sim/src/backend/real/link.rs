@@ -15,7 +15,7 @@
 //! Traffic inside a host (a pod and its sidecar) is not delayed, as in the
 //! simulator.
 
-use crate::lock;
+use crate::sync::lock;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};

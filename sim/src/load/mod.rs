@@ -1,18 +1,17 @@
-//! The simulated browser on the `ingress` host: a thin adapter from
-//! loadgen's generator to StockWeb.
+//! The browser on the `ingress` host: a thin adapter from loadgen's
+//! generator to StockWeb, the same on either backend.
 //!
 //! The load itself (open and closed loops, the connection cap, think time,
 //! drain, coordinated-omission correction, request accounting) lives in the
-//! `loadgen` crate so it can drive real sockets too; this module only
-//! resolves the scenario's workload into a [`loadgen::Workload`], and gives
-//! loadgen the one thing that is simulator-specific: "send request k", an
-//! HTTP/1.1 `GET` to a StockWeb pod over the simulated network, parsed into
-//! an [`Answer`].
+//! `loadgen` crate; this module resolves the scenario's workload into a
+//! [`loadgen::Workload`] ([`Plan`]), and gives loadgen "send request k": an
+//! HTTP/1.1 `GET` to a StockWeb pod through the backend's connector,
+//! parsed into an [`Answer`].
 
-use super::{INGRESS, STOCKWEB, derive_seed};
-use crate::cluster::Cluster;
-use crate::net::SimConnect;
+use crate::control::ControlPlane;
 use crate::scenario::{Arrival, Model, Scenario, Target, Think};
+use crate::seed::derive_seed;
+use crate::topology::STOCKWEB;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -123,21 +122,11 @@ impl Plan {
     }
 }
 
-/// Starts the browser on the `ingress` host; returns where its records go.
-pub(crate) fn start(sim: &mut turmoil::Sim<'_>, plan: Plan, cluster: &Cluster) -> Ledger<Answer> {
-    let ledger = Ledger::new();
-    let browse = drive(plan, cluster.clone(), SimConnect, ledger.clone());
-    sim.client(INGRESS, async move {
-        browse.await.map_err(|e| e.to_string().into())
-    });
-    ledger
-}
-
 /// Runs the workload against StockWeb's pods, dialing with `connect`, into
 /// `ledger`; ends when loadgen's run does (issuing period plus drain).
 pub(crate) async fn drive<C: Connect>(
     plan: Plan,
-    cluster: Cluster,
+    cluster: ControlPlane,
     connect: C,
     ledger: Ledger<Answer>,
 ) -> Result<(), BoxError> {
@@ -229,7 +218,7 @@ type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 impl Pool {
     /// An idle connection to `addr` that can take a request, if any.
     fn take(&self, addr: SocketAddr) -> Option<Sender> {
-        let mut idle = crate::lock(&self.0);
+        let mut idle = crate::sync::lock(&self.0);
         let senders = idle.get_mut(&addr)?;
         while let Some(sender) = senders.pop() {
             if sender.is_ready() {
@@ -241,7 +230,10 @@ impl Pool {
 
     fn put(&self, addr: SocketAddr, sender: Sender) {
         if sender.is_ready() {
-            crate::lock(&self.0).entry(addr).or_default().push(sender);
+            crate::sync::lock(&self.0)
+                .entry(addr)
+                .or_default()
+                .push(sender);
         }
     }
 }

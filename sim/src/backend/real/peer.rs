@@ -28,10 +28,10 @@
 //! - haproxy: `mode http`, a `proto h2` frontend and `proto h2` servers,
 //!   `balance roundrobin` or `leastconn`, one thread (`nbthread 1`).
 
-use crate::cluster::{Cluster, Endpoint};
+use crate::cluster::kubelet::PeerTask;
+use crate::control::{ControlPlane, Endpoint};
 use crate::strategy::{PeerPolicy, PeerProxy, PeerSpec};
 use crate::topology::STOCKDATA;
-use crate::world::kubelet::PeerTask;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::io;
@@ -67,16 +67,6 @@ pub fn package(proxy: PeerProxy) -> &'static str {
     }
 }
 
-/// The HTTP/2 streams per connection the peer's listener advertises:
-/// nginx's `http2_max_concurrent_streams` default, 128 (ngx_http_v2_module);
-/// haproxy 2.6's `tune.h2.max-concurrent-streams` default, 100.
-pub fn max_concurrent_streams(proxy: PeerProxy) -> u32 {
-    match proxy {
-        PeerProxy::Nginx => 128,
-        PeerProxy::Haproxy => 100,
-    }
-}
-
 /// Whether the peer's binary is installed.
 pub fn installed(proxy: PeerProxy) -> bool {
     Path::new(binary(proxy)).exists()
@@ -108,7 +98,7 @@ pub async fn start<C: Connect>(
     spec: PeerSpec,
     pod: String,
     listen: SocketAddr,
-    cluster: Cluster,
+    cluster: ControlPlane,
     connect: C,
 ) -> io::Result<PeerTask> {
     let dir = scratch_dir(&pod)?;
@@ -119,7 +109,7 @@ pub async fn start<C: Connect>(
     // later failed calls (haproxy answered every call of one run with 503,
     // INTERNAL to the app, and pinned another run's pages to one replica).
     let _ = tokio::time::timeout(
-        crate::real::STARTUP_TIMEOUT,
+        crate::backend::real::STARTUP_TIMEOUT,
         endpoints.wait_for(|e| e.iter().any(|e| e.ready)),
     )
     .await;

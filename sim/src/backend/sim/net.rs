@@ -55,7 +55,7 @@ impl NetFaults {
     /// Sets the loss probability of the link between `a` and `b` (both
     /// directions); `None` returns it to the default.
     pub fn set(&self, a: IpAddr, b: IpAddr, rate: Option<f64>) {
-        let mut rates = crate::lock(&self.rates);
+        let mut rates = crate::sync::lock(&self.rates);
         match rate {
             Some(r) => rates.insert(Self::key(a, b), r),
             None => rates.remove(&Self::key(a, b)),
@@ -63,7 +63,7 @@ impl NetFaults {
     }
 
     fn rate(&self, a: IpAddr, b: IpAddr) -> f64 {
-        crate::lock(&self.rates)
+        crate::sync::lock(&self.rates)
             .get(&Self::key(a, b))
             .copied()
             .unwrap_or(self.default_rate)

@@ -8,9 +8,9 @@
 //! apart is what keeps a reader from crediting (or blaming) the balancer
 //! for a queue it never saw.
 
-use crate::runner::report_latency;
-use crate::world::StrategyRun;
-use crate::world::browser::Answer;
+use super::latency::report_latency;
+use crate::driver::StrategyRun;
+use crate::load::Answer;
 use loadgen::{Fate, LatencyRecorder};
 use reports::{HopWait, ReplicaReport, ServerWork};
 use std::collections::BTreeMap;

@@ -32,7 +32,7 @@ pub struct Endpoint {
 
 /// Shared cluster state; cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Cluster {
+pub struct ControlPlane {
     inner: Arc<Mutex<State>>,
 }
 
@@ -55,9 +55,9 @@ impl State {
     }
 }
 
-// === impl Cluster ===
+// === impl ControlPlane ===
 
-impl Cluster {
+impl ControlPlane {
     /// An empty cluster.
     pub fn new() -> Self {
         Self::default()
@@ -65,7 +65,7 @@ impl Cluster {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // The state is plain data; a panic elsewhere cannot corrupt it.
-        crate::lock(&self.inner)
+        crate::sync::lock(&self.inner)
     }
 
     /// Registers a pod of `service` at `addr`, not yet ready.
@@ -175,13 +175,13 @@ impl Cluster {
     }
 }
 
-/// The cluster DNS: a [`Resolve`] over [`Cluster`].
+/// The cluster DNS: a [`Resolve`] over [`ControlPlane`].
 ///
 /// Answers carry each pod's own port (pods share a node's address), so the
 /// port asked for is ignored, as an SRV lookup would.
 #[derive(Debug, Clone)]
 pub struct ClusterDns {
-    cluster: Cluster,
+    cluster: ControlPlane,
 }
 
 impl Resolve for ClusterDns {
@@ -216,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn dns_rotates_ready_endpoints_per_query() {
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         for i in 0..3u16 {
             cluster.add_endpoint("stockdata", &format!("stockdata-{i}"), addr(5000 + i));
             cluster.set_ready(&format!("stockdata-{i}"), true);
@@ -233,7 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn not_ready_pods_are_not_answered() {
-        let cluster = Cluster::new();
+        let cluster = ControlPlane::new();
         cluster.add_endpoint("stockdata", "stockdata-0", addr(1));
         assert!(cluster.dns().resolve("stockdata", 0).await.is_err());
         cluster.set_ready("stockdata-0", true);
