@@ -139,5 +139,7 @@ pub async fn serve_with<L: transport::Listener>(
     h2: transport::ServerH2,
 ) -> std::io::Result<()> {
     let routes = routes(replica).await;
+    // Any `:authority`, as every gRPC server accepts (see AnyAuthority).
+    let listener = transport::AnyAuthorityListener::new(listener);
     transport::serve_http2_with(listener, routes, h2).await
 }

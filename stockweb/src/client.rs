@@ -6,7 +6,7 @@
 //! `handler_lifetime` is set). Every call multiplexes onto that connection, so
 //! every call lands on one replica: the problem a mesh solves.
 //!
-//! With [`Outbound::Sidecar`] the application is unchanged except that its
+//! With [`Upstream::Sidecar`] the application is unchanged except that its
 //! connection goes to the pod-local proxy (as iptables redirection does in a
 //! real mesh); the `:authority` of each request still names the service, and
 //! the proxy balances every request on its own.
@@ -28,7 +28,7 @@ use tonic::transport::{Channel, Endpoint};
 
 /// Where StockWeb's client sends its calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outbound {
+pub enum Upstream {
     /// Resolve `service` through DNS and connect to the first answer.
     Direct {
         /// The service's DNS name, e.g. `stockdata`.
@@ -88,7 +88,7 @@ pub const PIN_RESHUFFLE_EVERY: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
     /// Where calls go.
-    pub outbound: Outbound,
+    pub upstream: Upstream,
     /// Re-resolve and reconnect once the cached client is this old
     /// (`HttpClientFactory`'s handler lifetime). `None`: never. (Client-side
     /// round robin re-resolves on connection failure instead.)
@@ -277,14 +277,14 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref() {
             let age = c.created.elapsed();
-            let fresh = match &self.config.outbound {
-                Outbound::ClientRoundRobin { min_interval, .. } => {
+            let fresh = match &self.config.upstream {
+                Upstream::ClientRoundRobin { min_interval, .. } => {
                     !self.resolve_now.load(Ordering::Relaxed) || age < *min_interval
                 }
                 // A broken connection also re-resolves (and reshuffles):
                 // the addresses may be gone (a rollout, a kill), as an HTTP
                 // client resolves again for its next connection.
-                Outbound::PinUntilError { .. } => {
+                Upstream::PinUntilError { .. } => {
                     !self.resolve_now.load(Ordering::Relaxed) && age < PIN_RESHUFFLE_EVERY
                 }
                 _ => self.config.handler_lifetime.is_none_or(|l| age < l),
@@ -321,7 +321,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
             clients: Arc::new(clients),
             cursor: Arc::new(AtomicUsize::new(0)),
             resolve_now: self.resolve_now.clone(),
-            pinned: matches!(self.config.outbound, Outbound::PinUntilError { .. }),
+            pinned: matches!(self.config.upstream, Upstream::PinUntilError { .. }),
         }
     }
 
@@ -354,17 +354,17 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
     ) -> Result<Cached, ClientError> {
         let created = Instant::now();
         let single = |client: Conn| single_set(self.set(vec![client]), created);
-        match &self.config.outbound {
-            Outbound::Direct { service, port } => {
+        match &self.config.upstream {
+            Upstream::Direct { service, port } => {
                 let first = self.resolve(service, *port).await?[0];
                 Ok(single(self.channel(service, *port, first, 0)?))
             }
-            Outbound::Sidecar {
+            Upstream::Sidecar {
                 service,
                 port,
                 proxy,
             } => Ok(single(self.channel(service, *port, *proxy, 0)?)),
-            Outbound::PinUntilError {
+            Upstream::PinUntilError {
                 service,
                 port,
                 seed,
@@ -385,7 +385,7 @@ impl<C: Connect, R: Resolve> StockClient<C, R> {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(single_set(self.set(clients), created))
             }
-            Outbound::ClientRoundRobin { service, port, .. } => {
+            Upstream::ClientRoundRobin { service, port, .. } => {
                 let answers = self.resolve(service, *port).await?;
                 let mut by_addr = BTreeMap::new();
                 let mut clients = Vec::with_capacity(answers.len());

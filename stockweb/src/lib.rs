@@ -13,10 +13,10 @@ calls to one StockData replica.
 # async fn demo() -> std::io::Result<()> {
 use std::sync::Arc;
 use stockdata::transport::{TokioConnect, TokioResolve};
-use stockweb::{ClientConfig, Outbound, StockClient, StockWeb};
+use stockweb::{ClientConfig, Upstream, StockClient, StockWeb};
 let client = StockClient::new(
     ClientConfig {
-        outbound: Outbound::Direct { service: "stockdata".into(), port: 50051 },
+        upstream: Upstream::Direct { service: "stockdata".into(), port: 50051 },
         handler_lifetime: None,
         http2: Default::default(),
     },
@@ -36,7 +36,7 @@ pub mod client;
 pub mod page;
 
 pub use client::{
-    ClientConfig, ClientError, ClientHttp2, ClientSet, Conn, Outbound, StockClient,
+    ClientConfig, ClientError, ClientHttp2, ClientSet, Conn, StockClient, Upstream,
     is_connection_failure,
 };
 pub use page::{Call, CallCount, PAGE_IDS, Page, Row, StockWeb, TITLE, render_html};

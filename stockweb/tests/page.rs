@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockdata::transport::{Resolve, TokioConnect};
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
-use stockweb::{ClientConfig, Outbound, Page, StockClient, StockWeb};
+use stockweb::{ClientConfig, Page, StockClient, StockWeb, Upstream};
 
 /// A resolver with a fixed answer, for the test only.
 #[derive(Clone)]
@@ -47,7 +47,7 @@ async fn start_replica(pod: &str) -> SocketAddr {
 fn app(replicas: Vec<SocketAddr>) -> Arc<StockWeb<TokioConnect, Fixed>> {
     let client = StockClient::new(
         ClientConfig {
-            outbound: Outbound::Direct {
+            upstream: Upstream::Direct {
                 service: "stockdata".into(),
                 port: 50051,
             },

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::transport::{Resolve, TokioConnect};
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
-use stockweb::{ClientConfig, Outbound, Page, StockClient, StockWeb};
+use stockweb::{ClientConfig, Page, StockClient, StockWeb, Upstream};
 
 /// A resolver whose answer the test changes, counting its queries.
 #[derive(Clone, Default)]
@@ -72,7 +72,7 @@ async fn dead_port() -> SocketAddr {
 fn app(dns: &Dns) -> StockWeb<TokioConnect, Dns> {
     let client = StockClient::new(
         ClientConfig {
-            outbound: Outbound::ClientRoundRobin {
+            upstream: Upstream::ClientRoundRobin {
                 service: "stockdata".into(),
                 port: 50051,
                 min_interval: GAP,

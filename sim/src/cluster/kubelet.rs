@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::StockDataService;
 use stockdata::transport::{Connect, Listener, Resolve};
-use stockweb::{CallCount, ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use stockweb::{CallCount, ClientConfig, StockClient, StockWeb, Upstream};
 use tokio::sync::watch;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -353,8 +353,8 @@ async fn run_pod<N: PodNet>(
 /// or a peer) listens on this network.
 fn via(client: ClientConfig, local: SocketAddr) -> ClientConfig {
     ClientConfig {
-        outbound: match client.outbound {
-            AppOutbound::Sidecar { service, port, .. } => AppOutbound::Sidecar {
+        upstream: match client.upstream {
+            Upstream::Sidecar { service, port, .. } => Upstream::Sidecar {
                 service,
                 port,
                 proxy: local,

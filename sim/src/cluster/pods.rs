@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use stockdata::transport::ServerH2;
 use stockdata::{ReplicaConfig, ReplicaControl};
-use stockweb::{CallCount, ClientConfig, ClientHttp2, Outbound as AppOutbound};
+use stockweb::{CallCount, ClientConfig, ClientHttp2, Upstream};
 
 /// One pod's definition.
 #[derive(Debug, Clone)]
@@ -146,13 +146,13 @@ impl PodFactory {
         let s = &self.scenario;
         let name = pod_name(STOCKWEB, j);
         let sidecar_port = SIDECAR_OUTBOUND_PORT_BASE + j as u16;
-        let direct = AppOutbound::Direct {
+        let direct = Upstream::Direct {
             service: STOCKDATA.into(),
             port: STOCKDATA_SERVICE_PORT,
         };
         // Where the kubelet puts the pod's sidecar (meshsim's or a peer);
         // requests still name the service.
-        let via_sidecar = AppOutbound::Sidecar {
+        let via_sidecar = Upstream::Sidecar {
             service: STOCKDATA.into(),
             port: STOCKDATA_SERVICE_PORT,
             proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
@@ -166,7 +166,7 @@ impl PodFactory {
                 },
             ),
             Strategy::ClientRr => (
-                AppOutbound::ClientRoundRobin {
+                Upstream::ClientRoundRobin {
                     service: STOCKDATA.into(),
                     port: STOCKDATA_SERVICE_PORT,
                     min_interval: s.stockweb.dns_refresh.0,
@@ -174,7 +174,7 @@ impl PodFactory {
                 WebMode::Dns,
             ),
             Strategy::PinUntilError => (
-                AppOutbound::PinUntilError {
+                Upstream::PinUntilError {
                     service: STOCKDATA.into(),
                     port: STOCKDATA_SERVICE_PORT,
                     seed: derive_seed(self.seed, &format!("pin-until-error/{name}")),
@@ -207,7 +207,7 @@ impl PodFactory {
             service: STOCKWEB,
             kind: PodKind::StockWeb {
                 client: ClientConfig {
-                    outbound,
+                    upstream: outbound,
                     handler_lifetime: s.stockweb.handler_lifetime.map(|d| d.0),
                     http2: ClientHttp2 {
                         windows: s.stockweb.client_h2(),

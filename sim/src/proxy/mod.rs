@@ -86,5 +86,7 @@ pub async fn serve_outbound<L: Listener, C: Connect>(
     outbound: Outbound<C>,
 ) -> std::io::Result<()> {
     let settings = outbound.config().h2.listener;
+    // Any `:authority` its app sends, as a gRPC proxy must take.
+    let listener = stockdata::transport::AnyAuthorityListener::new(listener);
     serve_http2_with(listener, outbound, settings).await
 }

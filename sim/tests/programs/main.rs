@@ -6,6 +6,7 @@
 
 #[path = "../support/h2_peer.rs"]
 mod h2_peer;
+mod interop;
 mod proxy;
 
 use std::io::{BufRead, BufReader};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockdata::transport::TokioConnect;
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
-use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use stockweb::{ClientConfig, StockClient, StockWeb, Upstream};
 
 async fn replica(
     cluster: &ControlPlane,
@@ -75,7 +75,7 @@ fn app(
     proxy: SocketAddr,
 ) -> StockWeb<TokioConnect, sim::control::ClusterDns> {
     let config = ClientConfig {
-        outbound: AppOutbound::Sidecar {
+        upstream: Upstream::Sidecar {
             service: "stockdata".into(),
             port: 50051,
             proxy,

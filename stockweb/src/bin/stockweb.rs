@@ -12,7 +12,7 @@ use stockdata::transport::h2::StreamLimitArg;
 use stockdata::transport::{
     ConnectTimeout, Graceful, TokioConnect, TokioResolve, serve_http1_graceful,
 };
-use stockweb::{ClientConfig, ClientHttp2, Outbound, StockClient, StockWeb};
+use stockweb::{ClientConfig, ClientHttp2, StockClient, StockWeb, Upstream};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -178,21 +178,21 @@ fn main() -> ExitCode {
     runtime.block_on(serve(args))
 }
 
-fn outbound(args: &ServeArgs) -> Outbound {
+fn outbound(args: &ServeArgs) -> Upstream {
     let (service, port) = (args.stockdata.host.clone(), args.stockdata.port);
     match (args.sidecar, args.client) {
-        (Some(proxy), _) => Outbound::Sidecar {
+        (Some(proxy), _) => Upstream::Sidecar {
             service,
             port,
             proxy,
         },
-        (None, ClientKind::CachedDns) => Outbound::Direct { service, port },
-        (None, ClientKind::RoundRobin) => Outbound::ClientRoundRobin {
+        (None, ClientKind::CachedDns) => Upstream::Direct { service, port },
+        (None, ClientKind::RoundRobin) => Upstream::ClientRoundRobin {
             service,
             port,
             min_interval: args.handler_lifetime.unwrap_or(Duration::from_secs(30)),
         },
-        (None, ClientKind::PinUntilError) => Outbound::PinUntilError {
+        (None, ClientKind::PinUntilError) => Upstream::PinUntilError {
             service,
             port,
             // Each process its own order, as dialogue shuffles per client.
@@ -209,10 +209,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let local = listener.local_addr().unwrap_or(args.listen);
     let outbound = outbound(&args);
     let mode = match &outbound {
-        Outbound::Direct { .. } => "cached-dns",
-        Outbound::ClientRoundRobin { .. } => "client-round-robin",
-        Outbound::PinUntilError { .. } => "pin-until-error",
-        Outbound::Sidecar { .. } => "sidecar",
+        Upstream::Direct { .. } => "cached-dns",
+        Upstream::ClientRoundRobin { .. } => "client-round-robin",
+        Upstream::PinUntilError { .. } => "pin-until-error",
+        Upstream::Sidecar { .. } => "sidecar",
     };
     info(
         "starting",
@@ -233,7 +233,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     );
     let client = StockClient::new(
         ClientConfig {
-            outbound,
+            upstream: outbound,
             handler_lifetime: args.handler_lifetime,
             http2: ClientHttp2 {
                 peer_max_concurrent_streams: args.peer_max_concurrent_streams.0,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stockdata::transport::TokioConnect;
 use stockdata::{ReplicaConfig, ServiceTime, StockDataService};
-use stockweb::{ClientConfig, Outbound as AppOutbound, StockClient, StockWeb};
+use stockweb::{ClientConfig, StockClient, StockWeb, Upstream};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -96,7 +96,7 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
     };
     // StockWeb as the seed wrote it: resolve once, one connection.
     let direct = ClientConfig {
-        outbound: AppOutbound::Direct {
+        upstream: Upstream::Direct {
             service: STOCKDATA.into(),
             port: STOCKDATA_SERVICE_PORT,
         },
@@ -119,7 +119,7 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
         let _ = serve_outbound(proxy_listener, outbound).await;
     });
     let meshed = ClientConfig {
-        outbound: AppOutbound::Sidecar {
+        upstream: Upstream::Sidecar {
             service: STOCKDATA.into(),
             port: STOCKDATA_SERVICE_PORT,
             proxy,

@@ -298,6 +298,8 @@ async fn run(args: ProxyArgs) -> ExitCode {
         })),
         h2: listener_h2,
     };
+    // Any `:authority` a gRPC client sends, as a gRPC proxy must take.
+    let listener = stockdata::transport::AnyAuthorityListener::new(listener);
     let drained = serve_http2_graceful(listener, outbound, shutdown, options).await;
     stop_admin.send_replace(true);
     let _ = admin_task.await;
