@@ -11,6 +11,17 @@
 //! Hence, for any run no longer than `ttl`, total attempts ≤ requests ×
 //! (1 + retry_ratio) + min_retries_per_second × ttl (tested).
 //!
+//! Why not tower's `retry::budget::TpsBudget` (tower 0.5,
+//! `src/retry/budget/tps_budget.rs`), which Linkerd's budget descends from:
+//! it keeps the window as ten slots of `ttl / 10` that roll over by
+//! generation, and converts the ratio into integer deposit and withdrawal
+//! amounts, so what it allows at a given instant depends on where that
+//! instant falls in a slot (up to 1 s of history at the 10 s default is
+//! counted or forgotten at once). That is fine for a proxy; a simulator
+//! that reports "retries added X %" and tests the bound above needs the
+//! exact sliding window, which costs one deque entry per request and retry
+//! in the window (bounded by the window's traffic).
+//!
 //! Defaults (Linkerd ServiceProfile `retryBudget`,
 //! <https://linkerd.io/2.12/tasks/configuring-retries/>, and
 //! `linkerd2_proxy_api::destination::RetryBudget`): retry ratio 0.2,

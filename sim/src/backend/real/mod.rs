@@ -299,6 +299,9 @@ impl PodNet for RealNet {
     fn connect_from(&self, node: usize) -> LinkConnect {
         LinkConnect::new(&node_name(node), self.links.clone())
     }
+    fn service_timer(&self) -> stockdata::ServiceTimer {
+        stockdata::ServiceTimer::precise()
+    }
 }
 
 /// A node agent's task, aborted (with the pods it owns) when dropped.
