@@ -16,6 +16,7 @@ pub mod accounting;
 pub mod bench;
 pub mod chaos;
 pub mod cluster;
+pub mod input;
 pub mod kube_proxy;
 pub mod net;
 pub mod proxy;
