@@ -19,6 +19,7 @@ pub mod chaos;
 pub mod cluster;
 pub mod control;
 pub mod driver;
+pub mod input;
 pub mod kube_proxy;
 pub mod load;
 pub mod proxy;

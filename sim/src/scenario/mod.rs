@@ -63,6 +63,11 @@ pub const GRPC_MIN_DNS_RESOLUTION_INTERVAL: Duration = Duration::from_secs(30);
 /// `factor`): a 2 ms request becomes 2000 s, already longer than any run.
 pub const MAX_SLOWDOWN: f64 = 1e6;
 
+/// Most page loads a `[load]` schedule may have: each is a page of 100
+/// calls held in memory until the report is written, so 100,000 pages are
+/// 10M calls, the same as the open loop's `MAX_REQUESTS`.
+pub const MAX_PAGE_LOADS: u64 = 100_000;
+
 /// Most requests an open-loop workload may issue.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 pub use crate::topology::MAX_IN_FLIGHT;
@@ -73,10 +78,12 @@ impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|error| ScenarioError::Read {
-            path: shown.clone(),
-            error,
-        })?;
+        let bytes = crate::input::read_bounded(path, crate::input::MAX_SCENARIO_BYTES).map_err(
+            |error| ScenarioError::Read {
+                path: shown.clone(),
+                error,
+            },
+        )?;
         let text =
             std::str::from_utf8(&bytes).map_err(|e| ScenarioError::not_utf8(&shown, &bytes, &e))?;
         Self::parse(text, &shown)

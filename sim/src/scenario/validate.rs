@@ -7,7 +7,9 @@
 
 use super::config::{LoadConfig, Model};
 use super::service_time::ServiceTimeConfig;
-use super::{MAX_IN_FLIGHT, MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration};
+use super::{
+    MAX_IN_FLIGHT, MAX_PAGE_LOADS, MAX_REQUESTS, MAX_SLOWDOWN, Scenario, ScenarioError, SimDuration,
+};
 use crate::topology::{self, MAX_NODES, MAX_PODS_PER_SERVICE, STOCKDATA};
 use std::collections::BTreeSet;
 use stockdata::transport::h2::{MAX_WINDOW, MIN_WINDOW};
@@ -88,6 +90,16 @@ impl Scenario {
         }
         if self.load.page_loads == 0 {
             return Err(invalid("load.page_loads", "expected at least 1".into()));
+        }
+        if self.load.page_loads > MAX_PAGE_LOADS {
+            return Err(invalid(
+                "load.page_loads",
+                format!(
+                    "expected at most {MAX_PAGE_LOADS} (each page load is 100 calls kept until the \
+                     report is written), got {}",
+                    self.load.page_loads
+                ),
+            ));
         }
         if self.load.interval.0.is_zero() {
             return Err(invalid(
@@ -329,6 +341,33 @@ impl Scenario {
                     Some(_) => return Err(invalid("users", "expected at least 1".into())),
                     None => return Err(invalid("users", "is required for a closed loop".into())),
                 },
+            }
+            // A key of the other loop would be read by nothing: refuse it
+            // rather than run something else than the file says.
+            let ignored: &[(&str, bool)] = match w.model {
+                Model::Open => &[
+                    ("users", w.users.is_some()),
+                    ("think_time", w.think_time.is_some()),
+                    ("think", w.think != Default::default()),
+                ],
+                Model::Closed => &[
+                    ("rate", w.rate.is_some()),
+                    ("connections", w.connections.is_some()),
+                    ("arrival", w.arrival != Default::default()),
+                ],
+            };
+            if let Some((key, _)) = ignored.iter().find(|(_, set)| *set) {
+                let (model, other, drives) = match w.model {
+                    Model::Open => ("an open", "closed", "arrivals come at `rate`"),
+                    Model::Closed => ("a closed", "open", "`users` send one request at a time"),
+                };
+                return Err(invalid(
+                    key,
+                    format!(
+                        "has no effect in {model} loop ({drives}); expected it only with \
+                         model = \"{other}\", or remove it"
+                    ),
+                ));
             }
             if let Some(rate) = w.rate {
                 let requests = rate * w.duration.0.as_secs_f64();

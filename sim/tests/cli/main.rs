@@ -8,4 +8,5 @@ mod cli;
 mod common;
 mod defects;
 mod reports_cli;
+mod round3;
 mod runtime_defects;

@@ -46,8 +46,9 @@ impl Scenario {
                 });
             }
         }
-        // Fault windows so far: (target, start, end, event index).
-        let mut windows: Vec<(String, Duration, Duration, usize)> = Vec::new();
+        // Fault windows so far, by target: (start, end, event index).
+        let mut windows: std::collections::BTreeMap<String, Vec<(Duration, Duration, usize)>> =
+            std::collections::BTreeMap::new();
         for (i, e) in self.timeline.iter().enumerate() {
             let invalid = |key: &str, message: String| ScenarioError::Invalid {
                 path: path.to_string(),
@@ -70,22 +71,39 @@ impl Scenario {
                         ),
                     ));
                 }
-                let Some((target, length)) = fault_window(e.action()) else {
+                let Some((targets, length)) = fault_window(e.action(), &cx.hosts) else {
                     continue;
                 };
-                let (a, b) = (t, t + length);
-                if let Some((_, _, _, other)) = windows
-                    .iter()
-                    .find(|(k, s, f, _)| *k == target && a < *f && *s < b)
-                {
-                    return Err(invalid(
-                        "at",
-                        format!(
-                            "overlaps timeline[{other}] on the same {target}; expected disjoint fault windows"
-                        ),
-                    ));
+                let (a, b) = (t, t.saturating_add(length));
+                for target in targets {
+                    let on_target = windows.entry(target.clone()).or_default();
+                    if let Some((s, _, other)) = on_target.iter().find(|(s, f, _)| a < *f && *s < b)
+                    {
+                        // The end of one window would undo the other's
+                        // change: refuse, naming both events.
+                        let there = self.located(path, *other, "at", String::new());
+                        return Err(self.located(
+                            path,
+                            i,
+                            "at",
+                            format!(
+                                "{} event: its window from {} overlaps timeline[{other}]'s (from \
+                                 {}{}) on the same {target}, and the end of one would undo the \
+                                 other; expected disjoint fault windows per link, host or pod",
+                                e.kind().name(),
+                                SimDuration(a),
+                                SimDuration(*s),
+                                match there {
+                                    ScenarioError::Parse { line, column, .. } => {
+                                        format!(", {path}:{line}:{column}")
+                                    }
+                                    _ => String::new(),
+                                }
+                            ),
+                        ));
+                    }
+                    on_target.push((a, b, i));
                 }
-                windows.push((target, a, b, i));
             }
         }
         Ok(())
@@ -94,9 +112,13 @@ impl Scenario {
 
 impl Scenario {
     /// For an event on StockData pod `stockdata-N`: a message if the pod
-    /// does not exist yet when the event first happens, i.e. neither the
-    /// replicas nor a `scale` event before it (earlier, or at the same time
-    /// and listed first) created it.
+    /// does not exist when the event first happens. The pod set is played
+    /// along the timeline as the cluster will: the replicas, then every
+    /// earlier event (or one at the same time listed first) that adds or
+    /// removes pods. Names are never reused, as a Deployment's are not: a
+    /// `scale` up adds the next indices, a `scale` down removes the newest
+    /// running pods, a rolling restart with `max_surge = 1` replaces every
+    /// running pod with a new name.
     fn pod_missing_at_its_time(&self, i: usize, e: &TimelineEvent) -> Option<String> {
         let pod = match e.action() {
             Action::KillPod { pod, .. } | Action::RestartPod { pod, .. } => pod,
@@ -104,21 +126,80 @@ impl Scenario {
         };
         let index = topology::pod_index(topology::STOCKDATA, pod)?;
         let at = e.at();
-        let mut created = self.stockdata.replicas.get();
-        for (j, other) in self.timeline.iter().enumerate() {
-            if let Action::Scale { replicas, .. } = other.action()
-                && (other.at() < at || (other.at() == at && j < i))
-            {
-                created = created.max(*replicas);
+        let replicas = self.stockdata.replicas.get();
+        // Pods that exist (not deleted), the running ones among them, the
+        // next fresh index, and which event removed a pod.
+        let mut existing: std::collections::BTreeSet<u32> = (0..replicas).collect();
+        let mut running = existing.clone();
+        let mut next = replicas;
+        let mut removed_by: std::collections::BTreeMap<u32, usize> = Default::default();
+        let mut earlier: Vec<(usize, &TimelineEvent)> = self
+            .timeline
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| o.at() < at || (o.at() == at && *j < i))
+            .collect();
+        earlier.sort_by_key(|(j, o)| (o.at(), *j));
+        for (j, other) in earlier {
+            match other.action() {
+                Action::Scale { replicas, .. } => {
+                    let have = running.len() as u32;
+                    for _ in have..*replicas {
+                        existing.insert(next);
+                        running.insert(next);
+                        next += 1;
+                    }
+                    let extra = have.saturating_sub(*replicas) as usize;
+                    let newest: Vec<u32> = running.iter().rev().take(extra).copied().collect();
+                    for k in newest {
+                        running.remove(&k);
+                        existing.remove(&k);
+                        removed_by.insert(k, j);
+                    }
+                }
+                Action::RollingRestart { surge: true, .. } => {
+                    // The old pods leave one by one during the rollout: an
+                    // event may still reach them, so they stay known.
+                    let old: Vec<u32> = std::mem::take(&mut running).into_iter().collect();
+                    for _ in old {
+                        existing.insert(next);
+                        running.insert(next);
+                        next += 1;
+                    }
+                }
+                Action::KillPod {
+                    pod,
+                    duration: None,
+                    ..
+                } => {
+                    if let Some(k) = topology::pod_index(topology::STOCKDATA, pod) {
+                        running.remove(&k);
+                    }
+                }
+                _ => {}
             }
         }
-        (index >= created).then(|| {
-            format!(
-                "{} event: `{pod}` does not exist yet at {} (stockdata has {created} pods then); \
-                 expected a pod created by the replicas or an earlier `scale` event",
-                e.kind().name(),
-                SimDuration(at)
-            )
+        if existing.contains(&index) {
+            return None;
+        }
+        let name = e.kind().name();
+        let when = SimDuration(at);
+        Some(match removed_by.get(&index) {
+            Some(&j) => format!(
+                "{name} event: `{pod}` no longer exists at {when}: the `scale` event \
+                 timeline[{j}] at {} removed it (a scale-down removes the newest pods); \
+                 expected a pod that is running then",
+                SimDuration(self.timeline[j].at())
+            ),
+            None if index >= next => format!(
+                "{name} event: `{pod}` does not exist yet at {when} (stockdata has {} pods \
+                 then); expected a pod created by the replicas or an earlier `scale` event",
+                running.len()
+            ),
+            None => format!(
+                "{name} event: `{pod}` does not exist at {when}; expected a pod that is \
+                 running then"
+            ),
         })
     }
 
@@ -222,45 +303,76 @@ impl Context {
     }
 }
 
-/// What a fault with a duration holds for that long, and how long; two
-/// windows on the same target must not overlap.
-fn fault_window(action: &Action) -> Option<(String, Duration)> {
+/// The links between `nodes` and `from` (every other host if `from` is
+/// everything), each named once whichever way it was written (`a,b` and
+/// `b,a` are one link).
+fn links(nodes: &[String], from: &Peers, hosts: &[String]) -> Vec<String> {
+    let others: Vec<&String> = match from {
+        Peers::Only(list) => list.iter().collect(),
+        Peers::AllOthers => hosts.iter().filter(|h| !nodes.contains(h)).collect(),
+    };
+    let mut out: Vec<String> = nodes
+        .iter()
+        .flat_map(|a| others.iter().map(move |b| link(a, b)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One link's name, its ends in order.
+fn link(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    format!("link {x}–{y}")
+}
+
+/// What a fault with a duration holds for that long (its targets), and
+/// how long; two windows on one target must not overlap. A link fault's
+/// targets are its links, named the same however the event wrote them (a
+/// host's latency is every link of the host), so windows written
+/// differently on one link still meet.
+fn fault_window(action: &Action, hosts: &[String]) -> Option<(Vec<String>, Duration)> {
+    let one = |target: String, d: Duration| Some((vec![target], d));
+    let prefixed = |kind: &str, list: Vec<String>| -> Vec<String> {
+        list.into_iter().map(|l| format!("{kind} {l}")).collect()
+    };
     match action {
         Action::Slow { pod, duration, .. } | Action::Pause { pod, duration } => {
-            Some((format!("pod {pod}"), *duration))
+            one(format!("pod {pod}"), *duration)
         }
         Action::KillPod {
             pod,
             duration: Some(d),
             ..
-        } => Some((format!("pod {pod}"), *d)),
-        Action::Errors { pod, duration, .. } => Some((format!("errors on {pod}"), *duration)),
-        Action::Overload { pod, duration, .. } => Some((format!("overload on {pod}"), *duration)),
-        Action::Flakes { duration, .. } => Some(("flakes".to_string(), *duration)),
+        } => one(format!("pod {pod}"), *d),
+        Action::Errors { pod, duration, .. } => one(format!("errors on {pod}"), *duration),
+        Action::Overload { pod, duration, .. } => one(format!("overload on {pod}"), *duration),
+        Action::Flakes { duration, .. } => one("flakes".to_string(), *duration),
         Action::Latency {
-            links, duration, ..
+            links: l, duration, ..
         } => {
-            let nodes = match links {
-                Links::Host(a) => a.clone(),
-                Links::Between(a, b) => format!("{a},{b}"),
+            let list = match l {
+                Links::Host(a) => links(std::slice::from_ref(a), &Peers::AllOthers, hosts),
+                Links::Between(a, b) => vec![link(a, b)],
             };
-            Some((format!("latency {nodes}"), *duration))
+            Some((prefixed("latency on", list), *duration))
         }
         Action::Partition {
             nodes,
+            from,
             duration: Some(d),
-            ..
-        } => Some((format!("partition {}", nodes.join(",")), *d)),
+        } => Some((prefixed("partition of", links(nodes, from, hosts)), *d)),
         Action::Loss {
             nodes,
+            from,
             duration: Some(d),
             ..
-        } => Some((format!("loss {}", nodes.join(",")), *d)),
+        } => Some((prefixed("loss on", links(nodes, from, hosts)), *d)),
         Action::CrashNode {
             node,
             duration: Some(d),
             ..
-        } => Some((format!("node {}", topology::node_name(*node)), *d)),
+        } => one(format!("node {}", topology::node_name(*node)), *d),
         _ => None,
     }
 }

@@ -169,13 +169,50 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 )
             })
         };
+        // `nodes` and `from` name links: a list naming a node twice, an
+        // empty `from` or a node on both sides would name a link that is
+        // no link, and the event would silently change nothing there.
+        let distinct = |key: &'static str, list: &[String]| match list
+            .iter()
+            .enumerate()
+            .find(|(i, n)| list[..*i].contains(n))
+        {
+            Some((_, n)) => Err(invalid(
+                key,
+                &format!("names `{n}` twice; expected each node once"),
+            )),
+            None => Ok(()),
+        };
         let nodes = || match &raw.nodes {
-            Some(n) if !n.is_empty() => Ok(n.clone()),
+            Some(n) if !n.is_empty() => {
+                distinct("nodes", n)?;
+                Ok(n.clone())
+            }
             _ => Err(required("nodes")),
         };
         let from = || match &raw.from {
-            Some(f) => Peers::Only(f.clone()),
-            None => Peers::AllOthers,
+            Some(f) if f.is_empty() => Err(invalid(
+                "from",
+                "is empty, so the event would change no link; expected at least one node, or \
+                 no `from` for every other node",
+            )),
+            Some(f) => {
+                distinct("from", f)?;
+                match f
+                    .iter()
+                    .find(|n| raw.nodes.as_ref().is_some_and(|ns| ns.contains(n)))
+                {
+                    Some(n) => Err(invalid(
+                        "from",
+                        &format!(
+                            "`{n}` is also in `nodes`, and a node has no link to itself; \
+                             expected nodes on the other side only"
+                        ),
+                    )),
+                    None => Ok(Peers::Only(f.clone())),
+                }
+            }
+            None => Ok(Peers::AllOthers),
         };
         let duration = || {
             raw.duration
@@ -219,6 +256,13 @@ impl TryFrom<RawEvent> for TimelineEvent {
         };
 
         let action = match kind {
+            EventKind::KillPod if optional_duration.is_none() && raw.ready_after.is_some() => {
+                return Err(invalid(
+                    "ready_after",
+                    "has no effect without `duration`: the pod stays down to the end, so it \
+                     never becomes ready again; expected a `duration`, or no `ready_after`",
+                ));
+            }
             EventKind::KillPod => Action::KillPod {
                 pod: pod()?,
                 duration: optional_duration,
@@ -288,12 +332,12 @@ impl TryFrom<RawEvent> for TimelineEvent {
             }
             EventKind::Partition => Action::Partition {
                 nodes: nodes()?,
-                from: from(),
+                from: from()?,
                 duration: optional_duration,
             },
             EventKind::Heal => Action::Heal {
                 nodes: nodes()?,
-                from: from(),
+                from: from()?,
             },
             EventKind::Loss => {
                 let nodes = nodes()?;
@@ -303,7 +347,7 @@ impl TryFrom<RawEvent> for TimelineEvent {
                 }
                 Action::Loss {
                     nodes,
-                    from: from(),
+                    from: from()?,
                     rate,
                     duration: optional_duration,
                 }
