@@ -200,23 +200,7 @@ fn run_installed(
         step(sim, &mut after)?;
     }
     let requests = records.take();
-    if scenario.workload.is_none() {
-        // The fixed schedule waits for every page until the time limit;
-        // one still unfinished there means the run reached it, which fails
-        // the run (a workload's drain, shorter than the limit, instead ends
-        // it with the rest reported as in flight).
-        let unfinished = requests
-            .iter()
-            .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
-            .count();
-        if unfinished > 0 {
-            return Err(WorldError(format!(
-                "reached time_limit ({}) with {unfinished} of {} page loads unfinished",
-                scenario.time_limit,
-                requests.len()
-            )));
-        }
-    }
+    all_pages_finished(scenario, &requests)?;
     Ok(finish(
         strategy,
         requests,
@@ -225,6 +209,31 @@ fn run_installed(
         &table,
         events,
     ))
+}
+
+/// The fixed schedule waits for every page until the time limit; one
+/// still unfinished there means the run reached it, which fails the run,
+/// in the simulator and in real mode alike (a workload's drain, shorter
+/// than the limit, instead ends it with the rest reported as in flight).
+pub(crate) fn all_pages_finished(
+    scenario: &Scenario,
+    requests: &[browser::RequestRecord],
+) -> Result<(), WorldError> {
+    if scenario.workload.is_some() {
+        return Ok(());
+    }
+    let unfinished = requests
+        .iter()
+        .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
+        .count();
+    if unfinished > 0 {
+        return Err(WorldError(format!(
+            "reached time_limit ({}) with {unfinished} of {} page loads unfinished",
+            scenario.time_limit,
+            requests.len()
+        )));
+    }
+    Ok(())
 }
 
 /// What one strategy's run produced, gathered from its pods once the
