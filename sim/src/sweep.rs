@@ -62,7 +62,25 @@ pub enum SweepError {
     /// The base scenario does not parse as TOML.
     #[error("{0}")]
     Base(Box<ScenarioError>),
+    /// The grid has more points than [`MAX_POINTS`].
+    #[error(
+        "--set: the grid has {points} points ({sizes}); expected at most {MAX_POINTS} (each point \
+         runs every strategy)"
+    )]
+    TooLarge {
+        /// The product of the value counts (saturating).
+        points: u64,
+        /// The value counts, `100 × 100`.
+        sizes: String,
+    },
 }
+
+/// Most points a sweep grid may have: each runs every strategy, so 1,000
+/// points is already hours of runs at the bundled scenarios' sizes.
+pub const MAX_POINTS: u64 = 1_000;
+
+/// Longest point folder name in bytes (Linux's `NAME_MAX`).
+pub const MAX_DIR_NAME: usize = 255;
 
 /// One swept parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +192,19 @@ pub fn grid(base_text: &str, path: &str, params: &[Param]) -> Result<Vec<Point>,
             });
         }
     }
+    let points = params
+        .iter()
+        .fold(1u64, |n, p| n.saturating_mul(p.values.len() as u64));
+    if points > MAX_POINTS {
+        return Err(SweepError::TooLarge {
+            points,
+            sizes: params
+                .iter()
+                .map(|p| p.values.len().to_string())
+                .collect::<Vec<_>>()
+                .join(" × "),
+        });
+    }
     let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for p in params {
         combos = combos
@@ -224,27 +255,40 @@ fn point_message(e: ScenarioError) -> String {
 }
 
 /// Points whose folder names differ only in characters made safe (`a/b`
-/// and `a_b`) would overwrite each other's reports.
+/// and `a_b`) would overwrite each other's reports; a name longer than the
+/// file system allows could not be created. One pass over the points.
 fn distinct_folders(points: Vec<Point>) -> Result<Vec<Point>, SweepError> {
+    let show = |pt: &Point| {
+        pt.values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, p) in points.iter().enumerate() {
         let dir = p.dir_name();
-        if let Some(q) = points[..i].iter().find(|q| q.dir_name() == dir) {
-            let show = |pt: &Point| {
-                pt.values
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
+        if dir.len() > MAX_DIR_NAME {
+            return Err(SweepError::Duplicate {
+                key: show(p),
+                message: format!(
+                    "its folder name is {} bytes long; expected at most {MAX_DIR_NAME} (the file \
+                     system's limit): use shorter values",
+                    dir.len()
+                ),
+            });
+        }
+        if let Some(&j) = seen.get(&dir) {
             return Err(SweepError::Duplicate {
                 key: show(p),
                 message: format!(
                     "writes to the same folder `{dir}` as {}; expected values that differ in \
                      letters, digits or `.-_=`",
-                    show(q)
+                    show(&points[j])
                 ),
             });
         }
+        seen.insert(dir, i);
     }
     Ok(points)
 }

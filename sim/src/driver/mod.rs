@@ -96,6 +96,8 @@ pub(crate) fn drive<B: Backend>(
     loop {
         timeline.apply_due(backend, &mut events)?;
         if backend.now() >= scenario.time_limit.0 {
+            // Pages still loading: the same error whoever stopped them.
+            all_pages_finished(scenario, &ledger.take())?;
             return Err(DriveError(format!(
                 "the workload did not finish within time_limit ({})",
                 scenario.time_limit
@@ -117,23 +119,7 @@ pub(crate) fn drive<B: Backend>(
         backend.idle()?;
     }
     let requests = ledger.take();
-    if scenario.workload.is_none() {
-        // The fixed schedule waits for every page until the time limit;
-        // one still unfinished there means the run reached it, which fails
-        // the run (a workload's drain, shorter than the limit, instead ends
-        // it with the rest reported as in flight).
-        let unfinished = requests
-            .iter()
-            .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
-            .count();
-        if unfinished > 0 {
-            return Err(DriveError(format!(
-                "reached time_limit ({}) with {unfinished} of {} page loads unfinished",
-                scenario.time_limit,
-                requests.len()
-            )));
-        }
-    }
+    all_pages_finished(scenario, &requests)?;
     Ok(run::finish(
         strategy,
         requests,
@@ -142,6 +128,31 @@ pub(crate) fn drive<B: Backend>(
         &table,
         events,
     ))
+}
+
+/// The fixed schedule waits for every page until the time limit; one
+/// still unfinished there means the run reached it, which fails the run
+/// (a workload's drain, shorter than the limit, instead ends it with the
+/// rest reported as in flight).
+fn all_pages_finished(
+    scenario: &Scenario,
+    requests: &[crate::load::RequestRecord],
+) -> Result<(), DriveError> {
+    if scenario.workload.is_some() {
+        return Ok(());
+    }
+    let unfinished = requests
+        .iter()
+        .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
+        .count();
+    if unfinished > 0 {
+        return Err(DriveError(format!(
+            "reached time_limit ({}) with {unfinished} of {} page loads unfinished",
+            scenario.time_limit,
+            requests.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The scenario's timeline as the run applies it.

@@ -158,6 +158,56 @@ fn n05_an_endless_scenario_file_is_refused_at_its_size_limit() {
 }
 
 #[test]
+fn n05_an_endless_report_is_refused_at_its_size_limit() {
+    let base = baseline("stockweb-demo").display().to_string();
+    let o = meshsim(&["compare", "/dev/zero", &base]);
+    assert_input_error(&o, &["/dev/zero", "larger than 256 MiB"]);
+    let dir = scratch("round3-n05-report");
+    let o = meshsim(&["report", "/dev/zero", "--out", &dir.display().to_string()]);
+    assert_input_error(&o, &["/dev/zero", "larger than 256 MiB"]);
+}
+
+#[test]
+fn n05_an_endless_endpoints_file_is_refused_at_its_size_limit() {
+    let o = meshsim(&[
+        "proxy",
+        "--service",
+        "s",
+        "--endpoints-file",
+        "/dev/zero",
+        "--admin",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_input_error(&o, &["--endpoints-file /dev/zero", "larger than 1 MiB"]);
+}
+
+#[test]
+fn n07_compare_refuses_to_write_its_page_over_an_input() {
+    let dir = scratch("round3-n07");
+    let base = dir.join("base.json");
+    let cur = dir.join("cur.json");
+    std::fs::copy(baseline("stockweb-demo"), &base).expect("copy");
+    std::fs::copy(baseline("stockweb-demo"), &cur).expect("copy");
+    let before = std::fs::read(&base).expect("read");
+    let (b, c) = (base.display().to_string(), cur.display().to_string());
+    for target in [&b, &c] {
+        let o = meshsim(&["compare", &b, &c, "--html", target]);
+        assert_input_error(
+            &o,
+            &["--html", "is the input report", "expected another path"],
+        );
+    }
+    // By another name too (`dir/./base.json`).
+    let other = dir.join(".").join("base.json").display().to_string();
+    let o = meshsim(&["compare", &b, &c, "--html", &other]);
+    assert_input_error(&o, &["is the input report"]);
+    assert_eq!(std::fs::read(&base).expect("read"), before);
+    assert_eq!(std::fs::read(&cur).expect("read"), before);
+}
+
+#[test]
 fn n21_constant_arrivals_are_exactly_rate_times_duration() {
     let out = scratch("round3-n21");
     let o = meshsim(&[
@@ -171,6 +221,107 @@ fn n21_constant_arrivals_are_exactly_rate_times_duration() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("report json");
     let w = &report["strategies"][0]["workload"];
     assert_eq!(w["issued"], 51, "{w:#}");
+}
+
+/// A two-page scenario for the command-line tests.
+const TINY: &str = "strategies = [\"cached-dns\"]\n[load]\npage_loads = 2\n";
+
+#[test]
+fn n11_a_histogram_or_chart_path_that_is_a_folder_fails_before_the_run() {
+    let dir = scratch("round3-n11-run");
+    let tiny = write(&dir, "tiny.toml", TINY);
+    for blocker in ["cached-dns.hgrm", "charts/latency-cdf.svg"] {
+        let out = dir.join(blocker.replace(['/', '.'], "-"));
+        std::fs::create_dir_all(out.join(blocker)).expect("blocker");
+        let o = meshsim(&["run", &tiny, "--out", &out.display().to_string()]);
+        assert_input_error(&o, &["--out", blocker, "is a folder"]);
+        assert!(
+            !out.join("report.json").exists(),
+            "{blocker}: nothing written"
+        );
+    }
+}
+
+#[test]
+fn n11_sweep_outputs_are_checked_before_any_point_runs() {
+    let dir = scratch("round3-n11-sweep");
+    let tiny = write(&dir, "tiny.toml", TINY);
+    let out = dir.join("out");
+    std::fs::create_dir_all(out.join("sweep.json")).expect("blocker");
+    let o = meshsim(&[
+        "sweep",
+        &tiny,
+        "--set",
+        "replicas=1,2",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_input_error(&o, &["--out", "`sweep.json` in it is a folder"]);
+    assert!(!out.join("replicas=1").join("report.json").exists());
+    // A point whose folder name the file system cannot hold.
+    let long = "d".repeat(300);
+    let set = format!("description={long}a,{long}b");
+    let o = meshsim(&[
+        "sweep",
+        &tiny,
+        "--set",
+        &set,
+        "--out",
+        &dir.join("o2").display().to_string(),
+    ]);
+    assert_input_error(&o, &["--set", "folder name is", "at most 255"]);
+}
+
+#[test]
+fn n11_bench_checks_its_out_folder_first() {
+    let (o, took) = timed(&["bench", "--only", "paths", "--quick", "--out", "/proc/x"]);
+    assert_input_error(&o, &["--out /proc/x"]);
+    assert!(took.as_secs() < 5, "{took:?}");
+}
+
+#[test]
+fn n12_sweep_refuses_a_real_only_strategy_up_front() {
+    let dir = scratch("round3-n12");
+    let tiny = write(&dir, "tiny.toml", TINY);
+    let out = dir.join("out").display().to_string();
+    let o = meshsim(&[
+        "sweep",
+        &tiny,
+        "--set",
+        "replicas=1,2",
+        "--strategies",
+        "nginx",
+        "--out",
+        &out,
+    ]);
+    assert_input_error(
+        &o,
+        &["`nginx:round-robin` runs a real proxy process and needs real mode"],
+    );
+    assert!(!stderr(&o).contains("PeerSpec"), "{}", stderr(&o));
+    let o = meshsim(&[
+        "sweep",
+        &tiny,
+        "--set",
+        "strategies=[\"nginx\"]",
+        "--out",
+        &out,
+    ]);
+    assert_input_error(&o, &["needs real mode"]);
+}
+
+#[test]
+fn n13_a_sweep_grid_is_capped_and_refused_at_once() {
+    let dir = scratch("round3-n13");
+    let tiny = write(&dir, "tiny.toml", TINY);
+    let values: Vec<String> = (1..=100).map(|i| i.to_string()).collect();
+    let seeds = format!("seed={}", values.join(","));
+    let pages = format!("load.page_loads={}", values.join(","));
+    let (o, took) = timed(&[
+        "sweep", &tiny, "--set", &seeds, "--set", &pages, "--out", "/proc/x",
+    ]);
+    assert_input_error(&o, &["10000 points", "100 × 100", "at most 1000"]);
+    assert!(took.as_secs() < 5, "{took:?}");
 }
 
 #[test]
@@ -243,6 +394,62 @@ fn n14c_ready_after_without_duration_is_refused() {
             "has no effect without `duration`",
         ],
     );
+}
+
+#[test]
+fn n15_zero_bench_flags_are_refused_naming_the_flag() {
+    for flag in ["--pods", "--requests", "--concurrency"] {
+        let o = meshsim(&[
+            "bench", "--only", "scale", "--quick", flag, "0", "--out", "/proc/x",
+        ]);
+        assert_input_error(&o, &[flag, "0"]);
+    }
+    let o = meshsim(&["loadcheck", "--duration", "0s", "--warmup", "0s"]);
+    assert_input_error(&o, &["--duration", "expected a duration above 0"]);
+}
+
+#[test]
+fn n17_messages_say_what_is_wrong() {
+    let o = meshsim(&["demo", "--real", "--web-port", "65535", "--for", "1s"]);
+    assert_input_error(&o, &["--web-port", "65535"]);
+    assert!(
+        !stderr(&o).contains("Address already in use"),
+        "{}",
+        stderr(&o)
+    );
+    let o = meshsim(&[
+        "proxy",
+        "--service",
+        "s",
+        "--endpoints",
+        "a=127.0.0.1:1",
+        "--profile",
+        "nginx",
+    ]);
+    assert_input_error(
+        &o,
+        &[
+            "`nginx:round-robin` is a real nginx process",
+            "not a profile",
+        ],
+    );
+    assert!(!stderr(&o).contains("client strategy"), "{}", stderr(&o));
+}
+
+#[test]
+fn n10_real_mode_counts_each_pod_once() {
+    let dir = scratch("round3-n10");
+    let text = "strategies = [\"cached-dns\"]\n[stockdata]\nreplicas = 245\n[stockweb]\nreplicas = 6\n[load]\npage_loads = 1\n";
+    let path = write(&dir, "pods.toml", text);
+    let o = meshsim(&[
+        "run",
+        "--real",
+        &path,
+        "--out",
+        &dir.join("out").display().to_string(),
+    ]);
+    // 245 + 6 = 251: one over the limit, and counted once (not 257).
+    assert_input_error(&o, &["at most 250 pods", "this scenario needs 251"]);
 }
 
 #[test]
@@ -341,4 +548,27 @@ fn n09_an_event_on_a_pod_a_scale_down_removed_is_refused() {
     let path = write(&dir, "renamed.toml", &text);
     let o = meshsim(&["run", &path, "--out", &dir.join("o2").display().to_string()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn n20_unfinished_pages_at_time_limit_fail_a_real_run_as_a_simulated_one() {
+    let name = "N20-real-unfinished-pages.toml";
+    for real in [false, true] {
+        let out = scratch(&format!("round3-n20-{real}"));
+        let out = out.display().to_string();
+        let mut args = vec!["run", "--out", &out];
+        if real {
+            args.push("--real");
+        }
+        let path = fixture(name);
+        args.push(&path);
+        let o = meshsim(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "real {real}: {err}");
+        assert!(
+            err.contains("reached time_limit (2s)"),
+            "real {real}: {err}"
+        );
+        assert!(err.contains("page loads unfinished"), "real {real}: {err}");
+    }
 }

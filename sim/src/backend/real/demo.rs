@@ -92,7 +92,13 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
     let second = if config.web_port == 0 {
         0
     } else {
-        config.web_port.saturating_add(1)
+        config.web_port.checked_add(1).ok_or_else(|| {
+            format!(
+                "web port {}: the sidecar page takes the next port and there is none above \
+                 65535; expected a port up to 65534, or 0 for any free ports",
+                config.web_port
+            )
+        })?
     };
     // StockWeb as the seed wrote it: resolve once, one connection.
     let direct = ClientConfig {

@@ -59,7 +59,8 @@ const DRIVER_TICK: Duration = Duration::from_millis(5);
 /// Why a scenario cannot run for real, if it cannot; checked before any
 /// strategy starts.
 pub fn check(scenario: &Scenario) -> Result<(), String> {
-    let pods = scenario.known_pods().len() as u32 + scenario.stockweb.replicas.get();
+    // `known_pods` lists the StockWeb pods too.
+    let pods = scenario.known_pods().len() as u32;
     if pods > MAX_REAL_PODS {
         return Err(format!(
             "real mode runs at most {MAX_REAL_PODS} pods (StockData replicas, including \
@@ -359,5 +360,26 @@ impl Fabric for RealBackend {
         let ip = self.net.ip_of(&pod.name);
         self.net.links.place(ip.into(), &node_name(pod.node));
         SocketAddr::from((ip, pod.port))
+    }
+}
+
+#[cfg(test)]
+mod pod_count_tests {
+    use super::*;
+
+    fn scenario(stockdata: u32, stockweb: u32) -> Scenario {
+        let text = format!(
+            "strategies = [\"cached-dns\"]\n[stockdata]\nreplicas = {stockdata}\n\
+             [stockweb]\nreplicas = {stockweb}\n[load]\npage_loads = 1\n"
+        );
+        Scenario::parse(&text, "pods.toml").expect("valid")
+    }
+
+    #[test]
+    fn stockweb_pods_count_once() {
+        assert_eq!(check(&scenario(240, 6)), Ok(()));
+        assert_eq!(check(&scenario(244, 6)), Ok(()));
+        let e = check(&scenario(245, 6)).expect_err("251 pods");
+        assert!(e.contains("needs 251"), "{e}");
     }
 }

@@ -43,13 +43,13 @@ pub struct BenchArgs {
     #[arg(long)]
     skip_scale: bool,
     /// Scale point: StockData pods (default 1000; 100 with --quick).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pods: Option<u32>,
     /// Scale point: requests (default 1,000,000; 20,000 with --quick).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     requests: Option<u64>,
     /// Scale point: concurrent requests per client node (default 200).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     concurrency: Option<u32>,
     /// Scale point: no inbound sidecars (client sidecars straight to pods).
     #[arg(long)]
@@ -172,6 +172,9 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             json: args.json,
         });
     }
+    // Before the work: a bench that cannot write bench.json should fail in
+    // a moment, not after minutes of measurements.
+    crate::out_dir::prepare_files(&args.out, &["bench.json"])?;
     let (raw_n, grpc_n) = if args.quick {
         (20_000, 5_000)
     } else {
@@ -216,13 +219,13 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             config.requests = 20_000;
         }
         if let Some(pods) = args.pods {
-            config.pods = pods.max(1);
+            config.pods = pods;
         }
         if let Some(requests) = args.requests {
-            config.requests = requests.max(1);
+            config.requests = requests;
         }
         if let Some(c) = args.concurrency {
-            config.concurrency = c.max(1);
+            config.concurrency = c;
         }
         config.inbound_sidecars = !args.no_inbound;
         eprintln!(

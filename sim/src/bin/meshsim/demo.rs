@@ -28,9 +28,10 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1", env = "MESHSIM_DEMO_IP")]
     ip: IpAddr,
-    /// The cached-DNS page's port; the sidecar page takes the next (0: any
-    /// free ports).
-    #[arg(long, default_value_t = 8080, env = "MESHSIM_DEMO_PORT")]
+    /// The cached-DNS page's port, 0 to 65534; the sidecar page takes the
+    /// next (0: any free ports).
+    #[arg(long, default_value_t = 8080, env = "MESHSIM_DEMO_PORT",
+          value_parser = clap::value_parser!(u16).range(0..=65534))]
     web_port: u16,
     /// StockData replicas (1 to 16).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]

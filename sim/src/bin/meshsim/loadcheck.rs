@@ -24,7 +24,7 @@ pub struct LoadcheckArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     concurrency: u32,
     /// Measured time.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     duration: Duration,
     /// Unmeasured time before it.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -85,5 +85,14 @@ pub fn loadcheck(args: LoadcheckArgs) -> Result<(), Failure> {
         Err(Failure::Failed(anyhow::anyhow!(
             "loadgen and h2load disagree beyond 10 % (throughput) or 20 % (p50)"
         )))
+    }
+}
+
+/// A duration above zero: a zero-length measurement has no rate (it
+/// divides by zero).
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("expected a duration above 0, e.g. 5s".into()),
+        d => Ok(d),
     }
 }

@@ -154,9 +154,15 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
             name: strategy.to_string(),
             config: spec.config(Default::default()),
         }),
+        Strategy::Peer(_) => Err(format!(
+            "`{strategy}` is a real {} process that `meshsim run --real` starts in the \
+             sidecar's place, not a profile of meshsim's proxy; expected linkerd, istio, consul \
+             or sidecar:<policy>[+features]",
+            s.split(':').next().unwrap_or(s)
+        )),
         other => Err(format!(
-            "`{other}` is a client strategy, not a proxy profile; expected linkerd, istio, \
-             consul or sidecar:<policy>[+features]"
+            "`{other}` is a client strategy (no proxy), not a proxy profile; expected linkerd, \
+             istio, consul or sidecar:<policy>[+features]"
         )),
     }
 }

@@ -54,8 +54,15 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
 
 /// Reads and parses an endpoints file.
 pub fn read(path: &Path) -> Result<(String, Vec<Entry>), String> {
-    let text = std::fs::read_to_string(path)
+    let bytes = sim::input::read_bounded(path, sim::input::MAX_ENDPOINTS_BYTES)
         .map_err(|e| format!("reading --endpoints-file {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "reading --endpoints-file {}: byte {} is not UTF-8; expected a text file",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
     let entries = parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((text, entries))
 }

@@ -82,7 +82,7 @@ fn parse_amount(s: &str) -> Result<f64, String> {
 }
 
 fn read_report(path: &Path) -> Result<(Report, Vec<u8>), Failure> {
-    let bytes = std::fs::read(path)
+    let bytes = sim::input::read_bounded(path, sim::input::MAX_REPORT_BYTES)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(Failure::Input)?;
     let report = Report::from_json_slice(&bytes)
@@ -122,6 +122,35 @@ pub fn report(args: ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses a `--html` path that is a folder or one of the `inputs` (the
+/// same file by any name: writing it would destroy the report being
+/// compared), before anything is read or written.
+fn html_target(out: &Path, inputs: &[&Path]) -> Result<(), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    if out.is_dir() {
+        return Err(Failure::Input(anyhow!(
+            "--html {}: is a folder; expected a file path for the page",
+            out.display()
+        )));
+    }
+    let Ok(target) = std::fs::metadata(out) else {
+        return Ok(()); // nothing there yet: it cannot be an input
+    };
+    for input in inputs {
+        if let Ok(meta) = std::fs::metadata(input)
+            && (meta.dev(), meta.ino()) == (target.dev(), target.ino())
+        {
+            return Err(Failure::Input(anyhow!(
+                "--html {}: is the input report {}; writing the page there would replace \
+                 it; expected another path",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Renders both reports' charts and writes the side-by-side page.
 fn write_compare_page(
     out: &std::path::Path,
@@ -150,6 +179,9 @@ fn write_compare_page(
 }
 
 pub fn compare(args: CompareArgs) -> Result<(), Failure> {
+    if let Some(out) = &args.html {
+        html_target(out, &[&args.baseline, &args.current])?;
+    }
     let (baseline, baseline_bytes) = read_report(&args.baseline)?;
     let (current, current_bytes) = read_report(&args.current)?;
     if args.exact && !(baseline.mode.is_sim() && current.mode.is_sim()) {

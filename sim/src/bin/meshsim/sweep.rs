@@ -62,12 +62,24 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
         )));
     }
     let mut points = grid(&text, &path, &args.set).map_err(|e| Failure::Input(e.into()))?;
+    let seed = args.flags.seed(&base);
     for p in &mut points {
         args.flags.apply_strategies(&mut p.scenario, &path)?;
+        // A sweep runs the simulator only: refuse real-only strategies
+        // before any point runs, as `run` does.
+        sim::runner::sim_only(&p.scenario, seed).map_err(|e| {
+            Failure::Input(anyhow::anyhow!(
+                "sweep point {}: {}",
+                p.dir_name(),
+                e.message
+            ))
+        })?;
     }
-    let seed = args.flags.seed(&base);
     let out = args.flags.out(format!("{}-sweep", dir_name(base.name())));
-    crate::out_dir::prepare(&out)?;
+    crate::out_dir::prepare_files(&out, &["sweep.json", "sweep.md", "sweep.svg", "sweep.png"])?;
+    for p in &points {
+        crate::out_dir::prepare(&out.join(p.dir_name()))?;
+    }
     let runs: usize = points.iter().map(|p| p.scenario.strategies.len()).sum();
     let progress = progress_bar(runs as u64, "runs");
     let reports = run_grid(&points, args.flags.seed, &|s| {
