@@ -283,7 +283,8 @@ fn a_scenario_too_big_for_this_machine_is_rejected_before_anything_runs() {
         stderr.contains("real mode runs at most 250 pods"),
         "{stderr}"
     );
-    assert!(stderr.contains("this scenario needs 302"), "{stderr}");
+    // 300 StockData pods and one StockWeb pod, each counted once (N10).
+    assert!(stderr.contains("this scenario needs 301"), "{stderr}");
     assert!(!dir.join("out").join("report.json").exists());
 }
 
@@ -364,28 +365,37 @@ interval = "500ms"
 fn real_replicas_hold_a_slot_for_the_service_time_not_a_timer_tick_longer() {
     // tokio's 1 ms timer wheel made a 2 ms service time last 2.1-2.4 ms for
     // real (issue 24); real mode's pods now sleep on the precise timer.
+    // One call at a time, mostly (200 calls a second, each 2 ms), so what
+    // is measured is the timer and not 100 calls waking at once on two
+    // cores.
     let s = scenario(
         r#"
 name = "real-service-time"
 seed = 6
-strategies = ["sidecar:round-robin"]
+strategies = ["cached-dns"]
+time_limit = "20s"
 [stockdata]
-replicas = 2
-concurrency = 100
+replicas = 1
 service_time = { distribution = "constant", value = "2ms" }
-[load]
-page_loads = 10
-interval = "100ms"
+[workload]
+target = "get"
+model = "open"
+rate = 200
+duration = "3s"
+warmup = "500ms"
 "#,
     );
     let report = run(&s);
     for (pod, r) in &report.strategies[0].replicas {
         let (p50, mean) = (r.service_ms.p50, r.service_ms.mean);
-        // The median within 2 %; the mean may carry a stalled thread's
-        // late wake-up now and then on a shared 2-core machine.
-        assert!((1.96..=2.04).contains(&p50), "{pod}: p50 {p50} ms: {r:?}");
+        // tokio's wheel rounds a 2 ms sleep up to the next 1 ms tick (a
+        // median near 2.5 ms). The precise timer's median is within 5 %;
+        // the mean may carry a stalled thread's late wake-up now and then
+        // on a shared 2-core machine (stockdata's precise_timer test holds
+        // the timer itself to 2 % on a quiet one).
+        assert!((1.96..=2.10).contains(&p50), "{pod}: p50 {p50} ms: {r:?}");
         assert!(
-            (1.96..=2.10).contains(&mean),
+            (1.96..=2.25).contains(&mean),
             "{pod}: mean {mean} ms: {r:?}"
         );
     }
