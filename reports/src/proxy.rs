@@ -19,8 +19,16 @@ pub struct ProxyReport {
     pub timeouts: u64,
     /// Requests failed at once because no endpoint was available.
     pub no_endpoints: u64,
+    /// Never-sent attempts sent to another endpoint without counting as a
+    /// retry (`sidecar:<policy>` strategies; absent when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redispatched: u64,
     /// Per endpoint (pod name).
     pub endpoints: BTreeMap<String, EndpointReport>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One endpoint as the sidecars saw it.

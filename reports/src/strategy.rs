@@ -67,7 +67,8 @@ pub struct StrategyReport {
     /// Where requests waited at a limit before reaching a replica, by hop:
     /// `browser_connections` (the open loop's `connections`),
     /// `app_streams` (the app's connection, at its peer's HTTP/2 stream
-    /// limit), `sidecar_streams` (the sidecar's connection to a replica, at
+    /// limit), `sidecar_ready` (a sidecar's fail-fast queue, waiting for a
+    /// ready endpoint: Linkerd and `sidecar:*`), `sidecar_streams` (the sidecar's connection to a replica, at
     /// the replica's stream limit) and `sidecar_connect` (waiting for that
     /// connection to be set up).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

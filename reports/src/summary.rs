@@ -52,9 +52,10 @@ pub struct SummaryRow {
 
 /// Short names of the hops in [`crate::StrategyReport::waits`], in the
 /// order a request meets them.
-pub const HOPS: [(&str, &str); 4] = [
+pub const HOPS: [(&str, &str); 5] = [
     ("browser_connections", "browser connections"),
     ("app_streams", "app streams"),
+    ("sidecar_ready", "a ready endpoint"),
     ("sidecar_connect", "sidecar connect"),
     ("sidecar_streams", "sidecar streams"),
 ];

@@ -125,6 +125,11 @@ pub fn run_counted(
                 100 + u64::from(c),
                 metrics,
             );
+            // Connect to every pod before the load starts (eager
+            // endpoints take traffic once connected), as a sidecar that is
+            // up before its app sends.
+            outbound.warm("stockdata");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             tokio::spawn(serve_outbound(
                 SimListener::bind(any(OUTBOUND_PORT)).await?,
                 outbound,

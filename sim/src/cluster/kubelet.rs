@@ -333,6 +333,15 @@ async fn run_pod<N: PodNet>(
                     let listener = net.bind(local).await?;
                     let outbound =
                         Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
+                    // The app's first page comes the instant its pod starts;
+                    // a real app's first call comes after its proxy is up
+                    // and has resolved it (Envoy has its clusters from xDS
+                    // before it listens; Linkerd's proxy-await holds the
+                    // app until the proxy is ready), so the sidecar
+                    // resolves the service now.
+                    if let Upstream::Sidecar { service, .. } = &client.upstream {
+                        outbound.warm(service);
+                    }
                     // A task of the pod's: its agent stops it with the pod and
                     // waits until its listener is closed.
                     let sidecar = tokio::spawn(async move {

@@ -10,8 +10,11 @@ use rand::Rng;
 use std::time::Duration;
 
 /// The delay after `failures` earlier failures: `min × 2^failures`, capped at
-/// `max`, plus a random `0..=jitter` share of that (so the total may exceed
-/// `max` by the jitter; callers that need a hard cap apply it).
+/// `max`, plus a random `0..=jitter` share of that, the extra capped at
+/// `max − base` so that no delay exceeds `max` (linkerd2-proxy
+/// `linkerd/exp-backoff/src/lib.rs`, `jitter`: `.min(remaining)` with
+/// `remaining = self.max - base`). Before this the jitter was uncapped and
+/// Linkerd's 60 s connect backoff could reach 66 s.
 pub fn exponential<R: Rng + ?Sized>(
     min: Duration,
     max: Duration,
@@ -23,6 +26,7 @@ pub fn exponential<R: Rng + ?Sized>(
     let base = min.saturating_mul(doubling).min(max);
     let extra = if jitter > 0.0 {
         base.mul_f64(rng.random_range(0.0..=jitter))
+            .min(max.saturating_sub(base))
     } else {
         Duration::ZERO
     };
@@ -47,6 +51,7 @@ mod tests {
             let d = exponential(ms(100), ms(500), k, 0.5, &mut rng);
             let base = ms(100 << k.min(3)).min(ms(500));
             assert!(d >= base && d <= base.mul_f64(1.5), "{k}: {d:?}");
+            assert!(d <= ms(500), "capped at the maximum: {k}: {d:?}");
         }
     }
 }

@@ -90,6 +90,12 @@ pub enum Outcome {
     /// The request was refused before the server saw it (HTTP/2
     /// REFUSED_STREAM, a connection that closed before sending).
     NotSent,
+    /// The picked endpoint turned out not to be ready: its connection
+    /// closed (GOAWAY, peer gone) before the request was written. Tower's
+    /// balancer checks an endpoint's readiness just before dispatching to
+    /// it and picks another when the check fails; this is that failed
+    /// check, and the balancer picks again ([`super::balance::SharedBalance`]).
+    Unready,
     /// The stream or connection failed after the request was sent: the
     /// server may have acted on it.
     Reset,
@@ -112,9 +118,11 @@ impl Outcome {
     /// failures, resets, timeouts and the server-error gRPC codes (those
     /// Envoy maps to HTTP 5xx). `NOT_FOUND` or `INVALID_ARGUMENT` are the
     /// caller's problem, not the endpoint's.
+    /// An endpoint found not ready answered nothing and is not counted.
     pub fn is_failure(&self) -> bool {
         match self {
             Outcome::Grpc(code) => stockdata::is_server_error(*code),
+            Outcome::Unready => false,
             _ => true,
         }
     }
@@ -126,7 +134,10 @@ impl Outcome {
     pub fn is_safe_to_retry(&self) -> bool {
         matches!(
             self,
-            Outcome::ConnectFailed | Outcome::NotSent | Outcome::Grpc(Code::Unavailable)
+            Outcome::ConnectFailed
+                | Outcome::NotSent
+                | Outcome::Unready
+                | Outcome::Grpc(Code::Unavailable)
         )
     }
 
@@ -134,7 +145,9 @@ impl Outcome {
     pub fn code(&self) -> Code {
         match self {
             Outcome::Grpc(code) => *code,
-            Outcome::ConnectFailed | Outcome::NotSent | Outcome::Reset => Code::Unavailable,
+            Outcome::ConnectFailed | Outcome::NotSent | Outcome::Unready | Outcome::Reset => {
+                Code::Unavailable
+            }
             Outcome::Timeout => Code::DeadlineExceeded,
         }
     }
@@ -146,6 +159,7 @@ impl Outcome {
             Outcome::Grpc(code) => stockdata::code_name(*code),
             Outcome::ConnectFailed => "CONNECT_FAILED",
             Outcome::NotSent => "NOT_SENT",
+            Outcome::Unready => "NOT_READY",
             Outcome::Reset => "RESET",
             Outcome::Timeout => "TIMEOUT",
         }

@@ -68,6 +68,9 @@ pub struct ProxyMetrics {
     pub timeouts: u64,
     /// Requests failed because no endpoint was available.
     pub no_endpoints: u64,
+    /// Never-sent attempts sent to another endpoint without counting as a
+    /// retry (`sidecar:<policy>` strategies).
+    pub redispatched: u64,
     /// Per endpoint, by pod name.
     pub endpoints: BTreeMap<String, EndpointMetrics>,
     /// Retries sent, by whole millisecond of `clock` (when a clock is set),
@@ -76,6 +79,10 @@ pub struct ProxyMetrics {
     /// Where "now" comes from for `retries_by_ms`: in the simulator,
     /// `turmoil::sim_elapsed`, shared by every host.
     pub clock: Option<fn() -> Option<std::time::Duration>>,
+    /// How long each request waited in the balancer's fail-fast queue for
+    /// a ready endpoint (profiles with such a queue only; 0 when one was
+    /// ready at once).
+    pub ready_wait: LatencyRecorder,
     /// How long each attempt waited for its endpoint's connection (to be
     /// set up, or for another attempt setting it up).
     pub connect_wait: LatencyRecorder,
@@ -92,12 +99,14 @@ impl ProxyMetrics {
         self.retries_refused += other.retries_refused;
         self.timeouts += other.timeouts;
         self.no_endpoints += other.no_endpoints;
+        self.redispatched += other.redispatched;
         for (k, v) in &other.endpoints {
             self.endpoints.entry(k.clone()).or_default().merge(v);
         }
         for (t, n) in &other.retries_by_ms {
             *self.retries_by_ms.entry(*t).or_insert(0) += n;
         }
+        self.ready_wait.merge(&other.ready_wait);
         self.connect_wait.merge(&other.connect_wait);
         self.stream_wait.merge(&other.stream_wait);
     }

@@ -81,6 +81,16 @@ impl<C: Connect> Outbound<C> {
         }
     }
 
+    /// Resolves `service` now, as a sidecar that is up before its app
+    /// sends: its endpoints start connecting (eager mode) before the first
+    /// request instead of at it. On-demand (Envoy) sidecars have nothing
+    /// to set up and resolve at the first request, as before.
+    pub fn warm(&self, service: &str) {
+        if self.inner.config.connect.mode == super::endpoint::ConnectMode::Eager {
+            self.inner.route(service);
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &SidecarConfig {
         &self.inner.config

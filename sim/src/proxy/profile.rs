@@ -16,10 +16,10 @@
 
 use super::accrual::AccrualConfig;
 use super::balance::p2c::ENVOY_CHOICE_COUNT;
-use super::balance::{BalanceConfig, Policy};
+use super::balance::{BalanceConfig, NoEndpoint, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
-use super::endpoint::{ConnectConfig, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
+use super::endpoint::{ConnectConfig, ConnectMode, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
 use super::h2::SidecarH2;
 use super::load::LoadMetric;
 use super::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
@@ -75,6 +75,11 @@ pub const ISTIO_RELEASE: &str = "Istio 1.28+ (Envoy 1.36+)";
 /// 1.36, whose HTTP/2 defaults are 2³¹−1 streams and 256 MiB windows. Before
 /// this the profile said "Consul 1.2x (Envoy 1.31+)".
 pub const CONSUL_RELEASE: &str = "Consul 1.21 (Envoy 1.31–1.35)";
+/// How many times a `sidecar:<policy>` request that provably never reached
+/// its endpoint is sent to another one (not a retry: nothing was sent).
+/// meshsim's own choice: enough to get past a few endpoints that died at
+/// once, bounded so a request cannot circle forever.
+pub const SIDECAR_REDISPATCH_UNSENT: u32 = 4;
 /// Plain `sidecar:<policy>` strategies model no mesh release.
 pub const NO_RELEASE: &str = "none (a policy, not a mesh)";
 
@@ -88,6 +93,9 @@ pub struct SidecarConfig {
     pub request_timeout: Option<Duration>,
     /// Retries.
     pub retry: RetryConfig,
+    /// Re-dispatches of a never-sent request to another endpoint, per
+    /// request (0: none; the meshes' own proxies do not).
+    pub redispatch_unsent: u32,
     /// Endpoint-change propagation delay.
     pub discovery_delay: Duration,
     /// Balancer policy, panic threshold and weights.
@@ -167,17 +175,23 @@ fn linkerd_route_retry() -> RetryConfig {
 
 impl SidecarConfig {
     /// A bare sidecar: `policy` over `load`, everything else off, endpoint
-    /// changes after istiod's debounce.
+    /// changes after istiod's debounce. Its endpoints behave as Linkerd's
+    /// (connected eagerly, picked only while connected, a 3 s fail-fast
+    /// queue when none is), and a request that was never sent goes to
+    /// another endpoint ([`SIDECAR_REDISPATCH_UNSENT`]). Before this it
+    /// connected on demand, skipped endpoints only during a connect
+    /// backoff, and failed at once with none available.
     fn bare(policy: Policy, load: LoadMetric) -> Self {
         Self {
             release: NO_RELEASE,
             request_timeout: None,
             retry: RetryConfig::OFF,
+            redispatch_unsent: SIDECAR_REDISPATCH_UNSENT,
             discovery_delay: DEFAULT_DISCOVERY_DELAY,
             balance: BalanceConfig {
                 policy,
                 panic_threshold: None,
-                fail_fast_timeout: None,
+                no_endpoint: NoEndpoint::FailFast(LINKERD_OUTBOUND_FAILFAST_TIMEOUT),
                 weights: BTreeMap::new(),
             },
             load,
@@ -239,26 +253,39 @@ impl SidecarConfig {
         Self::bare(Policy::Weighted, LoadMetric::PendingRequests)
     }
 
-    /// Linkerd (stable 2.19): P2C peak-EWMA; retries, timeouts and failure
-    /// accrual are opt-in; with no endpoint available a request waits up to
-    /// the 3 s fail-fast timeout for one, then fails (earlier meshsim failed
-    /// it at once).
+    /// Linkerd (stable 2.19): P2C peak-EWMA over endpoints that connect on
+    /// discovery and are picked only while connected; retries, timeouts and
+    /// failure accrual are opt-in; with no endpoint ready a request waits
+    /// up to the 3 s fail-fast timeout for one, then fails. A request that
+    /// was never sent is not sent elsewhere (linkerd2-proxy has no such
+    /// re-dispatch outside its opt-in retries).
     pub fn linkerd() -> Self {
         let mut c = Self {
             release: LINKERD_RELEASE,
             discovery_delay: Duration::ZERO,
             h2: SidecarH2::LINKERD,
+            redispatch_unsent: 0,
             ..Self::peak_ewma()
         };
-        c.balance.fail_fast_timeout = Some(LINKERD_OUTBOUND_FAILFAST_TIMEOUT);
+        c.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_OUTBOUND_FAILFAST_TIMEOUT);
         c
+    }
+
+    /// Envoy's endpoint handling (Istio, Consul): connections on demand,
+    /// no connect backoff or readiness gate, no fail-fast queue ("no
+    /// healthy upstream" at once), no re-dispatch outside the retry policy.
+    fn envoy_endpoints(mut self) -> Self {
+        self.connect.mode = ConnectMode::OnDemand;
+        self.balance.no_endpoint = NoEndpoint::Fail;
+        self.redispatch_unsent = 0;
+        self
     }
 
     /// Istio: Envoy `LEAST_REQUEST` (Istio ≥ 1.14 default), the default
     /// retry policy, circuit breakers at `u32::MAX`, no outlier detection
     /// without a DestinationRule, panic threshold 50 %.
     pub fn istio() -> Self {
-        let mut c = Self::least_request();
+        let mut c = Self::least_request().envoy_endpoints();
         c.release = ISTIO_RELEASE;
         c.retry = envoy_retry(ISTIO_MAX_CONCURRENT_RETRIES);
         c.balance.panic_threshold = Some(ENVOY_PANIC_THRESHOLD);
@@ -273,7 +300,7 @@ impl SidecarConfig {
     /// threshold disabled (0) on every upstream cluster, and proxycfg's
     /// 200 ms coalescing of endpoint changes.
     pub fn consul() -> Self {
-        let mut c = Self::round_robin();
+        let mut c = Self::round_robin().envoy_endpoints();
         c.release = CONSUL_RELEASE;
         c.outlier = Some(OutlierConfig::default());
         c.balance.panic_threshold = Some(CONSUL_PANIC_THRESHOLD);

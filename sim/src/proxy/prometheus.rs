@@ -15,7 +15,7 @@
 //!
 //! Per proxy: `meshsim_proxy_route_requests_total` (requests the application
 //! sent), `_route_attempts_total`, `_retries_refused_total`,
-//! `_request_timeouts_total`, `_no_endpoints_total`.
+//! `_request_timeouts_total`, `_no_endpoints_total`, `_redispatched_total`.
 //!
 //! Latency is kept in an HdrHistogram (3 significant digits), so a bucket's
 //! count is exact up to that precision at its bound; `_sum` is the
@@ -107,7 +107,7 @@ pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> St
         );
     }
 
-    let totals: [(&str, &str, u64); 5] = [
+    let totals: [(&str, &str, u64); 6] = [
         (
             "route_requests_total",
             "Requests the application sent through the proxy.",
@@ -132,6 +132,11 @@ pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> St
             "no_endpoints_total",
             "Requests failed because no endpoint was available.",
             metrics.no_endpoints,
+        ),
+        (
+            "redispatched_total",
+            "Never-sent requests sent to another endpoint (not retries).",
+            metrics.redispatched,
         ),
     ];
     for (name, help, value) in totals {

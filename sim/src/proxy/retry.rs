@@ -21,6 +21,7 @@
 use super::balance::{Attempt, IsRetry, PreviousHosts, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
+use super::classify::Outcome;
 use super::metrics::ProxyMetrics;
 use crate::sync::lock;
 use http::Request;
@@ -138,6 +139,7 @@ pub struct RetryLayer {
     config: RetryConfig,
     seed: u64,
     metrics: Arc<Mutex<ProxyMetrics>>,
+    redispatch: u32,
 }
 
 impl RetryLayer {
@@ -148,14 +150,27 @@ impl RetryLayer {
             config,
             seed,
             metrics,
+            redispatch: 0,
         }
+    }
+
+    /// Sends a request that provably never reached its endpoint (connect
+    /// failed, refused, above a GOAWAY, picked just as its connection
+    /// closed) to another endpoint, up to `n` times per request, without
+    /// counting it as a retry: no retry limit, budget or breaker applies,
+    /// as nothing was sent (meshsim's `sidecar:<policy>` strategies).
+    pub fn with_redispatch(mut self, n: u32) -> Self {
+        self.redispatch = n;
+        self
     }
 }
 
 impl<S> tower::Layer<S> for RetryLayer {
     type Service = Retry<S>;
     fn layer(&self, inner: S) -> Retry<S> {
-        Retry::new(inner, self.config, self.seed, self.metrics.clone())
+        let mut retry = Retry::new(inner, self.config, self.seed, self.metrics.clone());
+        retry.redispatch = self.redispatch;
+        retry
     }
 }
 
@@ -186,6 +201,8 @@ pub struct Retry<S> {
     in_flight_retries: Arc<AtomicU32>,
     rng: Arc<Mutex<ChaCha8Rng>>,
     metrics: Arc<Mutex<ProxyMetrics>>,
+    /// Re-dispatches of never-sent requests allowed per request.
+    redispatch: u32,
 }
 
 impl<S: Clone> Clone for Retry<S> {
@@ -197,6 +214,7 @@ impl<S: Clone> Clone for Retry<S> {
             in_flight_retries: self.in_flight_retries.clone(),
             rng: self.rng.clone(),
             metrics: self.metrics.clone(),
+            redispatch: self.redispatch,
         }
     }
 }
@@ -218,6 +236,7 @@ impl<S> Retry<S> {
             in_flight_retries: Arc::new(AtomicU32::new(0)),
             rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
             metrics,
+            redispatch: 0,
         }
     }
 }
@@ -275,24 +294,53 @@ where
             let mut tried: Vec<String> = Vec::new();
             let mut retries = 0u32;
             let mut slot: Option<RetrySlot> = None;
+            // Endpoints this try was re-dispatched away from.
+            let mut unsent: Vec<String> = Vec::new();
             loop {
                 let mut attempt_request = copy_request(&request);
                 if retries > 0 {
                     attempt_request.extensions_mut().insert(IsRetry);
-                    if config.avoid_previous_hosts {
-                        attempt_request
-                            .extensions_mut()
-                            .insert(PreviousHosts(tried.clone()));
-                    }
                 }
-                lock(&this.metrics).attempts += 1;
+                let avoid_tried = retries > 0 && config.avoid_previous_hosts;
+                if avoid_tried || !unsent.is_empty() {
+                    let mut avoid = if avoid_tried {
+                        tried.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    avoid.extend(unsent.iter().cloned());
+                    attempt_request
+                        .extensions_mut()
+                        .insert(PreviousHosts(avoid));
+                }
+                if unsent.is_empty() {
+                    lock(&this.metrics).attempts += 1;
+                }
                 let attempt = send(&mut inner, attempt_request).await;
-                // The retry (if this was one) is over: its slot is free.
-                drop(slot.take());
                 if attempt.endpoint.is_none() {
                     lock(&this.metrics).no_endpoints += 1;
                 }
                 let outcome = attempt.outcome;
+                if matches!(
+                    outcome,
+                    Outcome::NotSent | Outcome::ConnectFailed | Outcome::Unready
+                ) && let Some(endpoint) = &attempt.endpoint
+                    && unsent.len() < this.redispatch as usize
+                {
+                    lock(&this.metrics).redispatched += 1;
+                    unsent.push(endpoint.clone());
+                    continue;
+                }
+                unsent.clear();
+                // The retry (if this was one) is over: its slot is free.
+                drop(slot.take());
+                // No endpoint to send to is answered at once, not retried
+                // (Envoy's router sends its "no healthy upstream" local
+                // reply without consulting the retry policy; Linkerd fails
+                // the requests its fail-fast queue times out).
+                if attempt.endpoint.is_none() {
+                    return Ok(attempt);
+                }
                 let retryable =
                     outcome.is_failure() && (outcome.is_safe_to_retry() || config.idempotent);
                 if !retryable || retries >= config.max_retries {

@@ -1,6 +1,7 @@
 //! A sidecar's resolved settings as text, for reports.
 
-use super::balance::Policy;
+use super::balance::{NoEndpoint, Policy};
+use super::endpoint::ConnectMode;
 use super::load::LoadMetric;
 use super::profile::SidecarConfig;
 use super::retry::{Backoff, UNLIMITED_RETRIES};
@@ -43,15 +44,19 @@ impl SidecarConfig {
         put("release", self.release.to_string());
         put(
             "fail_fast",
-            self.balance.fail_fast_timeout.map_or_else(
-                || "at once when no endpoint is available".into(),
-                |t| format!("wait up to {t:?} for an endpoint, then fail"),
-            ),
+            match self.balance.no_endpoint {
+                NoEndpoint::Fail => "at once when no endpoint is available".into(),
+                NoEndpoint::FailFast(t) => format!("wait up to {t:?} for an endpoint, then fail"),
+            },
         );
         put(
             "connect",
             format!(
-                "timeout {:?}, backoff {:?}..{:?} jitter {}",
+                "{}, timeout {:?}, backoff {:?}..{:?} jitter {}",
+                match self.connect.mode {
+                    ConnectMode::Eager => "eager (ready only while connected)",
+                    ConnectMode::OnDemand => "on demand (no backoff)",
+                },
                 self.connect.timeout,
                 self.connect.backoff_min,
                 self.connect.backoff_max,

@@ -13,7 +13,8 @@
 //!                   Accrual           Linkerd's breaker (when on)
 //!                   Classify          grpc-status → Outcome, once
 //!                   PerTryTimeout     (when set)
-//!                   Http2Endpoint ──▶ pod: one HTTP/2 connection, connect backoff
+//!                   Http2Endpoint ──▶ pod: one HTTP/2 connection, kept eagerly
+//!                                     (ready only while connected) or made on demand
 //! ```
 //!
 //! Each layer is its own module with its defaults as cited constants. Layers
@@ -47,7 +48,7 @@ use http::{Request, Response};
 use rand::Rng;
 use std::sync::{Arc, Mutex};
 use stockdata::transport::Connect;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::util::Either;
 use tower::{Service, ServiceBuilder};
@@ -175,10 +176,35 @@ where
     E: Connection,
     R: Rng + ?Sized,
 {
-    let balance = balance_with(config, connect, discovery, metrics.clone(), rng);
+    route_with_readiness(config, connect, discovery, metrics, Arc::default(), rng)
+}
+
+/// [`route_with`], its fail-fast queue woken by `ready` (which the
+/// endpoints' connections notify when they connect).
+pub fn route_with_readiness<E, R>(
+    config: &SidecarConfig,
+    connect: MakeConnection<E>,
+    discovery: watch::Receiver<Arc<Vec<Endpoint>>>,
+    metrics: Arc<Mutex<ProxyMetrics>>,
+    ready: Arc<Notify>,
+    rng: &mut R,
+) -> Route<E>
+where
+    E: Connection,
+    R: Rng + ?Sized,
+{
+    let balance =
+        balance_with(config, connect, discovery, metrics.clone(), rng).with_readiness(ready);
     ServiceBuilder::new()
-        .layer(RetryLayer::new(config.retry, rng.random(), metrics))
-        .service(SharedBalance::new(balance))
+        .layer(
+            RetryLayer::new(config.retry, rng.random(), metrics.clone())
+                .with_redispatch(config.redispatch_unsent),
+        )
+        .service(
+            SharedBalance::new(balance)
+                .recording(metrics)
+                .watching_discovery(),
+        )
 }
 
 /// The sidecar's route to one service over HTTP/2 connections.
@@ -191,6 +217,8 @@ pub fn route<C: Connect, R: Rng + ?Sized>(
 ) -> Route<Http2Endpoint<C>> {
     let (connect_config, h2) = (config.connect, config.h2);
     let waits = Waits::new(metrics.clone());
+    let ready = Arc::new(Notify::new());
+    let notify = ready.clone();
     let make: MakeConnection<Http2Endpoint<C>> = Box::new(move |e, seed| {
         Http2Endpoint::new(
             e.addr,
@@ -198,7 +226,8 @@ pub fn route<C: Connect, R: Rng + ?Sized>(
             (connect_config, &h2),
             seed,
             waits.clone(),
+            notify.clone(),
         )
     });
-    route_with(config, make, discovery, metrics, rng)
+    route_with_readiness(config, make, discovery, metrics, ready, rng)
 }

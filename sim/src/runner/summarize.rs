@@ -266,6 +266,7 @@ fn proxy_report(m: &ProxyMetrics) -> ProxyReport {
         retries_refused: m.retries_refused,
         timeouts: m.timeouts,
         no_endpoints: m.no_endpoints,
+        redispatched: m.redispatched,
         endpoints: m
             .endpoints
             .iter()

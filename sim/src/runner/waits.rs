@@ -57,6 +57,12 @@ pub fn hops(run: &StrategyRun, connections: Option<usize>) -> BTreeMap<String, H
             &app,
         ),
     );
+    if let Some(proxy) = run.proxy.as_ref().filter(|p| !p.ready_wait.is_empty()) {
+        hops.insert(
+            "sidecar_ready".to_string(),
+            hop("a ready endpoint".to_string(), &proxy.ready_wait),
+        );
+    }
     if let (Some(proxy), Some(limit)) = (&run.proxy, run.streams.endpoints) {
         hops.insert(
             "sidecar_streams".to_string(),

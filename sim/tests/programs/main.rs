@@ -8,6 +8,7 @@
 mod h2_peer;
 mod interop;
 mod proxy;
+mod readiness;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -38,13 +39,19 @@ impl Drop for Program {
 
 /// Starts `meshsim ARGS…`.
 pub fn meshsim(args: &[&str]) -> Program {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+    program(std::path::Path::new(env!("CARGO_BIN_EXE_meshsim")), args)
+}
+
+/// Starts the program at `bin` with `args`.
+pub fn program(bin: &std::path::Path, args: &[&str]) -> Program {
+    let mut child = Command::new(bin)
         .args(args)
+        .env_remove("STOCKDATA_LISTEN")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn meshsim");
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, lines) = mpsc::channel();
     std::thread::spawn(move || {

@@ -192,21 +192,108 @@ async fn linkerd_waits_out_the_fail_fast_timeout_for_an_endpoint() {
     let t2 = Instant::now();
     send(&mut route, request()).await;
     assert_eq!(t2.elapsed(), Duration::ZERO, "in fail-fast, fails at once");
-    // A plain policy sidecar still fails at once.
-    let (_tx2, rx2) = watch::channel(Arc::new(endpoints(2)));
-    let flag = up.clone();
-    let make: MakeConnection<Answer> = Box::new(move |_, _| Answer {
-        fails: false,
-        up: flag.clone(),
-    });
-    let mut plain = sim::proxy::stack::route_with(
-        &SidecarConfig::peak_ewma(),
-        make,
-        rx2,
-        Arc::default(),
-        &mut rng,
-    );
+    // meshsim's own sidecars queue the same way (3 s) ...
+    let plain = |strategy: &str, n: usize, rng: &mut ChaCha8Rng| {
+        let (tx, rx) = watch::channel(Arc::new(endpoints(n)));
+        let flag = up.clone();
+        let make: MakeConnection<Answer> = Box::new(move |_, _| Answer {
+            fails: false,
+            up: flag.clone(),
+        });
+        let route = sim::proxy::stack::route_with(&config(strategy), make, rx, Arc::default(), rng);
+        (tx, route)
+    };
+    let (_tx2, mut sidecar) = plain("sidecar:round-robin", 2, &mut rng);
     let t3 = Instant::now();
-    send(&mut plain, request()).await;
-    assert_eq!(t3.elapsed(), Duration::ZERO);
+    assert_eq!(send(&mut sidecar, request()).await.endpoint, None);
+    assert_eq!(t3.elapsed(), Duration::from_secs(3));
+    // ... while Envoy answers "no healthy upstream" at once (Istio, with
+    // no endpoint at all; with some, its panic threshold routes to them).
+    let (_tx3, mut istio) = plain("istio", 0, &mut rng);
+    let t4 = Instant::now();
+    assert_eq!(send(&mut istio, request()).await.endpoint, None);
+    assert_eq!(t4.elapsed(), Duration::ZERO);
+    let (_tx4, mut consul) = plain("consul", 2, &mut rng);
+    let t5 = Instant::now();
+    assert_eq!(send(&mut consul, request()).await.endpoint, None);
+    assert_eq!(t5.elapsed(), Duration::ZERO);
+}
+
+/// An endpoint that refuses every request before sending it (`NotSent`)
+/// when `refuses`, and answers `OK` otherwise; counts what it was sent.
+#[derive(Clone)]
+pub struct Refusing {
+    pub refuses: bool,
+    pub calls: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Available for Refusing {
+    fn is_available(&self, _: Instant) -> bool {
+        true
+    }
+}
+
+impl Service<Request<Buffered>> for Refusing {
+    type Response = Response<Buffered>;
+    type Error = Outcome;
+    type Future = std::future::Ready<Result<Response<Buffered>, Outcome>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: Request<Buffered>) -> Self::Future {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.refuses {
+            return std::future::ready(Err(Outcome::NotSent));
+        }
+        std::future::ready(Ok(Response::builder()
+            .header("grpc-status", "0")
+            .body(Buffered::empty())
+            .expect("response")))
+    }
+}
+
+/// 100 requests through `strategy`'s route over two endpoints, `ep-0`
+/// refusing every request unsent: (OK answers, metrics).
+async fn through_a_refusing_endpoint(strategy: &str) -> (usize, ProxyMetrics) {
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let make: MakeConnection<Refusing> = Box::new(move |e, _| Refusing {
+        refuses: e.pod == "ep-0",
+        calls: calls.clone(),
+    });
+    let metrics: Arc<Mutex<ProxyMetrics>> = Arc::default();
+    let (_tx, rx) = watch::channel(Arc::new(endpoints(2)));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut route =
+        sim::proxy::stack::route_with(&config(strategy), make, rx, metrics.clone(), &mut rng);
+    let mut ok = 0;
+    for _ in 0..100 {
+        if send(&mut route, request()).await.outcome == Outcome::Grpc(tonic::Code::Ok) {
+            ok += 1;
+        }
+    }
+    let m = metrics.lock().expect("lock").clone();
+    (ok, m)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_never_sent_call_is_redispatched_without_counting_as_a_retry() {
+    // meshsim's own sidecar: every call refused unsent by ep-0 goes to
+    // ep-1, and none of them is a retry.
+    let (ok, m) = through_a_refusing_endpoint("sidecar:round-robin").await;
+    assert_eq!(ok, 100);
+    assert!(m.redispatched >= 1, "{m:?}");
+    assert_eq!(m.endpoints["ep-0"].failures["NOT_SENT"], m.redispatched);
+    assert_eq!((m.requests, m.attempts), (100, 100));
+    assert_eq!(m.endpoints["ep-0"].retries + m.endpoints["ep-1"].retries, 0);
+    // Linkerd does not re-dispatch (outside its opt-in retries): ep-0's
+    // share fails.
+    let (ok, m) = through_a_refusing_endpoint("linkerd").await;
+    assert!(ok < 100, "{ok}");
+    assert_eq!(m.redispatched, 0);
+    // Istio's default retry policy retries a refused stream, as a retry.
+    let (ok, m) = through_a_refusing_endpoint("istio").await;
+    assert_eq!(ok, 100);
+    assert_eq!(m.redispatched, 0);
+    assert!(m.attempts > m.requests, "{m:?}");
 }

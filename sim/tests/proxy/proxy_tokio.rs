@@ -127,20 +127,34 @@ async fn sidecar_answers_unavailable_when_no_endpoint_is_ready() {
 }
 
 #[tokio::test]
-async fn a_dead_endpoint_fails_its_share_as_unavailable() {
-    // Round robin does not route around failures (later policies will):
-    // the dead replica's half of the calls fail, the rest succeed.
+async fn a_dead_endpoint_gets_no_calls_from_an_eager_sidecar() {
+    // Linkerd and meshsim's own sidecars connect to each endpoint on
+    // discovery and pick only connected ones: the dead replica's connect
+    // fails in the keeper, never in a call. (Before, round robin sent it
+    // half the calls, which failed UNAVAILABLE.)
+    for strategy in ["sidecar:round-robin", "linkerd"] {
+        let cluster = ControlPlane::new();
+        replica(&cluster, "stockdata-0").await;
+        dead_endpoint(&cluster, "stockdata-1").await;
+        let proxy = sidecar_with(&cluster, strategy, |_| {}).await;
+        let app = app(&cluster, proxy);
+        for _ in 0..3 {
+            let page = app.load_page(None).await;
+            assert!(page.errors.is_empty(), "{strategy}: {:?}", page.errors);
+            assert_eq!(page.rows.len(), 100, "{strategy}");
+            assert!(page.rows.iter().all(|r| r.server == "stockdata-0"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dead_endpoint_fails_its_share_under_envoy_without_retries() {
+    // Consul (Envoy, no default retries): the pool connects on demand, the
+    // connect is refused, and every call waiting for it fails with it.
     let cluster = ControlPlane::new();
     replica(&cluster, "stockdata-0").await;
-    let dead = {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        l.local_addr().expect("addr")
-    };
-    cluster.add_endpoint("stockdata", "stockdata-1", dead);
-    cluster.set_ready("stockdata-1", true);
-    let proxy = sidecar(&cluster).await;
+    dead_endpoint(&cluster, "stockdata-1").await;
+    let proxy = sidecar_with(&cluster, "consul", |_| {}).await;
     let page = app(&cluster, proxy).load_page(None).await;
     assert_eq!(page.rows.len(), 50);
     assert_eq!(
@@ -189,9 +203,10 @@ async fn connect_failures_trip_failure_accrual() {
         panic!("a sidecar strategy")
     };
     let mut config = spec.config(Default::default());
-    // No connect backoff, so every failure reaches the breaker.
-    config.connect.backoff_min = Duration::ZERO;
-    config.connect.backoff_max = Duration::ZERO;
+    // Linkerd's own endpoints are never picked while their connect fails,
+    // so connect failures never reach its breaker; with Envoy's on-demand
+    // connections every call to the dead pod is one.
+    config.connect.mode = sim::proxy::endpoint::ConnectMode::OnDemand;
     let outbound = Outbound::new(cluster.clone(), TokioConnect, config, 7, metrics.clone());
     tokio::spawn(serve_outbound(listener, outbound));
     let app = app(&cluster, proxy);

@@ -111,12 +111,19 @@ duration = "700ms"
 "#
     ));
     let s = strategy(&r, "sidecar:round-robin");
-    // stockdata-0 lives on node-1: its calls time out (no reset arrives).
-    let during: u64 = pages_in(s, 500.0, 800.0)
-        .iter()
-        .map(|p| p.errors.get("DEADLINE_EXCEEDED").copied().unwrap_or(0))
-        .sum();
-    assert!(during >= 100, "{during} deadline errors while undetected");
+    // stockdata-0 lives on node-1. Its pods' sockets close with the node,
+    // so the sidecar's connection to it ends at once; the sidecar picks
+    // only connected endpoints, and its reconnects hang on the silent node
+    // in the background (before endpoint readiness, each call to it
+    // reconnected itself and timed out: 100+ DEADLINE_EXCEEDED).
+    let during = pages_in(s, 500.0, 800.0);
+    assert!(!during.is_empty());
+    assert!(
+        during
+            .iter()
+            .all(|p| p.errors.is_empty() && p.per_replica.get("stockdata-1") == Some(&100)),
+        "{during:?}"
+    );
     // Detected at 800 ms, delivered to the sidecar 100 ms later.
     assert!(
         pages_in(s, 1000.0, 1200.0)
@@ -324,8 +331,15 @@ ready_after = "200ms"
             .iter()
             .all(|p| p.per_replica.len() == 2)
     );
+    // A new endpoint takes traffic once its connection is up: the page
+    // sent as discovery delivers them sees the first that connected.
     assert!(
-        pages_in(s, 800.0, 9e9)
+        pages_in(s, 800.0, 850.0)
+            .iter()
+            .all(|p| p.per_replica.len() >= 3)
+    );
+    assert!(
+        pages_in(s, 850.0, 9e9)
             .iter()
             .all(|p| p.per_replica.len() == 4 && p.per_replica.values().all(|n| *n == 25))
     );

@@ -11,6 +11,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use sim::Strategy;
 use sim::control::ControlPlane;
+use sim::proxy::balance::NoEndpoint;
+use sim::proxy::endpoint::LINKERD_INBOUND_FAILFAST_TIMEOUT;
 use sim::proxy::metrics::ProxyMetrics;
 use sim::proxy::{Outbound, SidecarConfig, prometheus};
 use std::convert::Infallible;
@@ -256,6 +258,10 @@ async fn run(args: ProxyArgs) -> ExitCode {
         config.h2.listener.max_concurrent_streams = limit.0;
     }
     config.h2.endpoint_max_concurrent_streams = args.endpoint_max_concurrent_streams.0;
+    // linkerd2-proxy's inbound fail-fast timeout is 1 s, not the outbound 3 s.
+    if args.inbound && matches!(config.balance.no_endpoint, NoEndpoint::FailFast(_)) {
+        config.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_INBOUND_FAILFAST_TIMEOUT);
+    }
     let listener_h2 = config.h2.listener;
     let outbound = Outbound::new(
         cluster.clone(),
@@ -264,6 +270,9 @@ async fn run(args: ProxyArgs) -> ExitCode {
         args.seed,
         metrics.clone(),
     );
+    // Resolve the one service now: eager endpoints connect before the
+    // first call, not at it.
+    outbound.warm(&args.service);
 
     let serving = Arc::new(AtomicBool::new(true));
     let (stop_admin, admin_stopped) = watch::channel(false);

@@ -127,6 +127,21 @@ pub type MakeEndpoint<S> = Box<dyn Fn(&Endpoint, u64) -> S + Send>;
 /// keeps per-host state for exactly these).
 pub type OnRefresh = Box<dyn FnMut(&[String]) + Send>;
 
+/// What a request does when the balancer has no available endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoEndpoint {
+    /// Fail at once (Envoy: "no healthy upstream", HTTP 503).
+    Fail,
+    /// Linkerd's balancer queue: wait up to this long for an endpoint to
+    /// become ready; when the timer fires, the queued requests fail and the
+    /// balancer sheds load (fails new requests at once) until an endpoint
+    /// is ready again (linkerd2-proxy `linkerd/proxy/balance/queue/src/`
+    /// `worker.rs` and `failfast.rs`; 3 s outbound, 1 s inbound,
+    /// `linkerd/app/src/env.rs`). The wait is reported as its own queue
+    /// ("a ready endpoint").
+    FailFast(std::time::Duration),
+}
+
 /// Balancer settings.
 #[derive(Debug, Clone)]
 pub struct BalanceConfig {
@@ -135,11 +150,8 @@ pub struct BalanceConfig {
     /// Envoy's healthy panic threshold (percent); `None` fails fast when
     /// no endpoint is available (Linkerd).
     pub panic_threshold: Option<f64>,
-    /// Linkerd's fail-fast timeout: with no endpoint available a request
-    /// waits up to this long for one before failing, and after a wait
-    /// that timed out requests fail at once until one is available again
-    /// (`linkerd_proxy_balance_queue`). `None`: fail at once.
-    pub fail_fast_timeout: Option<std::time::Duration>,
+    /// What a request does when no endpoint is available.
+    pub no_endpoint: NoEndpoint,
     /// Weights by pod name (default 1).
     pub weights: BTreeMap<String, u32>,
 }
@@ -163,6 +175,8 @@ pub struct Balance<S> {
     on_refresh: Option<OnRefresh>,
     /// A fail-fast wait timed out and no endpoint has been available since.
     failing_fast: bool,
+    /// Woken when an endpoint becomes ready (eager connections notify it).
+    ready: Arc<tokio::sync::Notify>,
 }
 
 // === impl Balance ===
@@ -194,9 +208,18 @@ impl<S: EndpointService> Balance<S> {
             make,
             on_refresh,
             failing_fast: false,
+            ready: Arc::default(),
         };
         balance.refresh(true);
         balance
+    }
+
+    /// Waits in the fail-fast queue end as soon as `ready` is notified (the
+    /// endpoints' connections notify it when they connect), instead of at
+    /// the next re-check.
+    pub fn with_readiness(mut self, ready: Arc<tokio::sync::Notify>) -> Self {
+        self.ready = ready;
+        self
     }
 
     /// Applies the latest endpoint set if discovery changed it: endpoints

@@ -1,8 +1,10 @@
 //! One balancer shared by every connection and retry of a route, and the
 //! helper that sends through any attempt-returning service.
 
-use super::{Attempt, Balance, EndpointService};
+use super::{Attempt, Balance, EndpointService, IsRetry, NoEndpoint, PreviousHosts};
 use crate::proxy::body::Buffered;
+use crate::proxy::classify::Outcome;
+use crate::proxy::metrics::ProxyMetrics;
 use crate::sync::lock;
 use http::Request;
 use std::convert::Infallible;
@@ -18,12 +20,15 @@ use tower::{Service, ServiceExt};
 /// Picking holds the lock only synchronously; the attempt runs unlocked.
 pub struct SharedBalance<S> {
     inner: Arc<Mutex<Balance<S>>>,
+    /// Where the waits for a ready endpoint are recorded.
+    metrics: Option<Arc<Mutex<ProxyMetrics>>>,
 }
 
 impl<S> Clone for SharedBalance<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -33,7 +38,38 @@ impl<S> SharedBalance<S> {
     pub fn new(balance: Balance<S>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(balance)),
+            metrics: None,
         }
+    }
+
+    /// Applies every endpoint-set change as discovery delivers it, not
+    /// only when the next request picks, so that new endpoints start
+    /// connecting (eager mode) at once, as linkerd2-proxy's balancer does
+    /// when its discovery stream yields (`linkerd/proxy/balance`,
+    /// `discover`). The task ends with the route.
+    pub fn watching_discovery(self) -> Self
+    where
+        S: EndpointService,
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self;
+        }
+        let mut changes = lock(&self.inner).discovery.clone();
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let Some(inner) = weak.upgrade() else { break };
+                lock(&inner).refresh(false);
+            }
+        });
+        self
+    }
+
+    /// Records each request's wait for a ready endpoint (with a fail-fast
+    /// queue only) into `metrics`.
+    pub fn recording(mut self, metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -47,30 +83,112 @@ impl<S: EndpointService> Service<Request<Buffered>> for SharedBalance<S> {
     }
 
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
-        let Some(timeout) = lock(&self.inner).fail_fast_wait() else {
-            return lock(&self.inner).call(request);
-        };
-        // Linkerd queues the request until an endpoint is ready or the
-        // fail-fast timeout passes; availability is re-checked every
-        // `FAIL_FAST_POLL` of (simulated) time.
         let inner = self.inner.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
-            let deadline = Instant::now() + timeout;
+            // Endpoints picked that turned out not ready (their connection
+            // closed just before the request was written): the balancer
+            // picks again among the others, as tower's does when the
+            // endpoint it picked fails `poll_ready`.
+            let mut unready: Vec<String> = Vec::new();
+            let mut first = true;
             loop {
-                if lock(&inner).ready_now() {
-                    break;
+                let waited = wait_for_ready(&inner).await;
+                if first && let (Some(waited), Some(metrics)) = (waited, &metrics) {
+                    lock(metrics).ready_wait.record(waited);
                 }
-                let now = Instant::now();
-                if now >= deadline {
-                    lock(&inner).enter_fail_fast();
-                    break;
+                first = false;
+                let mut attempt_request = copy_request(&request);
+                if !unready.is_empty() {
+                    let mut avoid = request
+                        .extensions()
+                        .get::<PreviousHosts>()
+                        .map(|p| p.0.clone())
+                        .unwrap_or_default();
+                    avoid.extend(unready.iter().cloned());
+                    attempt_request
+                        .extensions_mut()
+                        .insert(PreviousHosts(avoid));
                 }
-                tokio::time::sleep(FAIL_FAST_POLL.min(deadline - now)).await;
+                let call = lock(&inner).call(attempt_request);
+                let Ok(attempt) = call.await;
+                if attempt.outcome == Outcome::Unready
+                    && let Some(endpoint) = &attempt.endpoint
+                    && unready.len() < MAX_REPICKS
+                {
+                    unready.push(endpoint.clone());
+                    continue;
+                }
+                return Ok(attempt);
             }
-            let call = lock(&inner).call(request);
-            call.await
         })
     }
+}
+
+/// How many times one request is re-picked after endpoints that turned out
+/// not ready (bounded, so that a request cannot circle while every
+/// connection closes).
+pub const MAX_REPICKS: usize = 4;
+
+/// A copy of `request` (bodies are buffered, so cheap) with its
+/// extensions' avoid list.
+pub(crate) fn copy_request(request: &Request<Buffered>) -> Request<Buffered> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    if let Some(previous) = request.extensions().get::<PreviousHosts>() {
+        copy.extensions_mut().insert(previous.clone());
+    }
+    if request.extensions().get::<IsRetry>().is_some() {
+        copy.extensions_mut().insert(IsRetry);
+    }
+    copy
+}
+
+/// Waits in the balancer's fail-fast queue until an endpoint is ready, the
+/// timeout passes (then the balancer sheds load), or at once when it has no
+/// such queue. How long it waited, when the balancer has the queue.
+///
+/// Linkerd queues the request until an endpoint is ready or the fail-fast
+/// timeout passes. It goes as soon as an endpoint's connection notifies
+/// readiness; other changes of availability (a breaker closing, discovery)
+/// are re-checked every [`FAIL_FAST_POLL`] of (simulated) time.
+async fn wait_for_ready<S: EndpointService>(inner: &Arc<Mutex<Balance<S>>>) -> Option<Duration> {
+    let (wait, queued) = {
+        let mut balance = lock(inner);
+        (
+            balance.fail_fast_wait(),
+            matches!(balance.config.no_endpoint, NoEndpoint::FailFast(_)),
+        )
+    };
+    let Some(timeout) = wait else {
+        return queued.then_some(Duration::ZERO);
+    };
+    let asked = Instant::now();
+    let deadline = asked + timeout;
+    let ready = lock(inner).ready.clone();
+    loop {
+        let notified = ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if lock(inner).ready_now() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            lock(inner).enter_fail_fast();
+            break;
+        }
+        let poll = tokio::time::sleep(FAIL_FAST_POLL.min(deadline - now));
+        tokio::select! {
+            biased;
+            () = &mut notified => {}
+            () = poll => {}
+        }
+    }
+    Some(asked.elapsed())
 }
 
 /// How often a request waiting out Linkerd's fail-fast timeout re-checks
@@ -110,7 +228,9 @@ impl<S: EndpointService> Balance<S> {
     /// `None` to go ahead now (an endpoint is ready, there is no fail-fast
     /// timeout, or the balancer is in fail-fast).
     pub fn fail_fast_wait(&mut self) -> Option<std::time::Duration> {
-        let timeout = self.config.fail_fast_timeout?;
+        let NoEndpoint::FailFast(timeout) = self.config.no_endpoint else {
+            return None;
+        };
         if self.ready_now() || self.failing_fast {
             return None;
         }
