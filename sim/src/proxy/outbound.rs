@@ -30,6 +30,64 @@ use std::task::{Context, Poll};
 use stockdata::transport::Connect;
 use tower::Service;
 
+/// Most routes a sidecar keeps, one per service an `:authority` names.
+/// Each holds a balancer, its endpoints' connections and a discovery
+/// watch; without a bound, a client naming a new authority per request
+/// grew the proxy without limit (defect N19: ~3.3 KB per authority, never
+/// freed). 256 is meshsim's choice, far above the services one app calls;
+/// the least recently used route is dropped (its in-flight requests
+/// finish on it) and rebuilt if named again. linkerd2-proxy bounds the same
+/// cache by idleness instead ("all dynamically-created services should be
+/// dropped if they don't receive traffic for 1 minute", linkerd2-proxy
+/// `staleness.md`). Not bounded here: the cluster's per-service discovery
+/// channel, which a simulated cluster or a `meshsim proxy` endpoints list
+/// keeps for services it knows.
+pub const MAX_ROUTES: usize = 256;
+
+/// A least-recently-used map of routes by service name.
+struct Routes<R> {
+    by_service: BTreeMap<String, (R, u64)>,
+    by_use: BTreeMap<u64, String>,
+    tick: u64,
+}
+
+impl<R: Clone> Routes<R> {
+    fn new() -> Self {
+        Self {
+            by_service: BTreeMap::new(),
+            by_use: BTreeMap::new(),
+            tick: 0,
+        }
+    }
+
+    fn get(&mut self, service: &str) -> Option<R> {
+        let (route, used) = self.by_service.get_mut(service)?;
+        self.tick += 1;
+        if let Some(name) = self.by_use.remove(used) {
+            self.by_use.insert(self.tick, name);
+        }
+        *used = self.tick;
+        Some(route.clone())
+    }
+
+    fn insert(&mut self, service: &str, route: R) {
+        while self.by_service.len() >= MAX_ROUTES {
+            let Some((_, oldest)) = self.by_use.pop_first() else {
+                break;
+            };
+            self.by_service.remove(&oldest);
+        }
+        self.tick += 1;
+        self.by_use.insert(self.tick, service.to_string());
+        self.by_service
+            .insert(service.to_string(), (route, self.tick));
+    }
+
+    fn len(&self) -> usize {
+        self.by_service.len()
+    }
+}
+
 /// The body of every response the proxy returns.
 pub type ProxyBody = Buffered;
 
@@ -44,8 +102,9 @@ struct Inner<C> {
     cluster: ControlPlane,
     config: SidecarConfig,
     rng: Mutex<ChaCha8Rng>,
-    /// Service name → its route, created on the first request for it.
-    routes: Mutex<BTreeMap<String, Route<Http2Endpoint<C>>>>,
+    /// Service name → its route, created on the first request for it;
+    /// at most [`MAX_ROUTES`], the least recently used dropped first.
+    routes: Mutex<Routes<Route<Http2Endpoint<C>>>>,
     metrics: Arc<Mutex<ProxyMetrics>>,
 }
 
@@ -75,7 +134,7 @@ impl<C: Connect> Outbound<C> {
                 cluster,
                 config,
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
-                routes: Mutex::new(BTreeMap::new()),
+                routes: Mutex::new(Routes::new()),
                 metrics,
             }),
         }
@@ -96,6 +155,11 @@ impl<C: Connect> Outbound<C> {
         &self.inner.config
     }
 
+    /// How many routes the sidecar holds (at most [`MAX_ROUTES`]).
+    pub fn route_count(&self) -> usize {
+        lock(&self.inner.routes).len()
+    }
+
     /// The metrics recorded so far.
     pub fn metrics(&self) -> ProxyMetrics {
         lock(&self.inner.metrics).clone()
@@ -106,7 +170,7 @@ impl<C: Connect> Inner<C> {
     fn route(&self, service: &str) -> Route<Http2Endpoint<C>> {
         let mut routes = lock(&self.routes);
         if let Some(route) = routes.get(service) {
-            return route.clone();
+            return route;
         }
         let mut rng = lock(&self.rng);
         let discovery = watch_delayed(&self.cluster, service, self.config.discovery_delay);
@@ -117,7 +181,7 @@ impl<C: Connect> Inner<C> {
             self.metrics.clone(),
             &mut *rng,
         );
-        routes.insert(service.to_string(), route.clone());
+        routes.insert(service, route.clone());
         route
     }
 
@@ -197,6 +261,41 @@ impl<C: Connect> Service<Request<Incoming>> for Outbound<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_route_cache_is_bounded_and_drops_the_least_recently_used() {
+        let mut routes: Routes<u32> = Routes::new();
+        for i in 0..MAX_ROUTES as u32 {
+            routes.insert(&format!("svc{i}"), i);
+        }
+        // svc0 used again: svc1 is now the least recently used.
+        assert_eq!(routes.get("svc0"), Some(0));
+        routes.insert("new", 999);
+        assert_eq!(routes.len(), MAX_ROUTES);
+        assert_eq!(routes.get("svc1"), None);
+        assert_eq!(routes.get("svc0"), Some(0));
+        assert_eq!(routes.get("new"), Some(999));
+        for i in 0..10_000u32 {
+            routes.insert(&format!("flood{i}"), i);
+        }
+        assert_eq!(routes.len(), MAX_ROUTES);
+        assert_eq!(routes.by_use.len(), MAX_ROUTES);
+    }
+
+    #[tokio::test]
+    async fn a_sidecar_keeps_at_most_max_routes_however_many_authorities() {
+        let outbound = Outbound::new(
+            Cluster::new(),
+            stockdata::transport::TokioConnect,
+            SidecarConfig::round_robin(),
+            1,
+            Arc::default(),
+        );
+        for i in 0..(MAX_ROUTES + 100) {
+            outbound.inner.route(&format!("svc{i}"));
+        }
+        assert_eq!(outbound.route_count(), MAX_ROUTES);
+    }
 
     #[test]
     fn service_from_authority() {
