@@ -285,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn a_sidecar_keeps_at_most_max_routes_however_many_authorities() {
         let outbound = Outbound::new(
-            Cluster::new(),
+            ControlPlane::new(),
             stockdata::transport::TokioConnect,
             SidecarConfig::round_robin(),
             1,
