@@ -16,9 +16,9 @@
 //! ratio 0.5. Failure accrual is off unless the Service is annotated
 //! `balancer.linkerd.io/failure-accrual: consecutive`.
 
+use super::available::Available;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
-use super::gate::Available;
 use super::metrics::Ejections;
 use crate::sync::lock;
 use http::Request;

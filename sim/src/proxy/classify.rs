@@ -7,8 +7,8 @@
 //! above the connection, and every layer above it reads the [`Outcome`] it
 //! attached instead of parsing `grpc-status` again.
 
+use super::available::Available;
 use super::body::Buffered;
-use super::gate::Available;
 use http::{HeaderMap, Request, Response};
 use std::future::Future;
 use std::pin::Pin;

@@ -6,10 +6,10 @@
 //! attempts, refused retries, timeouts) are kept by the route's retry and
 //! timeout layers in the same [`ProxyMetrics`].
 
+use super::available::Available;
 use super::balance::IsRetry;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
-use super::gate::Available;
 use crate::sync::lock;
 use http::Request;
 use loadgen::LatencyRecorder;

@@ -37,6 +37,7 @@
 //! sockets, and takes time only from tokio (virtual under turmoil).
 
 pub mod accrual;
+pub mod available;
 pub mod backoff;
 pub mod balance;
 pub mod body;
@@ -44,7 +45,6 @@ pub mod budget;
 pub mod classify;
 pub mod discovery;
 pub mod endpoint;
-pub mod gate;
 pub mod grpc_error;
 pub mod h2;
 pub mod load;

@@ -39,9 +39,9 @@
 //! detector's next use after the sweep instant, as of that instant. Before
 //! it was modelled it was reported as "on, not modelled".
 
+use super::available::Available;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
-use super::gate::Available;
 use super::metrics::Ejections;
 use super::success_rate::Bucket;
 use crate::sync::lock;

@@ -19,7 +19,7 @@
 //!
 //! Each layer is its own module with its defaults as cited constants. Layers
 //! that can take an endpoint out of service answer [`Available`]
-//! (super::gate::Available) and the balancer asks before it picks; the load
+//! (super::available::Available) and the balancer asks before it picks; the load
 //! layer answers tower's `Load`. A layer that is off is not in the stack
 //! (`option_layer`), so it costs nothing.
 //!
@@ -31,11 +31,11 @@
 //! where a scenario sets one and the report shows its wait.
 
 use super::accrual::{Accrual, AccrualLayer};
+use super::available::Available;
 use super::balance::{Balance, MakeEndpoint, OnRefresh, SharedBalance};
 use super::body::Buffered;
 use super::classify::{Classify, ClassifyLayer, Outcome};
 use super::endpoint::Http2Endpoint;
-use super::gate::Available;
 use super::load::{MeasureLayer, Measured};
 use super::metrics::{Ejections, Metered, MetricsLayer, ProxyMetrics, Waits};
 use super::outlier::{Outlier, OutlierDetector, OutlierLayer};

@@ -13,9 +13,9 @@
 //! the same: the deadline starts when the attempt is sent, and a response
 //! ready at the deadline wins (the inner future is polled first).
 
+use super::available::Available;
 use super::body::Buffered;
 use super::classify::Outcome;
-use super::gate::Available;
 use http::{Request, Response};
 use std::future::Future;
 use std::pin::Pin;

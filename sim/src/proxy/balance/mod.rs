@@ -18,14 +18,14 @@
 pub mod p2c;
 pub mod random;
 pub mod round_robin;
-pub mod weighted;
+pub mod weighted_random;
 pub mod wrr;
 
 mod shared;
 
 pub use shared::{SharedBalance, send};
 
-pub use super::gate::Available;
+pub use super::available::Available;
 
 use super::body::Buffered;
 use super::classify::{Classified, Outcome};
@@ -342,7 +342,7 @@ impl<S: EndpointService> Balance<S> {
             Policy::RoundRobin => self.cursor.pick(&candidates),
             Policy::Random => random::pick(&candidates, &mut self.rng),
             Policy::P2c { choice_count } => p2c::pick(&candidates, choice_count, &mut self.rng),
-            Policy::Weighted => weighted::pick(&candidates, &mut self.rng),
+            Policy::Weighted => weighted_random::pick(&candidates, &mut self.rng),
             Policy::Wrr { update_period } => self.wrr.pick(&candidates, now, update_period),
         };
         Some(candidates[position].index)

@@ -46,9 +46,9 @@
 pub mod keeper;
 pub mod pool;
 
+use super::available::Available;
 use super::body::Buffered;
 use super::classify::Outcome;
-use super::gate::Available;
 use super::h2::SidecarH2;
 use super::metrics::Waits;
 use http::{Request, Response};

@@ -21,9 +21,9 @@ pub mod peak_ewma;
 pub use orca::{EndpointWeight, OrcaConfig};
 pub use peak_ewma::PeakEwma;
 
+use super::available::Available;
 use super::body::Buffered;
 use super::classify::Classified;
-use super::gate::Available;
 use crate::sync::lock;
 use http::Request;
 use std::future::Future;

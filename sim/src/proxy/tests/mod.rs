@@ -3,9 +3,9 @@
 
 mod layers;
 
+use super::available::Available;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome};
-use super::gate::Available;
 use http::{Request, Response};
 use std::future::Future;
 use std::pin::Pin;
