@@ -16,6 +16,7 @@
 mod action;
 mod check;
 mod convert;
+mod fields;
 mod raw;
 
 pub use action::{Action, Links, Peers};
