@@ -357,8 +357,9 @@ interval = "500ms"
     assert_eq!(w.abandoned, 200, "{w:?}");
     assert_eq!(w.answered_ok + w.client_ok, 0, "{w:?}");
     assert_eq!(w.wasted_ms, w.busy_ms, "{w:?}");
-    // Real timers run a little long (tokio's 1 ms wheel), never short.
-    assert!((200.0 * 50.0..=200.0 * 60.0).contains(&w.busy_ms), "{w:?}");
+    // Real mode's precise timer holds each 50 ms within a fraction of a
+    // percent (measured 49.97 ms on average); tokio's wheel ran long.
+    assert!((200.0 * 49.5..=200.0 * 55.0).contains(&w.busy_ms), "{w:?}");
 }
 
 #[test]
