@@ -121,10 +121,7 @@ drain = "10s"
         "{report}; batch means: real {real_m:.1} ± {real_se:.1} ms, sim {sim_m:.1} ± {sim_se:.1} ms (1 SE)"
     );
     const T_15_999: f64 = 4.07;
-    assert!(
-        (real_mean - theory).abs() <= T_15_999 * real_se,
-        "{report}"
-    );
+    assert!((real_mean - theory).abs() <= T_15_999 * real_se, "{report}");
     assert!(
         (real_mean - sim_mean).abs() <= T_15_999 * (real_se.powi(2) + sim_se.powi(2)).sqrt(),
         "{report}"
