@@ -283,11 +283,10 @@ mod tests {
         assert_eq!(collected.to_bytes(), Bytes::from_static(b"abc"));
     }
 
-    fn chunks(
-        n: usize,
-        size: usize,
-    ) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>>
-    {
+    type Chunks =
+        StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>>;
+
+    fn chunks(n: usize, size: usize) -> Chunks {
         let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = (0..n)
             .map(|i| Ok(Frame::data(Bytes::from(vec![i as u8; size]))))
             .collect();
