@@ -74,7 +74,14 @@ where
         let call = self.inner.call(request);
         Box::pin(async move {
             let response = call.await?;
-            let outcome = Outcome::of_response(&response, response.body().trailers());
+            let outcome = if response.body().is_complete() {
+                Outcome::of_response(&response, response.body().trailers())
+            } else {
+                // Streamed (longer than the replay cap): its trailers pass
+                // through unread, so only the headers classify it; a 2xx
+                // without `grpc-status` is taken as OK.
+                Outcome::of_headers(&response)
+            };
             Ok(Classified { outcome, response })
         })
     }
@@ -110,6 +117,17 @@ impl Outcome {
         match status {
             Some(code) => Outcome::Grpc(code),
             None if response.status().is_success() => Outcome::Grpc(Code::Unknown),
+            None => Outcome::Grpc(http_to_grpc(response.status())),
+        }
+    }
+
+    /// Classifies a streamed response by its headers alone: a
+    /// `grpc-status` there (trailers-only) or its HTTP status, a 2xx
+    /// without `grpc-status` counting as OK.
+    pub fn of_headers<B>(response: &Response<B>) -> Outcome {
+        match grpc_status(response.headers()) {
+            Some(code) => Outcome::Grpc(code),
+            None if response.status().is_success() => Outcome::Grpc(Code::Ok),
             None => Outcome::Grpc(http_to_grpc(response.status())),
         }
     }

@@ -1,14 +1,15 @@
 //! The outbound sidecar: the HTTP/2 server side of the request path.
 //!
-//! It reads each request's `:authority`, buffers the body (so retries can
-//! resend it), and sends it down that service's route ([`super::stack`]),
+//! It reads each request's `:authority`, buffers the body up to
+//! [`REPLAY_BUFFER_CAP`] (so retries can resend it; a longer body is
+//! streamed and its request not retried, [`super::body`]), and sends it down that service's route ([`super::stack`]),
 //! under the whole-request timeout.
 //!
 //! Proxy-side failures reach the application as well-formed gRPC errors
 //! ([`grpc_error`](super::grpc_error)).
 
 use super::balance::send;
-use super::body::Buffered;
+use super::body::{Buffered, REPLAY_BUFFER_CAP};
 use super::discovery::watch_delayed;
 use super::endpoint::Http2Endpoint;
 use super::metrics::ProxyMetrics;
@@ -193,7 +194,7 @@ impl<C: Connect> Inner<C> {
             );
         };
         let (parts, body) = request.into_parts();
-        let body = match Buffered::collect(body).await {
+        let body = match Buffered::read(body, REPLAY_BUFFER_CAP).await {
             Ok(body) => body,
             Err(e) => {
                 return grpc_error::response(

@@ -12,6 +12,12 @@
 //! HTTPRoute retries (`min × 2^(n−1)` plus up to `jitter` of that, capped at
 //! `max`); Linkerd's ServiceProfile retries have none.
 //!
+//! A request whose body was longer than
+//! [`REPLAY_BUFFER_CAP`](super::body::REPLAY_BUFFER_CAP) was streamed, not
+//! kept: it is never retried (only re-dispatched while no attempt has read
+//! its body), as linkerd2-proxy does not retry a body past its `ReplayBody`
+//! cap.
+//!
 //! Only outcomes the server cannot have acted on are retried (connect
 //! failure, refused stream, `UNAVAILABLE`), unless the route is marked
 //! idempotent, in which case any server-error outcome (including a per-try
@@ -326,6 +332,7 @@ where
                     Outcome::NotSent | Outcome::ConnectFailed | Outcome::Unready
                 ) && let Some(endpoint) = &attempt.endpoint
                     && unsent.len() < this.redispatch as usize
+                    && request.body().can_resend()
                 {
                     lock(&this.metrics).redispatched += 1;
                     unsent.push(endpoint.clone());
@@ -343,7 +350,9 @@ where
                 }
                 let retryable =
                     outcome.is_failure() && (outcome.is_safe_to_retry() || config.idempotent);
-                if !retryable || retries >= config.max_retries {
+                // A body past the replay cap was streamed to this attempt:
+                // there is nothing to send again (linkerd2-proxy's rule).
+                if !retryable || retries >= config.max_retries || !request.body().is_complete() {
                     return Ok(attempt);
                 }
                 // The concurrent-retry breaker, then the budget.

@@ -47,7 +47,7 @@ pub mod keeper;
 pub mod pool;
 
 use super::available::Available;
-use super::body::Buffered;
+use super::body::{Buffered, REPLAY_BUFFER_CAP};
 use super::classify::Outcome;
 use super::h2::SidecarH2;
 use super::metrics::Waits;
@@ -339,8 +339,13 @@ impl<C: Connect> Service<Request<Buffered>> for Http2Endpoint<C> {
                 (Err((outcome, _)), _) => return Err(outcome),
             };
             let (parts, body) = response.into_parts();
-            let body = Buffered::collect(body).await.map_err(|_| Outcome::Reset)?;
-            drop(slot);
+            // A response within the replay cap is read whole (its trailers
+            // classified); a longer one streams, holding its slot until it
+            // ends.
+            let body = Buffered::read(body, REPLAY_BUFFER_CAP)
+                .await
+                .map_err(|_| Outcome::Reset)?
+                .holding(slot);
             Ok(Response::from_parts(parts, body))
         })
     }
