@@ -390,11 +390,12 @@ warmup = "500ms"
     for (pod, r) in &report.strategies[0].replicas {
         let (p50, mean) = (r.service_ms.p50, r.service_ms.mean);
         // tokio's wheel rounds a 2 ms sleep up to the next 1 ms tick (a
-        // median near 2.5 ms). The precise timer's median is within 5 %;
+        // median near 2.5 ms). The precise timer's median is within 5 % (it
+        // may fire a hair early: 1.959 ms seen in CI);
         // the mean may carry a stalled thread's late wake-up now and then
         // on a shared 2-core machine (stockdata's precise_timer test holds
         // the timer itself to 2 % on a quiet one).
-        assert!((1.96..=2.10).contains(&p50), "{pod}: p50 {p50} ms: {r:?}");
+        assert!((1.90..=2.10).contains(&p50), "{pod}: p50 {p50} ms: {r:?}");
         assert!(
             (1.96..=2.25).contains(&mean),
             "{pod}: mean {mean} ms: {r:?}"

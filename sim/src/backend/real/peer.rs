@@ -306,6 +306,12 @@ http {{
     }}
     server {{
         listen {listen} http2;
+        # nginx closes a client connection after `keepalive_requests`
+        # (default 1000, ngx_http_core_module; it applies to HTTP/2 since
+        # 1.19.7) and the app's calls in flight on it fail. A sidecar's
+        # connection from its app lives as long as the pod: raised, as a
+        # mesh would configure it.
+        keepalive_requests 4294967295;
         location / {{
             grpc_pass grpc://stockdata;
         }}
