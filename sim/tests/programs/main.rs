@@ -64,6 +64,21 @@ pub fn program(bin: &std::path::Path, args: &[&str]) -> Program {
     Program { child, lines }
 }
 
+/// Starts a proxy for `stockdata` on loopback ports with extra `args`.
+pub fn start_proxy(args: &[&str]) -> Program {
+    let mut all = vec![
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--service",
+        "stockdata",
+    ];
+    all.extend_from_slice(args);
+    meshsim(&all)
+}
+
 /// The value of `key=` in a logfmt line.
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split(' ')
@@ -153,22 +168,25 @@ pub async fn client_via(proxy: SocketAddr) -> StocksClient<Channel> {
     StocksClient::new(channel)
 }
 
+/// One `Get` of stock `id`: the `server-id` that answered, or the code.
+pub async fn get(client: &mut StocksClient<Channel>, id: i32) -> Result<String, tonic::Code> {
+    match client.get(GetRequest { id }).await {
+        Ok(r) => Ok(r
+            .metadata()
+            .get("server-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?")
+            .to_string()),
+        Err(status) => Err(status.code()),
+    }
+}
+
 /// Sends `n` concurrent `Get`s; the `server-id` (or error code) of each.
 pub async fn calls(client: &StocksClient<Channel>, n: i32) -> Vec<Result<String, tonic::Code>> {
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let mut client = client.clone();
-            tokio::spawn(async move {
-                match client.get(GetRequest { id: 2 + i % 100 }).await {
-                    Ok(r) => Ok(r
-                        .metadata()
-                        .get("server-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("?")
-                        .to_string()),
-                    Err(status) => Err(status.code()),
-                }
-            })
+            tokio::spawn(async move { get(&mut client, 2 + i % 100).await })
         })
         .collect();
     let mut out = Vec::new();

@@ -6,21 +6,6 @@ use crate::h2_peer::advertised;
 use prometheus_parse::{Scrape, Value};
 use std::collections::BTreeMap;
 
-/// Starts a proxy for `stockdata` on loopback ports with extra `args`.
-fn start_proxy(args: &[&str]) -> Program {
-    let mut all = vec![
-        "proxy",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--service",
-        "stockdata",
-    ];
-    all.extend_from_slice(args);
-    meshsim(&all)
-}
-
 fn endpoints(pods: &[(&str, SocketAddr)]) -> String {
     let all: Vec<String> = pods.iter().map(|(p, a)| format!("{p}={a}")).collect();
     all.join(",")

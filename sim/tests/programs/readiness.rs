@@ -83,15 +83,7 @@ fn callers(
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let start = t0.elapsed();
-                    let result = match client.get(GetRequest { id: 2 + i % 100 }).await {
-                        Ok(r) => Ok(r
-                            .metadata()
-                            .get("server-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("?")
-                            .to_string()),
-                        Err(status) => Err(status.code()),
-                    };
+                    let result = get(&mut client, 2 + i % 100).await;
                     let end = t0.elapsed();
                     log.lock().expect("lock").push(Call { start, end, result });
                 }
@@ -116,19 +108,7 @@ async fn run(profile: &str, sig: &str, restart: bool) -> Run {
     let _r0 = stockdata("stockdata-0", a);
     let mut r1 = stockdata("stockdata-1", b);
     let list = format!("stockdata-0={a},stockdata-1={b}");
-    let proxy = meshsim(&[
-        "proxy",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--service",
-        "stockdata",
-        "--endpoints",
-        &list,
-        "--profile",
-        profile,
-    ]);
+    let proxy = start_proxy(&["--endpoints", &list, "--profile", profile]);
     let (listen, _admin) = proxy.ready();
     let client = client_via(listen).await;
     let t0 = Instant::now();
