@@ -63,6 +63,11 @@ impl ActionQueue {
         self.seq += 1;
     }
 
+    /// When the next action is due, if any is left.
+    pub fn next_due(&self) -> Option<Duration> {
+        self.queue.first_key_value().map(|(&(at, _), _)| at)
+    }
+
     /// Removes and returns the next action due at or before `now`.
     pub fn pop_due(&mut self, now: Duration) -> Option<(Duration, Action, Option<String>)> {
         let (&(at, seq), _) = self.queue.first_key_value()?;

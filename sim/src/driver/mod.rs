@@ -50,10 +50,12 @@ pub(crate) trait Backend: Fabric {
     fn start_load(&mut self, plan: Plan, control: &ControlPlane) -> loadgen::Ledger<Answer>;
     /// Time since the workload started.
     fn now(&self) -> Duration;
-    /// Lets the run go on for one step; true once the workload is done.
-    fn step(&mut self) -> Result<bool, DriveError>;
+    /// Lets the run go on for one step, ending no later than `next` (run
+    /// time of the next timeline action, so it is applied on time); true
+    /// once the workload is done.
+    fn step(&mut self, next: Option<Duration>) -> Result<bool, DriveError>;
     /// Lets time pass for one step once the workload is done.
-    fn idle(&mut self) -> Result<(), DriveError>;
+    fn idle(&mut self, next: Option<Duration>) -> Result<(), DriveError>;
 }
 
 /// Runs `strategy` of `scenario` on `backend`.
@@ -103,7 +105,7 @@ pub(crate) fn drive<B: Backend>(
                 scenario.time_limit
             )));
         }
-        if backend.step()? {
+        if backend.step(timeline.queue.next_due())? {
             break;
         }
     }
@@ -116,7 +118,7 @@ pub(crate) fn drive<B: Backend>(
     let mut after = Vec::new();
     while table.stockdata_busy() && backend.now() < scenario.time_limit.0 {
         timeline.apply_due(backend, &mut after)?;
-        backend.idle()?;
+        backend.idle(timeline.queue.next_due())?;
     }
     let requests = ledger.take();
     all_pages_finished(scenario, &requests)?;

@@ -28,6 +28,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use stockdata::transport::Connect;
 use tower::Service;
 
@@ -148,6 +149,25 @@ impl<C: Connect> Outbound<C> {
     pub fn warm(&self, service: &str) {
         if self.inner.config.connect.mode == super::endpoint::ConnectMode::Eager {
             self.inner.route(service);
+        }
+    }
+
+    /// Waits until every endpoint of `service`'s route can take a request
+    /// (eager mode: until each is connected), polling every 5 ms, for at
+    /// most `limit`. Returns how many could, of how many. For a front end
+    /// that shows a page the moment it is told the sidecar is up (the real
+    /// demo): the first page then shows the balance, not the connect race.
+    /// On-demand (Envoy) routes, made at the first request, answer (0, 0).
+    pub async fn settle(&self, service: &str, limit: Duration) -> (usize, usize) {
+        let route = lock(&self.inner.routes).get(service);
+        let Some(route) = route else { return (0, 0) };
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (up, all) = route.get_ref().available();
+            if (up == all && all > 0) || tokio::time::Instant::now() >= deadline {
+                return (up, all);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

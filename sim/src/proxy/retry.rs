@@ -226,6 +226,11 @@ impl<S: Clone> Clone for Retry<S> {
 }
 
 impl<S> Retry<S> {
+    /// The service retried over.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     /// Wraps `inner`; backoff jitter comes from `seed`.
     pub fn new(
         inner: S,

@@ -177,7 +177,10 @@ ready_after = "200ms"
     for p in pinned
         .page_loads
         .iter()
-        .filter(|p| p.start_ms >= 700.0 && p.start_ms < 1300.0 && !p.per_replica.is_empty())
+        // The page due at 700 ms races the kill due then (two timers of
+        // 1 ms grain): some of its calls may finish first. Later ones
+        // cannot.
+        .filter(|p| p.start_ms >= 710.0 && p.start_ms < 1300.0 && !p.per_replica.is_empty())
     {
         assert!(
             p.start_ms + p.duration_ms >= 1290.0,

@@ -62,6 +62,10 @@ async fn bind(ip: IpAddr, port: u16) -> Result<TcpListener, BoxError> {
         .map_err(|e| format!("cannot listen on {ip}:{port}: {e}").into())
 }
 
+/// How long the demo waits for its sidecar to connect to every replica
+/// before it serves anyway (loopback connects take well under 1 ms).
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Starts the demo on the current tokio runtime.
 pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
     let mut tasks = JoinSet::new();
@@ -121,6 +125,15 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
         1,
         Default::default(),
     );
+    // Up before its app sends, as a sidecar is (Linkerd's proxy-await):
+    // the URLs are printed once its connections to the replicas are up,
+    // so the first page shows the balance rather than the connect race
+    // (a page sent while one replica is still connecting goes 51/49).
+    outbound.warm(STOCKDATA);
+    let (up, all) = outbound.settle(STOCKDATA, SETTLE_LIMIT).await;
+    if up < all {
+        eprintln!("warning: the sidecar reached {up} of {all} replicas within {SETTLE_LIMIT:?}");
+    }
     tasks.spawn(async move {
         let _ = serve_outbound(proxy_listener, outbound).await;
     });

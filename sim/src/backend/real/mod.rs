@@ -168,14 +168,15 @@ impl Backend for RealBackend {
         self.start.elapsed()
     }
 
-    fn step(&mut self) -> Result<bool, DriveError> {
+    fn step(&mut self, next: Option<Duration>) -> Result<bool, DriveError> {
+        let tick = self.tick(next);
         let Some(load) = self.load.as_mut() else {
             return Ok(true);
         };
         let done = self.runtime.block_on(async {
             tokio::select! {
                 done = load => Some(done),
-                () = tokio::time::sleep(DRIVER_TICK) => None,
+                () = tokio::time::sleep(tick) => None,
             }
         });
         match done {
@@ -191,9 +192,21 @@ impl Backend for RealBackend {
         }
     }
 
-    fn idle(&mut self) -> Result<(), DriveError> {
-        self.runtime.block_on(tokio::time::sleep(DRIVER_TICK));
+    fn idle(&mut self, next: Option<Duration>) -> Result<(), DriveError> {
+        let tick = self.tick(next);
+        self.runtime.block_on(tokio::time::sleep(tick));
         Ok(())
+    }
+}
+
+impl RealBackend {
+    /// How long the driver sleeps: [`DRIVER_TICK`], or less when the next
+    /// timeline action is due sooner (a kill at 700 ms is applied at
+    /// 700 ms, within tokio's 1 ms timer, not up to a tick late).
+    fn tick(&self, next: Option<Duration>) -> Duration {
+        next.map_or(DRIVER_TICK, |at| {
+            at.saturating_sub(self.now()).min(DRIVER_TICK)
+        })
     }
 }
 

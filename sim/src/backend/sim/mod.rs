@@ -97,12 +97,13 @@ impl Backend for SimBackend {
         self.sim.elapsed()
     }
 
-    fn step(&mut self) -> Result<bool, DriveError> {
+    /// One turmoil tick: actions fall on tick boundaries already.
+    fn step(&mut self, _next: Option<Duration>) -> Result<bool, DriveError> {
         self.sim.step().map_err(|e| DriveError(e.to_string()))
     }
 
-    fn idle(&mut self) -> Result<(), DriveError> {
-        self.step().map(|_| ())
+    fn idle(&mut self, next: Option<Duration>) -> Result<(), DriveError> {
+        self.step(next).map(|_| ())
     }
 }
 

@@ -302,6 +302,19 @@ impl<S: EndpointService> Balance<S> {
         self.endpoints.iter().map(|s| s.name.clone()).collect()
     }
 
+    /// How many endpoints can take a request now, of how many (applies
+    /// discovery; draws nothing from the RNG).
+    pub fn available(&mut self) -> (usize, usize) {
+        self.refresh(false);
+        let now = Instant::now();
+        let up = self
+            .endpoints
+            .iter()
+            .filter(|slot| slot.service.is_available(now))
+            .count();
+        (up, self.endpoints.len())
+    }
+
     /// The stack of endpoint `index` (for tests: its load, its state).
     pub fn endpoint(&self, index: usize) -> Option<&S> {
         self.endpoints.get(index).map(|s| &s.service)

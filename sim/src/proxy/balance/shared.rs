@@ -65,6 +65,14 @@ impl<S> SharedBalance<S> {
         self
     }
 
+    /// How many endpoints can take a request now, of how many.
+    pub fn available(&self) -> (usize, usize)
+    where
+        S: EndpointService,
+    {
+        lock(&self.inner).available()
+    }
+
     /// Records each request's wait for a ready endpoint (with a fail-fast
     /// queue only) into `metrics`.
     pub fn recording(mut self, metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
