@@ -12,6 +12,7 @@
 //! `meshsim chaos --seeds 1-200` runs hundreds; `cargo test` runs a few.
 
 use crate::scenario::Scenario;
+use crate::scenario::timeline::{ChaosDraw, ChaosPick, EventKind};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -168,24 +169,26 @@ fn error_faults(t: &mut String, seed: u64, attempt: u64) {
         t,
         "\n[[timeline]]\nat = \"{at}ms\"\nduration = \"{duration}ms\""
     );
-    let _ = match rng.random_range(0..3) {
-        0 => writeln!(
-            t,
-            "kind = \"errors\"\npod = \"stockdata-0\"\ncode = \"{code}\"\nrate = 0.{}\nafter_service = {}",
-            rng.random_range(1..=9),
-            rng.random_bool(0.5)
-        ),
-        1 => writeln!(
-            t,
-            "kind = \"overload\"\npod = \"stockdata-0\"\nlimit = {}",
-            rng.random_range(1..=40)
-        ),
-        _ => writeln!(
-            t,
-            "kind = \"flakes\"\ncode = \"{code}\"\nrate = 0.0{}",
-            rng.random_range(1..=9)
-        ),
+    let pick = ChaosPick {
+        pod: String::new(),
+        node: String::new(),
+        code,
     };
+    write_kind(t, &mut rng, ChaosDraw::Errors, &pick);
+}
+
+/// One kind of `draw`, picked uniformly in registration order, written
+/// after its `at` line.
+fn write_kind(t: &mut String, rng: &mut ChaCha8Rng, draw: ChaosDraw, pick: &ChaosPick) {
+    let kinds: Vec<EventKind> = EventKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.chaos_draw() == draw)
+        .collect();
+    // Drawn as an i32, as chaos always drew it: seeds keep their scenarios.
+    let kind = kinds[rng.random_range(0..kinds.len() as i32) as usize];
+    let _ = writeln!(t, "kind = \"{}\"", kind.name());
+    t.push_str(&kind.chaos(rng, pick));
 }
 
 /// Sometimes tight HTTP/2 stream limits on the replicas and the sidecars
@@ -219,71 +222,13 @@ fn stream_limits(t: &mut String, seed: u64, attempt: u64) {
 /// One random timeline event on the cluster's pods and nodes.
 fn event(t: &mut String, rng: &mut ChaCha8Rng, nodes: u32, replicas: u32) {
     let at = rng.random_range(2..=16u32) * 100;
-    let pod = format!("stockdata-{}", rng.random_range(0..replicas));
-    let node = format!("node-{}", rng.random_range(0..nodes));
-    let ms =
-        |rng: &mut ChaCha8Rng, lo: u32, hi: u32| format!("\"{}ms\"", rng.random_range(lo..=hi));
-    let _ = writeln!(t, "\n[[timeline]]\nat = \"{at}ms\"");
-    let _ = match rng.random_range(0..10) {
-        0 => writeln!(
-            t,
-            "kind = \"kill-pod\"\npod = \"{pod}\"\nduration = {}\nready_after = {}",
-            ms(rng, 100, 600),
-            ms(rng, 50, 300)
-        ),
-        1 => writeln!(
-            t,
-            "kind = \"restart\"\npod = \"{pod}\"\nready_after = {}",
-            ms(rng, 50, 300)
-        ),
-        2 => writeln!(
-            t,
-            "kind = \"crash-node\"\nnode = \"{node}\"\nduration = {}\ndetect_after = {}",
-            ms(rng, 200, 800),
-            ms(rng, 100, 500)
-        ),
-        3 => writeln!(
-            t,
-            "kind = \"slow\"\npod = \"{pod}\"\nfactor = {}\nduration = {}",
-            rng.random_range(2..=20),
-            ms(rng, 100, 800)
-        ),
-        4 => writeln!(
-            t,
-            "kind = \"pause\"\npod = \"{pod}\"\nduration = {}",
-            ms(rng, 50, 400)
-        ),
-        5 => writeln!(
-            t,
-            "kind = \"latency\"\nnodes = [\"{node}\"]\nadd = {}\nduration = {}",
-            ms(rng, 5, 50),
-            ms(rng, 100, 800)
-        ),
-        6 => writeln!(
-            t,
-            "kind = \"partition\"\nnodes = [\"{node}\"]\nduration = {}",
-            ms(rng, 100, 500)
-        ),
-        7 => writeln!(
-            t,
-            "kind = \"loss\"\nnodes = [\"{node}\"]\nrate = 0.{}\nduration = {}",
-            rng.random_range(1..=5),
-            ms(rng, 100, 500)
-        ),
-        8 => writeln!(
-            t,
-            "kind = \"scale\"\nservice = \"stockdata\"\nreplicas = {}\nready_after = {}",
-            rng.random_range(1..=6),
-            ms(rng, 50, 300)
-        ),
-        _ => writeln!(
-            t,
-            "kind = \"rolling-restart\"\nservice = \"stockdata\"\nmax_surge = {}\nready_after = {}\ngrace = {}",
-            rng.random_range(0..=1),
-            ms(rng, 50, 200),
-            ms(rng, 50, 200)
-        ),
+    let pick = ChaosPick {
+        pod: format!("stockdata-{}", rng.random_range(0..replicas)),
+        node: format!("node-{}", rng.random_range(0..nodes)),
+        code: "UNAVAILABLE",
     };
+    let _ = writeln!(t, "\n[[timeline]]\nat = \"{at}ms\"");
+    write_kind(t, rng, ChaosDraw::Cluster, &pick);
 }
 
 /// Seeds from text: `7`, `1-200`, or `1,4,9`.

@@ -1,64 +1,31 @@
-//! The timeline, turned into actions on the simulation.
+//! The timeline, applied to the cluster.
 //!
-//! Each scenario event expands into primitive actions at simulated times
-//! (a `slow` is "set factor" then "reset factor"; a rolling restart is a
-//! sequence of pod starts and stops computed when it begins). Events arrive
-//! typed, defaults applied and names checked, so expansion is a plain
-//! match. The driver
-//! applies due actions between simulation steps, so every action happens
-//! exactly on a tick boundary, in a deterministic order.
+//! Each scenario event expands into primitive steps at run times (its
+//! kind's module says which: a `slow` is "set factor" then "reset
+//! factor"); a rolling restart is a sequence of pod starts and stops
+//! computed here when it begins. The driver applies due steps between
+//! backend steps, so in the simulator every step happens exactly on a tick
+//! boundary, in a deterministic order.
 
 use super::fabric::Fabric;
 use super::kubelet::PodTable;
 use super::pods::{PodFactory, PodKind};
 use crate::control::ControlPlane;
-use crate::scenario::timeline::{self, Links, Peers};
-use crate::scenario::{Scenario, TimelineEvent};
+use crate::scenario::Scenario;
+use crate::scenario::timeline::{Expand, Links, Step, Steps};
 use crate::topology::{self, MAX_STOCKDATA_SLOTS, STOCKDATA, STOCKDATA_POD_PORT_BASE};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use stockdata::faults::{ErrorFault, OverloadFault};
-
-/// A primitive change to the running world.
-#[derive(Debug, Clone)]
-pub(crate) enum Action {
-    KillPod(String),
-    /// Deletes a pod for good (a rollout's old pod, a scale-down).
-    DeletePod(String),
-    StartPod(String, Duration),
-    /// Removes the pod from its endpoints (graceful termination begins).
-    Unready(String),
-    SetSlowdown(String, f64),
-    SetPaused(String, bool),
-    SetErrors(String, Option<ErrorFault>),
-    SetOverload(String, Option<OverloadFault>),
-    /// On every StockData pod alive then.
-    SetFlakes(Option<ErrorFault>),
-    CrashNode(usize),
-    NodePodsUnready(usize),
-    RestartNode(usize),
-    Partition(Vec<String>, Vec<String>),
-    Heal(Vec<String>, Vec<String>),
-    SetLoss(Vec<String>, Vec<String>, Option<f64>),
-    SetLatency(Links, Duration),
-    Scale(u32, Duration),
-    AddPod(Duration),
-    RollingRestart {
-        surge: bool,
-        ready_after: Duration,
-        grace: Duration,
-    },
-}
 
 /// Actions by due time; ties in insertion order.
 #[derive(Default)]
 pub(crate) struct ActionQueue {
-    queue: BTreeMap<(Duration, u64), (Action, Option<String>)>,
+    queue: BTreeMap<(Duration, u64), (Step, Option<String>)>,
     seq: u64,
 }
 
 impl ActionQueue {
-    pub fn push(&mut self, at: Duration, action: Action, label: Option<String>) {
+    pub fn push(&mut self, at: Duration, action: Step, label: Option<String>) {
         self.queue.insert((at, self.seq), (action, label));
         self.seq += 1;
     }
@@ -69,7 +36,7 @@ impl ActionQueue {
     }
 
     /// Removes and returns the next action due at or before `now`.
-    pub fn pop_due(&mut self, now: Duration) -> Option<(Duration, Action, Option<String>)> {
+    pub fn pop_due(&mut self, now: Duration) -> Option<(Duration, Step, Option<String>)> {
         let (&(at, seq), _) = self.queue.first_key_value()?;
         if at > now {
             return None;
@@ -78,145 +45,27 @@ impl ActionQueue {
     }
 }
 
-/// Expands the scenario's timeline.
+/// Expands the scenario's timeline: each occurrence into its kind's
+/// steps (see `scenario::timeline::kinds`), the first labelled with the
+/// event as written.
 pub(crate) fn expand(scenario: &Scenario, queue: &mut ActionQueue) {
+    let hosts = scenario.known_hosts();
+    let cx = Expand {
+        base_latency: scenario.cluster.latency.0,
+        hosts: &hosts,
+    };
     for event in &scenario.timeline {
         for t in event.occurrences() {
-            expand_one(scenario, event, t, queue);
+            let mut steps = Steps::new(t);
+            event.action().steps(&cx, &mut steps);
+            let mut label = Some(event.describe());
+            for (at, step) in steps.into_vec() {
+                queue.push(at, step, label.take());
+            }
         }
     }
 }
 
-fn expand_one(scenario: &Scenario, e: &TimelineEvent, t: Duration, q: &mut ActionQueue) {
-    let label = Some(e.describe());
-    match e.action() {
-        timeline::Action::KillPod {
-            pod,
-            duration,
-            ready_after,
-        } => {
-            q.push(t, Action::KillPod(pod.clone()), label);
-            if let Some(d) = duration {
-                q.push(t + *d, Action::StartPod(pod.clone(), *ready_after), None);
-            }
-        }
-        timeline::Action::RestartPod { pod, ready_after } => {
-            q.push(t, Action::StartPod(pod.clone(), *ready_after), label);
-        }
-        timeline::Action::RestartNode { node } => q.push(t, Action::RestartNode(*node), label),
-        timeline::Action::CrashNode {
-            node,
-            detect_after,
-            duration,
-        } => {
-            q.push(t, Action::CrashNode(*node), label);
-            q.push(t + *detect_after, Action::NodePodsUnready(*node), None);
-            if let Some(d) = duration {
-                q.push(t + *d, Action::RestartNode(*node), None);
-            }
-        }
-        timeline::Action::Slow {
-            pod,
-            factor,
-            duration,
-        } => {
-            q.push(t, Action::SetSlowdown(pod.clone(), *factor), label);
-            q.push(t + *duration, Action::SetSlowdown(pod.clone(), 1.0), None);
-        }
-        timeline::Action::Errors {
-            pod,
-            fault,
-            duration,
-        } => {
-            q.push(t, Action::SetErrors(pod.clone(), Some(*fault)), label);
-            q.push(t + *duration, Action::SetErrors(pod.clone(), None), None);
-        }
-        timeline::Action::Overload {
-            pod,
-            fault,
-            duration,
-        } => {
-            q.push(t, Action::SetOverload(pod.clone(), Some(*fault)), label);
-            q.push(t + *duration, Action::SetOverload(pod.clone(), None), None);
-        }
-        timeline::Action::Flakes { fault, duration } => {
-            q.push(t, Action::SetFlakes(Some(*fault)), label);
-            q.push(t + *duration, Action::SetFlakes(None), None);
-        }
-        timeline::Action::Pause { pod, duration } => {
-            q.push(t, Action::SetPaused(pod.clone(), true), label);
-            q.push(t + *duration, Action::SetPaused(pod.clone(), false), None);
-        }
-        timeline::Action::Latency {
-            links,
-            add,
-            duration,
-        } => {
-            let base = scenario.cluster.latency.0;
-            q.push(t, Action::SetLatency(links.clone(), base + *add), label);
-            q.push(t + *duration, Action::SetLatency(links.clone(), base), None);
-        }
-        timeline::Action::Partition {
-            nodes,
-            from,
-            duration,
-        } => {
-            let (a, b) = sides(scenario, nodes, from);
-            q.push(t, Action::Partition(a.clone(), b.clone()), label);
-            if let Some(d) = duration {
-                q.push(t + *d, Action::Heal(a, b), None);
-            }
-        }
-        timeline::Action::Heal { nodes, from } => {
-            let (a, b) = sides(scenario, nodes, from);
-            q.push(t, Action::Heal(a, b), label);
-        }
-        timeline::Action::Loss {
-            nodes,
-            from,
-            rate,
-            duration,
-        } => {
-            let (a, b) = sides(scenario, nodes, from);
-            q.push(t, Action::SetLoss(a.clone(), b.clone(), Some(*rate)), label);
-            if let Some(d) = duration {
-                q.push(t + *d, Action::SetLoss(a, b, None), None);
-            }
-        }
-        timeline::Action::Scale {
-            replicas,
-            ready_after,
-        } => q.push(t, Action::Scale(*replicas, *ready_after), label),
-        timeline::Action::RollingRestart {
-            surge,
-            ready_after,
-            grace,
-        } => q.push(
-            t,
-            Action::RollingRestart {
-                surge: *surge,
-                ready_after: *ready_after,
-                grace: *grace,
-            },
-            label,
-        ),
-    }
-}
-
-/// Both sides of a partition: `nodes`, and `from` or every other host.
-fn sides(scenario: &Scenario, nodes: &[String], from: &Peers) -> (Vec<String>, Vec<String>) {
-    let b = match from {
-        Peers::Only(hosts) => hosts.clone(),
-        Peers::AllOthers => scenario
-            .known_hosts()
-            .into_iter()
-            .filter(|h| !nodes.contains(h))
-            .collect(),
-    };
-    (nodes.to_vec(), b)
-}
-
-/// What applying an action needs.
 /// Applies every action of `queue` due at `now` to `world`, recording the
 /// labelled ones (the timeline as applied) in `events`. The driver calls it
 /// between the backend's steps.
@@ -250,56 +99,56 @@ impl<F: Fabric> World<'_, F> {
     pub fn apply(
         &mut self,
         now: Duration,
-        action: Action,
+        action: Step,
         queue: &mut ActionQueue,
     ) -> Result<(), String> {
         match action {
-            Action::KillPod(pod) => self.table.stop(&pod),
-            Action::DeletePod(pod) => self.table.delete(&pod),
-            Action::StartPod(pod, ready_after) => self.table.start(&pod, ready_after),
-            Action::Unready(pod) => self.cluster.set_ready(&pod, false),
-            Action::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
-            Action::SetPaused(pod, p) => self.control(&pod)?.set_paused(p),
-            Action::SetErrors(pod, f) => self.control(&pod)?.update_faults(|x| x.errors = f),
-            Action::SetOverload(pod, f) => self.control(&pod)?.update_faults(|x| x.overload = f),
-            Action::SetFlakes(f) => {
+            Step::KillPod(pod) => self.table.stop(&pod),
+            Step::DeletePod(pod) => self.table.delete(&pod),
+            Step::StartPod(pod, ready_after) => self.table.start(&pod, ready_after),
+            Step::Unready(pod) => self.cluster.set_ready(&pod, false),
+            Step::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
+            Step::SetPaused(pod, p) => self.control(&pod)?.set_paused(p),
+            Step::SetErrors(pod, f) => self.control(&pod)?.update_faults(|x| x.errors = f),
+            Step::SetOverload(pod, f) => self.control(&pod)?.update_faults(|x| x.overload = f),
+            Step::SetFlakes(f) => {
                 for p in self.table.all() {
                     if let PodKind::StockData { control, .. } = p.spec.kind {
                         control.update_faults(|x| x.flakes = f);
                     }
                 }
             }
-            Action::CrashNode(n) => self.fabric.crash(n),
-            Action::NodePodsUnready(n) => {
+            Step::CrashNode(n) => self.fabric.crash(n),
+            Step::NodePodsUnready(n) => {
                 if !self.fabric.is_running(n) {
                     for p in self.table.all().iter().filter(|p| p.spec.node == n) {
                         self.cluster.set_ready(&p.spec.name, false);
                     }
                 }
             }
-            Action::RestartNode(n) => self.fabric.bounce(n),
-            Action::Partition(a, b) => {
+            Step::RestartNode(n) => self.fabric.bounce(n),
+            Step::Partition(a, b) => {
                 for x in &a {
                     for y in &b {
                         self.fabric.hold(x, y);
                     }
                 }
             }
-            Action::Heal(a, b) => {
+            Step::Heal(a, b) => {
                 for x in &a {
                     for y in &b {
                         self.fabric.release(x, y);
                     }
                 }
             }
-            Action::SetLoss(a, b, rate) => {
+            Step::SetLoss(a, b, rate) => {
                 for x in &a {
                     for y in &b {
                         self.fabric.set_loss(x, y, rate);
                     }
                 }
             }
-            Action::SetLatency(links, latency) => {
+            Step::SetLatency(links, latency) => {
                 let pairs: Vec<(String, String)> = match links {
                     Links::Between(a, b) => vec![(a, b)],
                     Links::Host(a) => self
@@ -314,11 +163,11 @@ impl<F: Fabric> World<'_, F> {
                     self.fabric.set_latency(&a, &b, latency);
                 }
             }
-            Action::Scale(replicas, ready_after) => self.scale(replicas, ready_after)?,
-            Action::AddPod(ready_after) => {
+            Step::Scale(replicas, ready_after) => self.scale(replicas, ready_after)?,
+            Step::AddPod(ready_after) => {
                 self.add_stockdata_pod(ready_after)?;
             }
-            Action::RollingRestart {
+            Step::RollingRestart {
                 surge,
                 ready_after,
                 grace,
@@ -422,14 +271,14 @@ impl<F: Fabric> World<'_, F> {
             if surge {
                 // maxSurge 1, maxUnavailable 0: a new pod first; the old one
                 // leaves once the new one is ready.
-                queue.push(t, Action::AddPod(ready_after), None);
+                queue.push(t, Step::AddPod(ready_after), None);
                 t += ready_after;
-                queue.push(t, Action::Unready(pod.clone()), None);
-                queue.push(t + grace, Action::DeletePod(pod), None);
+                queue.push(t, Step::Unready(pod.clone()), None);
+                queue.push(t + grace, Step::DeletePod(pod), None);
             } else {
                 // maxSurge 0, maxUnavailable 1: restart in place.
-                queue.push(t, Action::Unready(pod.clone()), None);
-                queue.push(t + grace, Action::StartPod(pod, ready_after), None);
+                queue.push(t, Step::Unready(pod.clone()), None);
+                queue.push(t + grace, Step::StartPod(pod, ready_after), None);
                 t += grace + ready_after;
             }
         }

@@ -112,7 +112,7 @@ impl Scenario {
             .timeline
             .iter()
             .filter_map(|e| match e.action() {
-                timeline::Action::Scale { replicas, .. } => Some(*replicas),
+                timeline::Action::Scale(scale) => Some(scale.replicas),
                 _ => None,
             })
             .fold(self.stockdata.replicas.get(), u32::max);

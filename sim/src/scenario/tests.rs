@@ -102,19 +102,19 @@ fn events_get_their_defaults_once_and_serialize_as_written() {
     let s = Scenario::parse(text, "x.toml").expect("valid");
     assert_eq!(
         s.timeline[0].action(),
-        &timeline::Action::CrashNode {
+        &timeline::Action::CrashNode(timeline::kinds::CrashNode {
             node: 1,
             detect_after: Duration::from_secs(40),
             duration: None,
-        }
+        })
     );
     assert_eq!(
         s.timeline[1].action(),
-        &timeline::Action::RollingRestart {
+        &timeline::Action::RollingRestart(timeline::kinds::RollingRestart {
             surge: true,
             ready_after: Duration::from_secs(1),
             grace: Duration::from_secs(1),
-        }
+        })
     );
     // The hash covers the text: omitted keys stay omitted.
     let json = serde_json::to_string(&s.timeline).expect("plain data");
@@ -167,4 +167,44 @@ fn stream_limits_and_windows_are_checked_where_they_are_written() {
     // The default is hyper's server's.
     let d = Scenario::parse("strategies = [\"sidecar\"]", "x.toml").expect("valid");
     assert_eq!(d.stockdata.max_concurrent_streams.0, Some(200));
+}
+
+#[test]
+fn a_crash_node_refuses_ready_after_which_it_never_read() {
+    // It was accepted and silently ignored: the node's pods come back as
+    // the node restarts.
+    let text = "strategies = [\"sidecar\"]\n[load]\npage_loads = 100\n\
+                [[timeline]]\nat = \"1s\"\nkind = \"crash-node\"\nnode = \"node-1\"\n\
+                duration = \"1s\"\nready_after = \"2s\"\n";
+    let e = Scenario::parse(text, "x.toml")
+        .expect_err("ready_after on crash-node")
+        .to_string();
+    assert!(
+        e.contains("x.toml:4:1")
+            && e.contains("timeline[0].ready_after")
+            && e.contains("takes no such key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_registered_kind_has_its_row_and_keys_in_the_scenario_reference() {
+    let readme = include_str!("../../../scenarios/README.md");
+    let table = readme
+        .split("| kind | keys | what happens |")
+        .nth(1)
+        .expect("the timeline table");
+    for kind in timeline::EventKind::ALL {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", kind.name())))
+            .unwrap_or_else(|| panic!("scenarios/README.md has no row for `{}`", kind.name()));
+        for key in kind.keys() {
+            assert!(
+                row.contains(&format!("`{key}")),
+                "scenarios/README.md's `{}` row does not name its key `{key}`: {row}",
+                kind.name()
+            );
+        }
+    }
 }

@@ -5,13 +5,14 @@
 //! read (see the parent module); these checks run again whenever the
 //! scenario is validated, e.g. after `--strategies` replaces a list.
 
-use super::{Action, Links, MAX_OCCURRENCES, Peers, TimelineEvent};
+use super::{MAX_OCCURRENCES, Peers, TimelineEvent};
 use crate::scenario::{Scenario, ScenarioError, SimDuration};
 use crate::topology;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The pods, hosts and end of run that events are checked against.
-struct Context {
+pub struct Known {
     pods: Vec<String>,
     hosts: Vec<String>,
     nodes: Vec<String>,
@@ -21,7 +22,7 @@ struct Context {
 impl Scenario {
     pub(in crate::scenario) fn validate_timeline(&self, path: &str) -> Result<(), ScenarioError> {
         let hosts = self.known_hosts();
-        let cx = Context {
+        let cx = Known {
             pods: self.known_pods(),
             nodes: hosts
                 .iter()
@@ -47,15 +48,15 @@ impl Scenario {
             }
         }
         // Fault windows so far, by target: (start, end, event index).
-        let mut windows: std::collections::BTreeMap<String, Vec<(Duration, Duration, usize)>> =
-            std::collections::BTreeMap::new();
+        let mut windows: BTreeMap<String, Vec<(Duration, Duration, usize)>> = BTreeMap::new();
         for (i, e) in self.timeline.iter().enumerate() {
             let invalid = |key: &str, message: String| ScenarioError::Invalid {
                 path: path.to_string(),
                 field: format!("timeline[{i}].{key}"),
                 message: format!("{} event: {message}", e.kind().name()),
             };
-            cx.check(e)
+            e.action()
+                .check(&cx)
                 .map_err(|(key, message)| invalid(key, message))?;
             if let Some(message) = self.pod_missing_at_its_time(i, e) {
                 return Err(self.located(path, i, "pod", message));
@@ -71,7 +72,7 @@ impl Scenario {
                         ),
                     ));
                 }
-                let Some((targets, length)) = fault_window(e.action(), &cx.hosts) else {
+                let Some((targets, length)) = e.action().window(&cx.hosts) else {
                     continue;
                 };
                 let (a, b) = (t, t.saturating_add(length));
@@ -120,19 +121,10 @@ impl Scenario {
     /// running pods, a rolling restart with `max_surge = 1` replaces every
     /// running pod with a new name.
     fn pod_missing_at_its_time(&self, i: usize, e: &TimelineEvent) -> Option<String> {
-        let pod = match e.action() {
-            Action::KillPod { pod, .. } | Action::RestartPod { pod, .. } => pod,
-            other => other.stockdata_pod()?,
-        };
+        let pod = e.action().pod()?;
         let index = topology::pod_index(topology::STOCKDATA, pod)?;
         let at = e.at();
-        let replicas = self.stockdata.replicas.get();
-        // Pods that exist (not deleted), the running ones among them, the
-        // next fresh index, and which event removed a pod.
-        let mut existing: std::collections::BTreeSet<u32> = (0..replicas).collect();
-        let mut running = existing.clone();
-        let mut next = replicas;
-        let mut removed_by: std::collections::BTreeMap<u32, usize> = Default::default();
+        let mut pods = PodSet::new(self.stockdata.replicas.get());
         let mut earlier: Vec<(usize, &TimelineEvent)> = self
             .timeline
             .iter()
@@ -141,44 +133,14 @@ impl Scenario {
             .collect();
         earlier.sort_by_key(|(j, o)| (o.at(), *j));
         for (j, other) in earlier {
-            match other.action() {
-                Action::Scale { replicas, .. } => {
-                    let have = running.len() as u32;
-                    for _ in have..*replicas {
-                        existing.insert(next);
-                        running.insert(next);
-                        next += 1;
-                    }
-                    let extra = have.saturating_sub(*replicas) as usize;
-                    let newest: Vec<u32> = running.iter().rev().take(extra).copied().collect();
-                    for k in newest {
-                        running.remove(&k);
-                        existing.remove(&k);
-                        removed_by.insert(k, j);
-                    }
-                }
-                Action::RollingRestart { surge: true, .. } => {
-                    // The old pods leave one by one during the rollout: an
-                    // event may still reach them, so they stay known.
-                    let old: Vec<u32> = std::mem::take(&mut running).into_iter().collect();
-                    for _ in old {
-                        existing.insert(next);
-                        running.insert(next);
-                        next += 1;
-                    }
-                }
-                Action::KillPod {
-                    pod,
-                    duration: None,
-                    ..
-                } => {
-                    if let Some(k) = topology::pod_index(topology::STOCKDATA, pod) {
-                        running.remove(&k);
-                    }
-                }
-                _ => {}
-            }
+            other.action().replay(&mut pods, j);
         }
+        let PodSet {
+            existing,
+            running,
+            next,
+            removed_by,
+        } = pods;
         if existing.contains(&index) {
             return None;
         }
@@ -232,40 +194,39 @@ impl Scenario {
     }
 }
 
-impl Context {
-    /// The event's pods and hosts exist: `Err((key, message))` if not.
-    fn check(&self, e: &TimelineEvent) -> Result<(), (&'static str, String)> {
-        let pod = |pod: &String| {
-            if self.pods.contains(pod) {
-                Ok(())
-            } else {
-                Err((
-                    "pod",
-                    format!(
-                        "unknown pod `{pod}`; expected one of {}",
-                        self.pods.join(", ")
-                    ),
-                ))
-            }
-        };
-        let node = |n: usize| {
-            let name = topology::node_name(n);
-            if self.nodes.contains(&name) {
-                Ok(())
-            } else {
-                Err((
-                    "node",
-                    format!(
-                        "unknown node `{name}`; expected one of {}",
-                        self.nodes.join(", ")
-                    ),
-                ))
-            }
-        };
-        let hosts = |key: &'static str, list: &[String]| match list
-            .iter()
-            .find(|h| !self.hosts.contains(h))
-        {
+impl Known {
+    /// `pod` is a pod of the scenario.
+    pub fn pod(&self, pod: &str) -> Result<(), (&'static str, String)> {
+        if self.pods.iter().any(|p| p == pod) {
+            return Ok(());
+        }
+        Err((
+            "pod",
+            format!(
+                "unknown pod `{pod}`; expected one of {}",
+                self.pods.join(", ")
+            ),
+        ))
+    }
+
+    /// Node `n` is a node of the cluster.
+    pub fn node(&self, n: usize) -> Result<(), (&'static str, String)> {
+        let name = topology::node_name(n);
+        if self.nodes.contains(&name) {
+            return Ok(());
+        }
+        Err((
+            "node",
+            format!(
+                "unknown node `{name}`; expected one of {}",
+                self.nodes.join(", ")
+            ),
+        ))
+    }
+
+    /// Every host of `list` (the value of `key`) exists.
+    pub fn hosts(&self, key: &'static str, list: &[String]) -> Result<(), (&'static str, String)> {
+        match list.iter().find(|h| !self.hosts.contains(h)) {
             None => Ok(()),
             Some(h) => Err((
                 key,
@@ -274,31 +235,78 @@ impl Context {
                     self.hosts.join(", ")
                 ),
             )),
-        };
-        let sides = |nodes: &[String], from: &Peers| {
-            hosts("nodes", nodes)?;
-            match from {
-                Peers::AllOthers => Ok(()),
-                Peers::Only(list) => hosts("from", list),
-            }
-        };
-        match e.action() {
-            Action::KillPod { pod: p, .. }
-            | Action::RestartPod { pod: p, .. }
-            | Action::Slow { pod: p, .. }
-            | Action::Pause { pod: p, .. }
-            | Action::Errors { pod: p, .. }
-            | Action::Overload { pod: p, .. } => pod(p),
-            Action::Flakes { .. } => Ok(()),
-            Action::RestartNode { node: n } | Action::CrashNode { node: n, .. } => node(*n),
-            Action::Latency { links, .. } => match links {
-                Links::Host(a) => hosts("nodes", std::slice::from_ref(a)),
-                Links::Between(a, b) => hosts("nodes", &[a.clone(), b.clone()]),
-            },
-            Action::Partition { nodes, from, .. }
-            | Action::Heal { nodes, from }
-            | Action::Loss { nodes, from, .. } => sides(nodes, from),
-            Action::Scale { .. } | Action::RollingRestart { .. } => Ok(()),
+        }
+    }
+
+    /// Both sides of a link fault exist.
+    pub fn sides(&self, nodes: &[String], from: &Peers) -> Result<(), (&'static str, String)> {
+        self.hosts("nodes", nodes)?;
+        match from {
+            Peers::AllOthers => Ok(()),
+            Peers::Only(list) => self.hosts("from", list),
+        }
+    }
+}
+
+/// StockData's pods as the timeline changes them, played along it as the
+/// cluster will: which exist (not deleted), which of those run, the next
+/// fresh index, and which event removed a pod.
+pub struct PodSet {
+    existing: BTreeSet<u32>,
+    running: BTreeSet<u32>,
+    next: u32,
+    removed_by: BTreeMap<u32, usize>,
+}
+
+impl PodSet {
+    /// The initial `replicas`, all running.
+    fn new(replicas: u32) -> Self {
+        let existing: BTreeSet<u32> = (0..replicas).collect();
+        Self {
+            running: existing.clone(),
+            existing,
+            next: replicas,
+            removed_by: BTreeMap::new(),
+        }
+    }
+
+    /// How many run.
+    pub fn running(&self) -> u32 {
+        self.running.len() as u32
+    }
+
+    /// A new pod with the next fresh index (names are never reused, as a
+    /// Deployment's are not).
+    pub fn add(&mut self) {
+        self.existing.insert(self.next);
+        self.running.insert(self.next);
+        self.next += 1;
+    }
+
+    /// Event `by` deletes the `count` newest running pods (a scale-down).
+    pub fn remove_newest(&mut self, count: usize, by: usize) {
+        let newest: Vec<u32> = self.running.iter().rev().take(count).copied().collect();
+        for k in newest {
+            self.running.remove(&k);
+            self.existing.remove(&k);
+            self.removed_by.insert(k, by);
+        }
+    }
+
+    /// Every running pod is replaced by a new one; the old ones leave one
+    /// by one during the rollout and an event may still reach them, so
+    /// they stay known.
+    pub fn replace_all(&mut self) {
+        let old = std::mem::take(&mut self.running);
+        for _ in old {
+            self.add();
+        }
+    }
+
+    /// `pod` stops for good (it still exists, not running).
+    pub fn stop(&mut self, pod: &str) {
+        if let Some(k) = topology::pod_index(topology::STOCKDATA, pod) {
+            self.running.remove(&k);
         }
     }
 }
@@ -306,7 +314,7 @@ impl Context {
 /// The links between `nodes` and `from` (every other host if `from` is
 /// everything), each named once whichever way it was written (`a,b` and
 /// `b,a` are one link).
-fn links(nodes: &[String], from: &Peers, hosts: &[String]) -> Vec<String> {
+pub fn links(nodes: &[String], from: &Peers, hosts: &[String]) -> Vec<String> {
     let others: Vec<&String> = match from {
         Peers::Only(list) => list.iter().collect(),
         Peers::AllOthers => hosts.iter().filter(|h| !nodes.contains(h)).collect(),
@@ -321,58 +329,12 @@ fn links(nodes: &[String], from: &Peers, hosts: &[String]) -> Vec<String> {
 }
 
 /// One link's name, its ends in order.
-fn link(a: &str, b: &str) -> String {
+pub fn link(a: &str, b: &str) -> String {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
     format!("link {x}–{y}")
 }
 
-/// What a fault with a duration holds for that long (its targets), and
-/// how long; two windows on one target must not overlap. A link fault's
-/// targets are its links, named the same however the event wrote them (a
-/// host's latency is every link of the host), so windows written
-/// differently on one link still meet.
-fn fault_window(action: &Action, hosts: &[String]) -> Option<(Vec<String>, Duration)> {
-    let one = |target: String, d: Duration| Some((vec![target], d));
-    let prefixed = |kind: &str, list: Vec<String>| -> Vec<String> {
-        list.into_iter().map(|l| format!("{kind} {l}")).collect()
-    };
-    match action {
-        Action::Slow { pod, duration, .. } | Action::Pause { pod, duration } => {
-            one(format!("pod {pod}"), *duration)
-        }
-        Action::KillPod {
-            pod,
-            duration: Some(d),
-            ..
-        } => one(format!("pod {pod}"), *d),
-        Action::Errors { pod, duration, .. } => one(format!("errors on {pod}"), *duration),
-        Action::Overload { pod, duration, .. } => one(format!("overload on {pod}"), *duration),
-        Action::Flakes { duration, .. } => one("flakes".to_string(), *duration),
-        Action::Latency {
-            links: l, duration, ..
-        } => {
-            let list = match l {
-                Links::Host(a) => links(std::slice::from_ref(a), &Peers::AllOthers, hosts),
-                Links::Between(a, b) => vec![link(a, b)],
-            };
-            Some((prefixed("latency on", list), *duration))
-        }
-        Action::Partition {
-            nodes,
-            from,
-            duration: Some(d),
-        } => Some((prefixed("partition of", links(nodes, from, hosts)), *d)),
-        Action::Loss {
-            nodes,
-            from,
-            duration: Some(d),
-            ..
-        } => Some((prefixed("loss on", links(nodes, from, hosts)), *d)),
-        Action::CrashNode {
-            node,
-            duration: Some(d),
-            ..
-        } => one(format!("node {}", topology::node_name(*node)), *d),
-        _ => None,
-    }
+/// `list` with each entry prefixed by `what` (`latency on link a–b`).
+pub fn prefixed(what: &str, list: Vec<String>) -> Vec<String> {
+    list.into_iter().map(|l| format!("{what} {l}")).collect()
 }

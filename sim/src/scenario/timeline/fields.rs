@@ -7,7 +7,7 @@ use std::time::Duration;
 use stockdata::faults::ErrorFault;
 
 /// The keys kinds share, read and checked.
-pub(super) struct Fields<'a> {
+pub struct Fields<'a> {
     pub(super) raw: &'a RawEvent,
 }
 

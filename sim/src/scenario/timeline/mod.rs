@@ -7,6 +7,7 @@
 //! The file's flat form ([`RawEvent`], every key optional) is converted
 //! once, while the scenario is parsed, into a [`TimelineEvent`] whose
 //! [`Action`] carries exactly the fields its kind uses, defaults applied.
+//! Each kind is one module under `kinds/`, registered by one line there.
 //! So a kind/key mismatch or a missing key is an error with the file, line
 //! and column of the event, and the simulator matches on the action rather
 //! than second-guessing optional keys. Checks that need the rest of the
@@ -17,10 +18,17 @@ mod action;
 mod check;
 mod convert;
 mod fields;
+mod kind;
+pub mod kinds;
 mod raw;
+pub mod steps;
 
-pub use action::{Action, Links, Peers};
-pub use raw::{EventKind, RawEvent};
+pub use action::{Links, Peers};
+pub use check::{Known, PodSet};
+pub use kind::{ChaosDraw, ChaosPick, Expand, Kind};
+pub use kinds::{Action, EventKind};
+pub use raw::RawEvent;
+pub use steps::{Step, Steps};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};

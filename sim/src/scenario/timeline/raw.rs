@@ -7,69 +7,9 @@
 //! report's event labels stay exactly what the file said (an omitted key
 //! and one written with its default value are different text).
 
+use super::EventKind;
 use crate::scenario::SimDuration;
 use serde::{Deserialize, Serialize};
-
-/// What an event does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EventKind {
-    /// The pod's process dies: its connections reset, its port refuses.
-    KillPod,
-    /// A killed pod (`pod`) or crashed node (`node`) starts again.
-    Restart,
-    /// The node crashes: everything on it stops and its packets are
-    /// blackholed until it restarts.
-    CrashNode,
-    /// The pod's service times are multiplied by `factor` for `duration`.
-    Slow,
-    /// The pod stops processing (a stall) for `duration`.
-    Pause,
-    /// `add` extra one-way latency on the links of `nodes` for `duration`.
-    Latency,
-    /// `nodes` cannot reach `from` (default: every other host).
-    Partition,
-    /// Undoes a partition of `nodes` from `from`.
-    Heal,
-    /// Segments between `nodes` and `from` are lost with probability
-    /// `rate` (each loss costs a retransmission timeout) for `duration`.
-    Loss,
-    /// Sets `service`'s replica count to `replicas`.
-    Scale,
-    /// Replaces `service`'s pods one at a time.
-    RollingRestart,
-    /// The pod answers `code` with probability `rate` (at once, or after
-    /// its service time with `after_service`) for `duration`.
-    Errors,
-    /// The pod refuses requests with `code` while `limit` or more are in
-    /// it (it holds at most `limit`), for `duration`.
-    Overload,
-    /// Every StockData pod answers `code` with probability `rate` for
-    /// `duration` (rare flakes).
-    Flakes,
-}
-
-impl EventKind {
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            EventKind::KillPod => "kill-pod",
-            EventKind::Restart => "restart",
-            EventKind::CrashNode => "crash-node",
-            EventKind::Slow => "slow",
-            EventKind::Pause => "pause",
-            EventKind::Latency => "latency",
-            EventKind::Partition => "partition",
-            EventKind::Heal => "heal",
-            EventKind::Loss => "loss",
-            EventKind::Scale => "scale",
-            EventKind::RollingRestart => "rolling-restart",
-            EventKind::Errors => "errors",
-            EventKind::Overload => "overload",
-            EventKind::Flakes => "flakes",
-        }
-    }
-}
 
 /// One `[[timeline]]` entry, as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +88,30 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
+    /// Every key a written event may carry besides `at`, `kind`, `every`
+    /// and `count`, and whether it does.
+    pub(super) fn keys_written(&self) -> [(&'static str, bool); 17] {
+        [
+            ("pod", self.pod.is_some()),
+            ("node", self.node.is_some()),
+            ("nodes", self.nodes.is_some()),
+            ("from", self.from.is_some()),
+            ("factor", self.factor.is_some()),
+            ("rate", self.rate.is_some()),
+            ("add", self.add.is_some()),
+            ("duration", self.duration.is_some()),
+            ("detect_after", self.detect_after.is_some()),
+            ("ready_after", self.ready_after.is_some()),
+            ("service", self.service.is_some()),
+            ("replicas", self.replicas.is_some()),
+            ("max_surge", self.max_surge.is_some()),
+            ("grace", self.grace.is_some()),
+            ("code", self.code.is_some()),
+            ("limit", self.limit.is_some()),
+            ("after_service", self.after_service.is_some()),
+        ]
+    }
+
     /// A one-line description for reports: the kind and the keys that
     /// say what is hit, as written.
     pub fn describe(&self) -> String {
@@ -175,40 +139,5 @@ impl RawEvent {
             }
         }
         parts.join(" ")
-    }
-}
-
-/// The keys each kind takes besides `at`, `kind`, `every` and `count`.
-pub(super) fn takes(kind: EventKind, key: &str) -> bool {
-    use EventKind::*;
-    match key {
-        "pod" => matches!(kind, KillPod | Restart | Slow | Pause | Errors | Overload),
-        "node" => matches!(kind, CrashNode | Restart),
-        "nodes" => matches!(kind, Latency | Partition | Heal | Loss),
-        "from" => matches!(kind, Partition | Heal | Loss),
-        "rate" => matches!(kind, Loss | Errors | Flakes),
-        "code" => matches!(kind, Errors | Overload | Flakes),
-        "after_service" => matches!(kind, Errors | Flakes),
-        "limit" => kind == Overload,
-        "factor" => kind == Slow,
-        "add" => kind == Latency,
-        "duration" => matches!(
-            kind,
-            Slow | Pause
-                | Latency
-                | Partition
-                | CrashNode
-                | KillPod
-                | Loss
-                | Errors
-                | Overload
-                | Flakes
-        ),
-        "detect_after" => kind == CrashNode,
-        "ready_after" => matches!(kind, Restart | Scale | RollingRestart | KillPod | CrashNode),
-        "service" => matches!(kind, Scale | RollingRestart),
-        "replicas" => kind == Scale,
-        "max_surge" | "grace" => kind == RollingRestart,
-        _ => true,
     }
 }
