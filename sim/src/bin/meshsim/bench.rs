@@ -6,6 +6,7 @@ mod table;
 use crate::{Failure, progress_bar};
 use anyhow::{Context, anyhow};
 use clap::Args;
+use indicatif::ProgressBar;
 use serde::Serialize;
 use sim::bench::{self, Throughput, WallClock, paths, scale};
 use std::path::PathBuf;
@@ -175,31 +176,13 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     // Before the work: a bench that cannot write bench.json should fail in
     // a moment, not after minutes of measurements.
     crate::out_dir::prepare_files(&args.out, &["bench.json"])?;
-    let (raw_n, grpc_n) = if args.quick {
-        (20_000, 5_000)
-    } else {
-        (500_000, 100_000)
-    };
     let runs = |part: Part| args.only.is_empty() || args.only.contains(&part);
     let progress = progress_bar(4, "measurements");
-    let mut paths_measured = Vec::new();
-    if runs(Part::Paths) {
-        progress.set_message("raw TCP");
-        paths_measured
-            .push(bench::with_peak_rss(|| paths::raw_tcp(raw_n, 100)).map_err(bench_err)?);
-        progress.inc(1);
-        progress.set_message("tonic one hop");
-        paths_measured
-            .push(bench::with_peak_rss(|| paths::grpc_direct(grpc_n, 100)).map_err(bench_err)?);
-        progress.inc(1);
-        progress.set_message("meshed path");
-        paths_measured
-            .push(bench::with_peak_rss(|| paths::grpc_meshed(grpc_n, 100)).map_err(bench_err)?);
-        progress.set_message("bare forwarders");
-        paths_measured.push(
-            bench::with_peak_rss(|| paths::grpc_bare_forwarders(grpc_n, 100)).map_err(bench_err)?,
-        );
-    }
+    let paths_measured = if runs(Part::Paths) {
+        measure_paths(args.quick, &progress)?
+    } else {
+        Vec::new()
+    };
     progress.set_position(3);
     progress.set_message("scenarios");
     let scenarios = if runs(Part::Scenarios) {
@@ -212,44 +195,92 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     let scale = if args.skip_scale || !runs(Part::Scale) {
         None
     } else {
-        let mut config = scale::ScaleConfig::default();
-        if args.quick {
-            config.pods = 100;
-            config.server_nodes = 10;
-            config.requests = 20_000;
-        }
-        if let Some(pods) = args.pods {
-            config.pods = pods;
-        }
-        if let Some(requests) = args.requests {
-            config.requests = requests;
-        }
-        if let Some(c) = args.concurrency {
-            config.concurrency = c;
-        }
-        config.inbound_sidecars = !args.no_inbound;
-        eprintln!(
-            "scale point: {} pods, {} requests (this takes a while)…",
-            config.pods, config.requests
-        );
-        Some(bench::with_peak_rss(|| scale::run(config)).map_err(bench_err)?)
+        Some(measure_scale(&args)?)
     };
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    let rate = |i: usize| paths_measured.get(i).map_or(0.0, |p| p.per_wall_second);
-    let mut report = BenchReport {
-        meshsim_version: sim::VERSION.into(),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        quick: args.quick,
-        direct_over_raw: ratio(rate(1), rate(0)),
-        meshed_over_direct: ratio(rate(2), rate(1)),
-        floor_over_direct: ratio(rate(3), rate(1)),
-        paths: paths_measured,
-        scenarios,
-        scale,
-        targets: Vec::new(),
+    let report = BenchReport::new(args.quick, paths_measured, scenarios, scale);
+    write_report(&args, &report)?;
+    check_targets(&report, args.check)
+}
+
+/// The request paths: raw TCP, tonic over one hop, the meshed path, and
+/// the meshed path through bare forwarders, in that order.
+fn measure_paths(quick: bool, progress: &ProgressBar) -> Result<Vec<Throughput>, Failure> {
+    let (raw_n, grpc_n) = if quick {
+        (20_000, 5_000)
+    } else {
+        (500_000, 100_000)
     };
-    report.targets = targets(&report);
-    let json = serde_json::to_vec_pretty(&report).map_err(|e| Failure::Failed(e.into()))?;
+    let mut measured = Vec::new();
+    progress.set_message("raw TCP");
+    measured.push(bench::with_peak_rss(|| paths::raw_tcp(raw_n, 100)).map_err(bench_err)?);
+    progress.inc(1);
+    progress.set_message("tonic one hop");
+    measured.push(bench::with_peak_rss(|| paths::grpc_direct(grpc_n, 100)).map_err(bench_err)?);
+    progress.inc(1);
+    progress.set_message("meshed path");
+    measured.push(bench::with_peak_rss(|| paths::grpc_meshed(grpc_n, 100)).map_err(bench_err)?);
+    progress.set_message("bare forwarders");
+    measured.push(
+        bench::with_peak_rss(|| paths::grpc_bare_forwarders(grpc_n, 100)).map_err(bench_err)?,
+    );
+    Ok(measured)
+}
+
+/// The scale point, sized by the flags.
+fn measure_scale(args: &BenchArgs) -> Result<Throughput, Failure> {
+    let mut config = scale::ScaleConfig::default();
+    if args.quick {
+        config.pods = 100;
+        config.server_nodes = 10;
+        config.requests = 20_000;
+    }
+    if let Some(pods) = args.pods {
+        config.pods = pods;
+    }
+    if let Some(requests) = args.requests {
+        config.requests = requests;
+    }
+    if let Some(c) = args.concurrency {
+        config.concurrency = c;
+    }
+    config.inbound_sidecars = !args.no_inbound;
+    eprintln!(
+        "scale point: {} pods, {} requests (this takes a while)…",
+        config.pods, config.requests
+    );
+    bench::with_peak_rss(|| scale::run(config)).map_err(bench_err)
+}
+
+impl BenchReport {
+    /// The report of these measurements, with their ratios and targets.
+    fn new(
+        quick: bool,
+        paths: Vec<Throughput>,
+        scenarios: Vec<ScenarioBench>,
+        scale: Option<Throughput>,
+    ) -> Self {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let rate = |i: usize| paths.get(i).map_or(0.0, |p| p.per_wall_second);
+        let mut report = BenchReport {
+            meshsim_version: sim::VERSION.into(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            quick,
+            direct_over_raw: ratio(rate(1), rate(0)),
+            meshed_over_direct: ratio(rate(2), rate(1)),
+            floor_over_direct: ratio(rate(3), rate(1)),
+            paths,
+            scenarios,
+            scale,
+            targets: Vec::new(),
+        };
+        report.targets = targets(&report);
+        report
+    }
+}
+
+/// Writes bench.json to `--out` and shows the report (JSON or the table).
+fn write_report(args: &BenchArgs, report: &BenchReport) -> Result<(), Failure> {
+    let json = serde_json::to_vec_pretty(report).map_err(|e| Failure::Failed(e.into()))?;
     std::fs::create_dir_all(&args.out)
         .and_then(|()| std::fs::write(args.out.join("bench.json"), &json))
         .with_context(|| format!("writing {}", args.out.join("bench.json").display()))
@@ -257,11 +288,16 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     if args.json {
         println!("{}", String::from_utf8_lossy(&json));
     } else {
-        print!("{}", table::render(&report));
+        print!("{}", table::render(report));
     }
     eprintln!("wrote {}", args.out.join("bench.json").display());
+    Ok(())
+}
+
+/// With `--check`, a failure naming every missed target.
+fn check_targets(report: &BenchReport, check: bool) -> Result<(), Failure> {
     let missed: Vec<&Target> = report.targets.iter().filter(|t| !t.met).collect();
-    if args.check && !missed.is_empty() {
+    if check && !missed.is_empty() {
         return Err(Failure::Failed(anyhow!(
             "{} target(s) missed: {}",
             missed.len(),

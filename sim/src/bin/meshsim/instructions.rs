@@ -62,41 +62,8 @@ pub fn run(args: InstructionArgs<'_>) -> Result<(), Failure> {
     let exe = std::env::current_exe()
         .context("locating the meshsim binary")
         .map_err(Failure::Failed)?;
-    for name in args.ops {
-        if !OPS.iter().any(|op| op.name == name) {
-            return Err(Failure::Input(anyhow!(
-                "unknown operation {name:?}; expected one of {}",
-                OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
-    let selected: Vec<&Op> = OPS
-        .iter()
-        .filter(|op| args.ops.is_empty() || args.ops.iter().any(|n| n == op.name))
-        .collect();
-    let progress = progress_bar(selected.len() as u64 * 2, "callgrind runs");
-    let mut counts = Counts {
-        method: format!(
-            "valgrind --tool=callgrind, (instructions at 2N − at N) ÷ N; meshsim {}",
-            sim::VERSION
-        ),
-        ops: BTreeMap::new(),
-    };
-    for op in selected {
-        progress.set_message(op.name);
-        let small = collected(&exe, op.name, op.n)?;
-        progress.inc(1);
-        let large = collected(&exe, op.name, op.n * 2)?;
-        progress.inc(1);
-        counts.ops.insert(
-            op.name.to_string(),
-            OpCost {
-                unit: op.unit.to_string(),
-                instructions: large.saturating_sub(small) / op.n.max(1),
-            },
-        );
-    }
-    progress.finish_and_clear();
+    let selected = selected(args.ops)?;
+    let counts = measure(&exe, &selected)?;
     let json = serde_json::to_string_pretty(&counts).map_err(|e| Failure::Failed(e.into()))? + "\n";
     write(&args.out.join("instructions.json"), &json)?;
     let baseline = if args.bless {
@@ -115,21 +82,74 @@ pub fn run(args: InstructionArgs<'_>) -> Result<(), Failure> {
         return Ok(());
     }
     if args.check {
-        let Some(baseline) = baseline else {
+        check(&counts, baseline, args.baseline)?;
+    }
+    Ok(())
+}
+
+/// The operations named in `ops` (all when it is empty); an unknown name
+/// is an error.
+fn selected(ops: &[String]) -> Result<Vec<&'static Op>, Failure> {
+    for name in ops {
+        if !OPS.iter().any(|op| op.name == name) {
             return Err(Failure::Input(anyhow!(
-                "no baseline at {}; run with --bless first",
-                args.baseline.display()
-            )));
-        };
-        let worse = regressions(&counts, &baseline);
-        if !worse.is_empty() {
-            return Err(Failure::Failed(anyhow!(
-                "{} operation(s) cost more than {TOLERANCE_PCT}% above {}: {}",
-                worse.len(),
-                args.baseline.display(),
-                worse.join(", ")
+                "unknown operation {name:?}; expected one of {}",
+                OPS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
             )));
         }
+    }
+    Ok(OPS
+        .iter()
+        .filter(|op| ops.is_empty() || ops.iter().any(|n| n == op.name))
+        .collect())
+}
+
+/// Each operation's instructions per repetition: callgrind runs at `N`
+/// and `2N`, subtracted, divided by `N`.
+fn measure(exe: &Path, selected: &[&Op]) -> Result<Counts, Failure> {
+    let progress = progress_bar(selected.len() as u64 * 2, "callgrind runs");
+    let mut counts = Counts {
+        method: format!(
+            "valgrind --tool=callgrind, (instructions at 2N − at N) ÷ N; meshsim {}",
+            sim::VERSION
+        ),
+        ops: BTreeMap::new(),
+    };
+    for op in selected {
+        progress.set_message(op.name);
+        let small = collected(exe, op.name, op.n)?;
+        progress.inc(1);
+        let large = collected(exe, op.name, op.n * 2)?;
+        progress.inc(1);
+        counts.ops.insert(
+            op.name.to_string(),
+            OpCost {
+                unit: op.unit.to_string(),
+                instructions: large.saturating_sub(small) / op.n.max(1),
+            },
+        );
+    }
+    progress.finish_and_clear();
+    Ok(counts)
+}
+
+/// `--check`: a failure when there is no baseline at `path` or an
+/// operation costs more than the tolerance above it.
+fn check(counts: &Counts, baseline: Option<Counts>, path: &Path) -> Result<(), Failure> {
+    let Some(baseline) = baseline else {
+        return Err(Failure::Input(anyhow!(
+            "no baseline at {}; run with --bless first",
+            path.display()
+        )));
+    };
+    let worse = regressions(counts, &baseline);
+    if !worse.is_empty() {
+        return Err(Failure::Failed(anyhow!(
+            "{} operation(s) cost more than {TOLERANCE_PCT}% above {}: {}",
+            worse.len(),
+            path.display(),
+            worse.join(", ")
+        )));
     }
     Ok(())
 }

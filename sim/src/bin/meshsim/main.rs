@@ -27,6 +27,7 @@ mod instructions;
 mod loadcheck;
 mod out_dir;
 mod proxy;
+mod proxy_admin;
 mod proxy_endpoints;
 mod report;
 mod sweep;

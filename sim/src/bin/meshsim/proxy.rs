@@ -4,18 +4,15 @@
 //! endpoints come from flags or a file instead of the simulated control
 //! plane, and an admin port serves `/metrics` (Prometheus text) and `/ready`.
 
+use crate::proxy_admin::{self, AdminState};
 use crate::proxy_endpoints::{self as endpoints, Entry};
-use bytes::Bytes;
 use clap::{ArgGroup, Args};
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
 use sim::Strategy;
 use sim::control::ControlPlane;
 use sim::proxy::balance::NoEndpoint;
 use sim::proxy::endpoint::LINKERD_INBOUND_FAILFAST_TIMEOUT;
 use sim::proxy::metrics::ProxyMetrics;
-use sim::proxy::{Outbound, SidecarConfig, prometheus};
-use std::convert::Infallible;
+use sim::proxy::{Outbound, SidecarConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,8 +22,7 @@ use std::time::Duration;
 use stockdata::program::{self, DisplayOpt, bind, fail, info, shutdown_signal};
 use stockdata::spec::parse_duration;
 use stockdata::transport::h2::StreamLimitArg;
-use stockdata::transport::{Graceful, TokioConnect, serve_http1_graceful, serve_http2_graceful};
-use tokio::sync::watch;
+use stockdata::transport::{Drained, Graceful, ServerH2, TokioConnect, serve_http2_graceful};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -194,13 +190,9 @@ pub fn proxy(args: ProxyArgs) -> ExitCode {
 }
 
 async fn run(args: ProxyArgs) -> ExitCode {
-    let (initial, file_text) = match (&args.endpoints, &args.endpoints_file) {
-        (Some(list), _) => (list.0.clone(), None),
-        (None, Some(path)) => match endpoints::read(path) {
-            Ok((text, entries)) => (entries, Some(text)),
-            Err(e) => return fail(&e),
-        },
-        (None, None) => return fail("give --endpoints or --endpoints-file"),
+    let (initial, file_text) = match initial_endpoints(&args) {
+        Ok(found) => found,
+        Err(e) => return fail(&e),
     };
     if args.inbound && initial.len() != 1 {
         return fail("--inbound takes exactly one endpoint (the local application)");
@@ -215,30 +207,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
     };
     let local = listener.local_addr().unwrap_or(args.listen);
     let admin_local = admin.local_addr().unwrap_or(args.admin);
-    info(
-        "starting",
-        &[
-            ("program", &"meshsim proxy"),
-            ("mode", &if args.inbound { "inbound" } else { "outbound" }),
-            ("listen", &local),
-            ("admin", &admin_local),
-            ("service", &args.service),
-            ("profile", &args.profile.name),
-            ("endpoints", &endpoints::describe(&initial)),
-            (
-                "endpoints_file",
-                &DisplayOpt(args.endpoints_file.as_ref().map(|p| p.display())),
-            ),
-            ("seed", &args.seed),
-            ("drain_timeout", &format!("{:?}", args.drain_timeout)),
-            (
-                "max_concurrent_streams",
-                &args
-                    .max_concurrent_streams
-                    .map_or_else(|| "profile".to_string(), |l| l.to_string()),
-            ),
-        ],
-    );
+    log_start(&args, local, admin_local, &initial);
 
     let cluster = ControlPlane::new();
     endpoints::apply(&cluster, &args.service, &initial);
@@ -253,15 +222,7 @@ async fn run(args: ProxyArgs) -> ExitCode {
         tokio::spawn(watch);
     }
     let metrics = Arc::new(Mutex::new(ProxyMetrics::default()));
-    let mut config = args.profile.config.clone();
-    if let Some(limit) = args.max_concurrent_streams {
-        config.h2.listener.max_concurrent_streams = limit.0;
-    }
-    config.h2.endpoint_max_concurrent_streams = args.endpoint_max_concurrent_streams.0;
-    // linkerd2-proxy's inbound fail-fast timeout is 1 s, not the outbound 3 s.
-    if args.inbound && matches!(config.balance.no_endpoint, NoEndpoint::FailFast(_)) {
-        config.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_INBOUND_FAILFAST_TIMEOUT);
-    }
+    let config = sidecar_config(&args);
     let listener_h2 = config.h2.listener;
     let outbound = Outbound::new(
         cluster.clone(),
@@ -275,49 +236,25 @@ async fn run(args: ProxyArgs) -> ExitCode {
     outbound.warm(&args.service);
 
     let serving = Arc::new(AtomicBool::new(true));
-    let (stop_admin, admin_stopped) = watch::channel(false);
-    let state = AdminState {
-        cluster,
-        service: args.service.clone(),
-        serving: serving.clone(),
-        metrics,
-    };
-    let admin_task = tokio::spawn(serve_http1_graceful(
+    let admin = proxy_admin::serve(
         admin,
-        tower::service_fn(move |req| {
-            let response = state.answer(&req);
-            async move { Ok::<_, Infallible>(response) }
-        }),
-        async move {
-            let mut stopped = admin_stopped;
-            let _ = stopped.wait_for(|s| *s).await;
+        AdminState {
+            cluster,
+            service: args.service.clone(),
+            serving: serving.clone(),
+            metrics,
         },
-        Graceful {
-            drain_timeout: Duration::from_secs(1),
-            ..Graceful::default()
-        },
-    ));
+    );
     info("ready", &[("listen", &local), ("admin", &admin_local)]);
-    let shutdown = async {
-        let signal = shutdown_signal().await;
-        serving.store(false, Ordering::Relaxed);
-        info("shutting down", &[("signal", &signal)]);
-    };
-    let options = Graceful {
-        drain_timeout: args.drain_timeout,
-        on_error: Some(Arc::new(|peer, e| {
-            program::warn(
-                "connection error",
-                &[("peer", &DisplayOpt(peer)), ("error", &e)],
-            );
-        })),
-        h2: listener_h2,
-    };
-    // Any `:authority` a gRPC client sends, as a gRPC proxy must take.
-    let listener = stockdata::transport::AnyAuthorityListener::new(listener);
-    let drained = serve_http2_graceful(listener, outbound, shutdown, options).await;
-    stop_admin.send_replace(true);
-    let _ = admin_task.await;
+    let drained = serve(
+        listener,
+        outbound,
+        &serving,
+        args.drain_timeout,
+        listener_h2,
+    )
+    .await;
+    admin.stop().await;
     info(
         "stopped",
         &[
@@ -328,65 +265,86 @@ async fn run(args: ProxyArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// What the admin port answers from.
-#[derive(Clone)]
-struct AdminState {
-    cluster: ControlPlane,
-    service: String,
-    serving: Arc<AtomicBool>,
-    metrics: Arc<Mutex<ProxyMetrics>>,
+/// The endpoints to start with, and the text of `--endpoints-file` when
+/// they come from it (to watch it for changes).
+fn initial_endpoints(args: &ProxyArgs) -> Result<(Vec<Entry>, Option<String>), String> {
+    match (&args.endpoints, &args.endpoints_file) {
+        (Some(list), _) => Ok((list.0.clone(), None)),
+        (None, Some(path)) => {
+            let (text, entries) = endpoints::read(path)?;
+            Ok((entries, Some(text)))
+        }
+        (None, None) => Err("give --endpoints or --endpoints-file".to_string()),
+    }
 }
 
-impl AdminState {
-    fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
-        let text = |status: StatusCode, content_type: &str, body: String| {
-            let mut response = Response::new(Full::new(Bytes::from(body)));
-            *response.status_mut() = status;
-            if let Ok(value) = http::HeaderValue::from_str(content_type) {
-                response
-                    .headers_mut()
-                    .insert(http::header::CONTENT_TYPE, value);
-            }
-            response
-        };
-        let plain = "text/plain; charset=utf-8";
-        match req.uri().path() {
-            "/metrics" => {
-                let metrics = self
-                    .metrics
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                text(
-                    StatusCode::OK,
-                    prometheus::CONTENT_TYPE,
-                    prometheus::render(&metrics),
-                )
-            }
-            "/ready" => {
-                let endpoints = self.cluster.ready_endpoints(&self.service).len();
-                if !self.serving.load(Ordering::Relaxed) {
-                    text(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        plain,
-                        "shutting down\n".into(),
-                    )
-                } else if endpoints == 0 {
-                    text(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        plain,
-                        format!("no endpoints for {}\n", self.service),
-                    )
-                } else {
-                    text(StatusCode::OK, plain, "ready\n".into())
-                }
-            }
-            "/live" => text(StatusCode::OK, plain, "live\n".into()),
-            _ => text(
-                StatusCode::NOT_FOUND,
-                plain,
-                "not found: try /metrics or /ready\n".into(),
+/// The `starting` log line: every setting the proxy runs with.
+fn log_start(args: &ProxyArgs, local: SocketAddr, admin_local: SocketAddr, initial: &[Entry]) {
+    info(
+        "starting",
+        &[
+            ("program", &"meshsim proxy"),
+            ("mode", &if args.inbound { "inbound" } else { "outbound" }),
+            ("listen", &local),
+            ("admin", &admin_local),
+            ("service", &args.service),
+            ("profile", &args.profile.name),
+            ("endpoints", &endpoints::describe(initial)),
+            (
+                "endpoints_file",
+                &DisplayOpt(args.endpoints_file.as_ref().map(|p| p.display())),
             ),
-        }
+            ("seed", &args.seed),
+            ("drain_timeout", &format!("{:?}", args.drain_timeout)),
+            (
+                "max_concurrent_streams",
+                &args
+                    .max_concurrent_streams
+                    .map_or_else(|| "profile".to_string(), |l| l.to_string()),
+            ),
+        ],
+    );
+}
+
+/// The profile's sidecar configuration with the flags that override it.
+fn sidecar_config(args: &ProxyArgs) -> SidecarConfig {
+    let mut config = args.profile.config.clone();
+    if let Some(limit) = args.max_concurrent_streams {
+        config.h2.listener.max_concurrent_streams = limit.0;
     }
+    config.h2.endpoint_max_concurrent_streams = args.endpoint_max_concurrent_streams.0;
+    // linkerd2-proxy's inbound fail-fast timeout is 1 s, not the outbound 3 s.
+    if args.inbound && matches!(config.balance.no_endpoint, NoEndpoint::FailFast(_)) {
+        config.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_INBOUND_FAILFAST_TIMEOUT);
+    }
+    config
+}
+
+/// Serves `outbound` on `listener` until SIGTERM or Ctrl-C (clearing
+/// `serving` then), then drains for up to `drain_timeout`.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    outbound: Outbound<TokioConnect>,
+    serving: &AtomicBool,
+    drain_timeout: Duration,
+    h2: ServerH2,
+) -> Drained {
+    let shutdown = async {
+        let signal = shutdown_signal().await;
+        serving.store(false, Ordering::Relaxed);
+        info("shutting down", &[("signal", &signal)]);
+    };
+    let options = Graceful {
+        drain_timeout,
+        on_error: Some(Arc::new(|peer, e| {
+            program::warn(
+                "connection error",
+                &[("peer", &DisplayOpt(peer)), ("error", &e)],
+            );
+        })),
+        h2,
+    };
+    // Any `:authority` a gRPC client sends, as a gRPC proxy must take.
+    let listener = stockdata::transport::AnyAuthorityListener::new(listener);
+    serve_http2_graceful(listener, outbound, shutdown, options).await
 }

@@ -208,33 +208,66 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     if let Some(out) = &args.html {
         write_compare_page(out, &baseline, &current, &comparison)?;
     }
+    let identical = baseline_bytes == current_bytes;
     if args.json {
-        let rows: Vec<serde_json::Value> = comparison
-            .rows
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "strategy": r.strategy,
-                    "metric": r.metric,
-                    "baseline": r.baseline,
-                    "current": r.current,
-                    "change": r.change,
-                    "violation": r.violation,
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "scenario_changed": comparison.scenario_changed,
-            "identical": baseline_bytes == current_bytes,
-            "rows": rows,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| Failure::Failed(e.into()))?
-        );
+        print_comparison_json(&comparison, identical)?;
     } else {
         print!("{}", comparison.render());
     }
+    check_regressions(&args, &comparison, &baseline_bytes, &current_bytes)?;
+    eprintln!(
+        "no regression: {} metrics of {} strategies within thresholds{}",
+        comparison.rows.len(),
+        current.strategies.len(),
+        if identical {
+            " (reports identical)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// The comparison as JSON on stdout: each row, whether the scenario
+/// changed, and whether the two files are identical.
+fn print_comparison_json(
+    comparison: &reports::compare::Comparison,
+    identical: bool,
+) -> Result<(), Failure> {
+    let rows: Vec<serde_json::Value> = comparison
+        .rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "strategy": r.strategy,
+                "metric": r.metric,
+                "baseline": r.baseline,
+                "current": r.current,
+                "change": r.change,
+                "violation": r.violation,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "scenario_changed": comparison.scenario_changed,
+        "identical": identical,
+        "rows": rows,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).map_err(|e| Failure::Failed(e.into()))?
+    );
+    Ok(())
+}
+
+/// A failure for every threshold the current report crosses, or, with
+/// `--exact`, for any byte that differs.
+fn check_regressions(
+    args: &CompareArgs,
+    comparison: &reports::compare::Comparison,
+    baseline_bytes: &[u8],
+    current_bytes: &[u8],
+) -> Result<(), Failure> {
     let violations: Vec<String> = comparison
         .violations()
         .map(|r| {
@@ -253,7 +286,7 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
         )));
     }
     if args.exact && baseline_bytes != current_bytes {
-        let line = first_difference(&baseline_bytes, &current_bytes);
+        let line = first_difference(baseline_bytes, current_bytes);
         return Err(Failure::Failed(anyhow!(
             "--exact: the reports differ (first at line {line} of report.json){}",
             if comparison.any_change() {
@@ -263,16 +296,6 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
             }
         )));
     }
-    eprintln!(
-        "no regression: {} metrics of {} strategies within thresholds{}",
-        comparison.rows.len(),
-        current.strategies.len(),
-        if baseline_bytes == current_bytes {
-            " (reports identical)"
-        } else {
-            ""
-        }
-    );
     Ok(())
 }
 

@@ -4,8 +4,8 @@ use crate::{Failure, RunFlags, dir_name, load_scenario, progress_bar};
 use anyhow::Context;
 use clap::Args;
 use sim::scenario::{BUNDLED_DEMO, BUNDLED_DEMO_PATH};
-use sim::sweep::{Param, grid, run_grid};
-use std::path::PathBuf;
+use sim::sweep::{Param, Point, grid, run_grid};
+use std::path::{Path, PathBuf};
 
 pub const EXAMPLES: &str = "\
 Parameters:
@@ -46,35 +46,14 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
     // Parse the base once for a clear file:line:col error, then build the
     // grid from its text.
     let base = load_scenario(args.scenario.as_deref()).map_err(|e| Failure::Input(e.into()))?;
-    let path = args
-        .scenario
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| BUNDLED_DEMO_PATH.to_string());
-    let text = if args.scenario.is_some() {
-        base.source.clone()
-    } else {
-        BUNDLED_DEMO.to_string()
-    };
+    let (path, text) = base_text(&args, &base);
     if args.flags.seed.is_some() && args.set.iter().any(|p| p.key == "seed") {
         return Err(Failure::Input(anyhow::anyhow!(
             "--seed and --set seed=…: --seed would run every point with one seed; expected one of them"
         )));
     }
-    let mut points = grid(&text, &path, &args.set).map_err(|e| Failure::Input(e.into()))?;
     let seed = args.flags.seed(&base);
-    for p in &mut points {
-        args.flags.apply_strategies(&mut p.scenario, &path)?;
-        // A sweep runs the simulator only: refuse real-only strategies
-        // before any point runs, as `run` does.
-        sim::runner::sim_only(&p.scenario, seed).map_err(|e| {
-            Failure::Input(anyhow::anyhow!(
-                "sweep point {}: {}",
-                p.dir_name(),
-                e.message
-            ))
-        })?;
-    }
+    let points = points(&args, &text, &path, seed)?;
     let out = args.flags.out(format!("{}-sweep", dir_name(base.name())));
     crate::out_dir::prepare_files(&out, &["sweep.json", "sweep.md", "sweep.svg", "sweep.png"])?;
     for p in &points {
@@ -98,45 +77,99 @@ pub fn sweep(args: SweepArgs) -> Result<(), Failure> {
         points: Vec::new(),
     };
     for (point, report) in points.iter().zip(&reports) {
-        let dir = point.dir_name();
-        reports::output::write_dir(report, &out.join(&dir))
-            .with_context(|| format!("writing {}", out.join(&dir).display()))
-            .map_err(Failure::Failed)?;
-        summary.points.push(reports::sweep::SweepPoint::new(
-            point.value_map(),
-            dir,
-            report,
-        ));
+        summary.points.push(write_point(&out, point, report)?);
     }
-    let json = summary
-        .to_json_bytes()
-        .map_err(|e| Failure::Failed(e.into()))?;
-    let chart = reports::charts::render(&summary.chart()).map_err(|e| Failure::Failed(e.into()))?;
-    let markdown = summary.markdown();
-    for (name, bytes) in [
-        ("sweep.json", json.as_slice()),
-        ("sweep.md", markdown.as_bytes()),
-        ("sweep.svg", chart.svg.as_bytes()),
-        ("sweep.png", chart.png.as_slice()),
-    ] {
-        let path = out.join(name);
-        std::fs::write(&path, bytes)
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(Failure::Failed)?;
-    }
-    if args.flags.json {
-        use std::io::Write;
-        std::io::stdout()
-            .write_all(&json)
-            .context("writing to stdout")
-            .map_err(Failure::Failed)?;
-    } else {
-        print!("{markdown}");
-    }
+    write_summary(&summary, &out, args.flags.json)?;
     eprintln!(
         "wrote {} points ({runs} runs) to {}",
         points.len(),
         out.display()
     );
+    Ok(())
+}
+
+/// The path the base scenario is reported under, and its text.
+fn base_text(args: &SweepArgs, base: &sim::Scenario) -> (String, String) {
+    let path = args
+        .scenario
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| BUNDLED_DEMO_PATH.to_string());
+    let text = if args.scenario.is_some() {
+        base.source.clone()
+    } else {
+        BUNDLED_DEMO.to_string()
+    };
+    (path, text)
+}
+
+/// The grid's points, each with the flags' strategies; refuses a point
+/// the simulator cannot run before any point runs.
+fn points(args: &SweepArgs, text: &str, path: &str, seed: u64) -> Result<Vec<Point>, Failure> {
+    let mut points = grid(text, path, &args.set).map_err(|e| Failure::Input(e.into()))?;
+    for p in &mut points {
+        args.flags.apply_strategies(&mut p.scenario, path)?;
+        // A sweep runs the simulator only: refuse real-only strategies
+        // before any point runs, as `run` does.
+        sim::runner::sim_only(&p.scenario, seed).map_err(|e| {
+            Failure::Input(anyhow::anyhow!(
+                "sweep point {}: {}",
+                p.dir_name(),
+                e.message
+            ))
+        })?;
+    }
+    Ok(points)
+}
+
+/// Writes one point's report folder; its line of the sweep's summary.
+fn write_point(
+    out: &Path,
+    point: &Point,
+    report: &reports::Report,
+) -> Result<reports::sweep::SweepPoint, Failure> {
+    let dir = point.dir_name();
+    reports::output::write_dir(report, &out.join(&dir))
+        .with_context(|| format!("writing {}", out.join(&dir).display()))
+        .map_err(Failure::Failed)?;
+    Ok(reports::sweep::SweepPoint::new(
+        point.value_map(),
+        dir,
+        report,
+    ))
+}
+
+/// Writes sweep.json, .md, .svg and .png to `out`, and shows the summary
+/// (JSON with `json`, else the Markdown table).
+fn write_summary(
+    summary: &reports::sweep::SweepReport,
+    out: &Path,
+    json: bool,
+) -> Result<(), Failure> {
+    let bytes = summary
+        .to_json_bytes()
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let chart = reports::charts::render(&summary.chart()).map_err(|e| Failure::Failed(e.into()))?;
+    let markdown = summary.markdown();
+    for (name, contents) in [
+        ("sweep.json", bytes.as_slice()),
+        ("sweep.md", markdown.as_bytes()),
+        ("sweep.svg", chart.svg.as_bytes()),
+        ("sweep.png", chart.png.as_slice()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, contents)
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::Failed)?;
+    }
+    if json {
+        use std::io::Write;
+        std::io::stdout()
+            .write_all(&bytes)
+            .context("writing to stdout")
+            .map_err(Failure::Failed)?;
+    } else {
+        print!("{markdown}");
+    }
     Ok(())
 }
