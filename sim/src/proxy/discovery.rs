@@ -16,6 +16,11 @@
 //! Linkerd's destination controller streams endpoint changes without a
 //! debounce (delay 0); Consul's proxycfg coalesces them for 200 ms
 //! (`CONSUL_DISCOVERY_DELAY` in [`super::profile`]).
+//!
+//! Where endpoints come from is the [`Resolve`] trait: the proxy
+//! ([`super::outbound::Outbound`], [`super::stack`]) knows only it, and the
+//! simulated cluster's [`ControlPlane`] is one implementation (a
+//! `meshsim proxy` endpoints list or a test's fixed set can be others).
 
 use crate::control::{ControlPlane, Endpoint};
 use std::sync::Arc;
@@ -32,14 +37,37 @@ pub const ISTIO_DEBOUNCE_AFTER: Duration = Duration::from_millis(100);
 /// modelled: meshsim applies the 100 ms minimum to every change.
 pub const ISTIO_DEBOUNCE_MAX: Duration = Duration::from_secs(10);
 
-/// The proxy-side endpoint watch of `service`, lagging the cluster by
+/// A source of service endpoints: each service's current endpoint set, as
+/// a watch that always holds the latest one.
+///
+/// Like linkerd2-proxy's `Resolve` (a target in, its endpoint updates
+/// out), and deliberately not tower's [`tower::discover::Discover`]: that
+/// yields keyed `Insert(key, service)` / `Remove(key)` changes of ready-made
+/// services, while here the balancer builds each endpoint's stack itself
+/// (seeded from its own RNG, keeping the stack of an endpoint that stays)
+/// and needs the whole set at once (Envoy's panic threshold counts it).
+/// A watch also coalesces a burst of changes into the latest, which is
+/// what a delayed push does ([`watch_delayed`]).
+pub trait Resolve: Clone + Send + Sync + 'static {
+    /// The endpoint set of `service`, kept current (empty while unknown).
+    fn resolve(&self, service: &str) -> watch::Receiver<Arc<Vec<Endpoint>>>;
+}
+
+/// The simulated cluster resolves from its endpoint registry.
+impl Resolve for ControlPlane {
+    fn resolve(&self, service: &str) -> watch::Receiver<Arc<Vec<Endpoint>>> {
+        self.subscribe(service)
+    }
+}
+
+/// The proxy-side endpoint watch of `service`, lagging `resolver` by
 /// `delay`. Spawns a task on the current runtime (the proxy's host).
-pub fn watch_delayed(
-    cluster: &ControlPlane,
+pub fn watch_delayed<R: Resolve>(
+    resolver: &R,
     service: &str,
     delay: Duration,
 ) -> watch::Receiver<Arc<Vec<Endpoint>>> {
-    let mut source = cluster.subscribe(service);
+    let mut source = resolver.resolve(service);
     let initial = source.borrow_and_update().clone();
     if delay.is_zero() {
         return source;

@@ -81,9 +81,9 @@ pub enum ProxyError {
 
 /// Runs an outbound sidecar on `listener` until accepting fails,
 /// advertising its profile's HTTP/2 settings.
-pub async fn serve_outbound<L: Listener, C: Connect>(
+pub async fn serve_outbound<L: Listener, C: Connect, D: discovery::Resolve>(
     listener: L,
-    outbound: Outbound<C>,
+    outbound: Outbound<C, D>,
 ) -> std::io::Result<()> {
     let settings = outbound.config().h2.listener;
     // Any `:authority` its app sends, as a gRPC proxy must take.

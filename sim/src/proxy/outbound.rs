@@ -10,7 +10,7 @@
 
 use super::balance::send;
 use super::body::{Buffered, REPLAY_BUFFER_CAP};
-use super::discovery::watch_delayed;
+use super::discovery::{Resolve, watch_delayed};
 use super::endpoint::Http2Endpoint;
 use super::metrics::ProxyMetrics;
 use super::profile::SidecarConfig;
@@ -94,14 +94,17 @@ impl<R: Clone> Routes<R> {
 pub type ProxyBody = Buffered;
 
 /// The outbound proxy service; cheap to clone (state is shared by every
-/// connection the application opens to its sidecar).
-pub struct Outbound<C> {
-    inner: Arc<Inner<C>>,
+/// connection the application opens to its sidecar). It connects with `C`
+/// and finds endpoints with `D`; `D` defaults to the simulated cluster's
+/// [`ControlPlane`] only so that callers naming `Outbound<C>` keep doing
+/// so: nothing here depends on it beyond [`Resolve`].
+pub struct Outbound<C, D = ControlPlane> {
+    inner: Arc<Inner<C, D>>,
 }
 
-struct Inner<C> {
+struct Inner<C, D> {
     connect: C,
-    cluster: ControlPlane,
+    resolver: D,
     config: SidecarConfig,
     rng: Mutex<ChaCha8Rng>,
     /// Service name → its route, created on the first request for it;
@@ -110,7 +113,7 @@ struct Inner<C> {
     metrics: Arc<Mutex<ProxyMetrics>>,
 }
 
-impl<C> Clone for Outbound<C> {
+impl<C, D> Clone for Outbound<C, D> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -120,11 +123,12 @@ impl<C> Clone for Outbound<C> {
 
 // === impl Outbound ===
 
-impl<C: Connect> Outbound<C> {
-    /// A sidecar finding endpoints in `cluster`, configured by `config`,
-    /// seeded by `seed`, recording into `metrics`.
+impl<C: Connect, D: Resolve> Outbound<C, D> {
+    /// A sidecar finding endpoints with `resolver` (the simulated cluster's
+    /// control plane, say), configured by `config`, seeded by `seed`,
+    /// recording into `metrics`.
     pub fn new(
-        cluster: ControlPlane,
+        resolver: D,
         connect: C,
         config: SidecarConfig,
         seed: u64,
@@ -133,7 +137,7 @@ impl<C: Connect> Outbound<C> {
         Self {
             inner: Arc::new(Inner {
                 connect,
-                cluster,
+                resolver,
                 config,
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
                 routes: Mutex::new(Routes::new()),
@@ -187,14 +191,14 @@ impl<C: Connect> Outbound<C> {
     }
 }
 
-impl<C: Connect> Inner<C> {
+impl<C: Connect, D: Resolve> Inner<C, D> {
     fn route(&self, service: &str) -> Route<Http2Endpoint<C>> {
         let mut routes = lock(&self.routes);
         if let Some(route) = routes.get(service) {
             return route;
         }
         let mut rng = lock(&self.rng);
-        let discovery = watch_delayed(&self.cluster, service, self.config.discovery_delay);
+        let discovery = watch_delayed(&self.resolver, service, self.config.discovery_delay);
         let route = route(
             &self.config,
             self.connect.clone(),
@@ -264,7 +268,7 @@ fn authority_service<B>(request: &Request<B>) -> Option<String> {
         .map(str::to_string)
 }
 
-impl<C: Connect> Service<Request<Incoming>> for Outbound<C> {
+impl<C: Connect, D: Resolve> Service<Request<Incoming>> for Outbound<C, D> {
     type Response = Response<ProxyBody>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
@@ -316,6 +320,33 @@ mod tests {
             outbound.inner.route(&format!("svc{i}"));
         }
         assert_eq!(outbound.route_count(), MAX_ROUTES);
+    }
+
+    /// A resolver that is not the control plane: one fixed endpoint set.
+    #[derive(Clone)]
+    struct Fixed(Arc<tokio::sync::watch::Sender<Arc<Vec<crate::control::Endpoint>>>>);
+
+    impl Resolve for Fixed {
+        fn resolve(
+            &self,
+            _: &str,
+        ) -> tokio::sync::watch::Receiver<Arc<Vec<crate::control::Endpoint>>> {
+            self.0.subscribe()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sidecar_resolves_through_any_resolver() {
+        let (tx, _) = tokio::sync::watch::channel(Arc::default());
+        let outbound = Outbound::new(
+            Fixed(Arc::new(tx)),
+            stockdata::transport::TokioConnect,
+            SidecarConfig::round_robin(),
+            1,
+            Arc::default(),
+        );
+        outbound.inner.route("svc");
+        assert_eq!(outbound.route_count(), 1);
     }
 
     #[test]

@@ -15,14 +15,12 @@
 //! scenarios.
 
 use super::accrual::AccrualConfig;
-use super::balance::p2c::ENVOY_CHOICE_COUNT;
 use super::balance::{BalanceConfig, NoEndpoint, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
 use super::endpoint::{ConnectConfig, ConnectMode, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
 use super::h2::SidecarH2;
 use super::load::LoadMetric;
-use super::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
 use super::outlier::{
     CONSUL_PANIC_THRESHOLD, ENVOY_PANIC_THRESHOLD, ISTIO_MIN_HEALTH_PERCENT, OutlierConfig,
 };
@@ -203,54 +201,49 @@ impl SidecarConfig {
         }
     }
 
+    /// The bare sidecar of the policy registered as `name` (the part after
+    /// `sidecar:`; [`super::balance::POLICIES`]), if there is one.
+    pub fn policy(name: &str) -> Option<Self> {
+        let (policy, load) = (super::balance::named(name)?.sidecar)();
+        Some(Self::bare(policy, load))
+    }
+
+    /// A registered policy's bare sidecar, by a name this module spells.
+    fn registered(name: &str) -> Self {
+        Self::policy(name).unwrap_or_else(|| panic!("policy {name:?} is registered"))
+    }
+
     /// `sidecar:round-robin`.
     pub fn round_robin() -> Self {
-        Self::bare(Policy::RoundRobin, LoadMetric::PendingRequests)
+        Self::registered("round-robin")
     }
 
     /// `sidecar:random`.
     pub fn random() -> Self {
-        Self::bare(Policy::Random, LoadMetric::PendingRequests)
+        Self::registered("random")
     }
 
     /// `sidecar:least-request`: P2C over requests in flight (Envoy
     /// `LEAST_REQUEST`, `choice_count` 2).
     pub fn least_request() -> Self {
-        Self::bare(
-            Policy::P2c {
-                choice_count: ENVOY_CHOICE_COUNT,
-            },
-            LoadMetric::PendingRequests,
-        )
+        Self::registered("least-request")
     }
 
     /// `sidecar:peak-ewma`: P2C over Linkerd's peak-EWMA cost.
     pub fn peak_ewma() -> Self {
-        Self::bare(
-            Policy::P2c { choice_count: 2 },
-            LoadMetric::PeakEwma {
-                default_rtt: LINKERD_DEFAULT_RTT,
-                decay: LINKERD_DECAY,
-            },
-        )
+        Self::registered("peak-ewma")
     }
 
     /// `sidecar:wrr`: gRPC's `weighted_round_robin` (Envoy's
     /// `client_side_weighted_round_robin`, the same gRFC A58 algorithm)
     /// over the replicas' ORCA load reports, with A58's defaults.
     pub fn wrr() -> Self {
-        let orca = super::load::OrcaConfig::default();
-        Self::bare(
-            Policy::Wrr {
-                update_period: orca.weight_update_period,
-            },
-            LoadMetric::Orca(orca),
-        )
+        Self::registered("wrr")
     }
 
     /// `sidecar:weighted`: random by pod weight.
     pub fn weighted() -> Self {
-        Self::bare(Policy::Weighted, LoadMetric::PendingRequests)
+        Self::registered("weighted")
     }
 
     /// Linkerd (stable 2.19): P2C peak-EWMA over endpoints that connect on

@@ -1,9 +1,8 @@
 //! A sidecar's resolved settings as text, for reports: one line per
 //! concern, each written by its own small function.
 
-use super::balance::{NoEndpoint, Policy};
+use super::balance::NoEndpoint;
 use super::endpoint::ConnectMode;
-use super::load::LoadMetric;
 use super::profile::SidecarConfig;
 use super::retry::{Backoff, RetryConfig, UNLIMITED_RETRIES};
 use std::collections::BTreeMap;
@@ -59,26 +58,9 @@ fn optional(t: Option<Duration>) -> String {
     t.map(|t| format!("{t:?}")).unwrap_or_else(|| "none".into())
 }
 
+/// The policy's own description ([`super::balance::policy::Pick::describe`]).
 fn balancer(c: &SidecarConfig) -> String {
-    match (c.balance.policy, c.load) {
-        (Policy::RoundRobin, _) => "round-robin".into(),
-        (Policy::Random, _) => "random".into(),
-        (Policy::P2c { choice_count }, LoadMetric::PendingRequests) => {
-            format!("least-request (choice_count {choice_count})")
-        }
-        (Policy::P2c { .. }, LoadMetric::PeakEwma { default_rtt, decay }) => {
-            format!("peak-ewma (default_rtt {default_rtt:?}, decay {decay:?})")
-        }
-        (Policy::Weighted, _) => "weighted".into(),
-        (Policy::Wrr { update_period }, LoadMetric::Orca(o)) => format!(
-            "wrr by ORCA load reports (weight_update_period {update_period:?}, \
-             blackout_period {:?}, weight_expiration_period {:?}, \
-             error_utilization_penalty {})",
-            o.blackout_period, o.weight_expiration_period, o.error_utilization_penalty
-        ),
-        (Policy::Wrr { .. }, _) => "wrr".into(),
-        (Policy::P2c { .. }, LoadMetric::Orca(_)) => "p2c by ORCA weight".into(),
-    }
+    c.balance.policy.describe(&c.load)
 }
 
 fn fail_fast(no_endpoint: NoEndpoint) -> String {

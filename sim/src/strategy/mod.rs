@@ -8,17 +8,21 @@
 //! | `sidecar:<policy>[+feature…]` | an outbound sidecar balancing each request with `<policy>` |
 //! | `linkerd`, `istio`, `consul` \[`+feature…`\] | the sidecar with that mesh's documented defaults |
 //!
-//! Policies: `round-robin`, `random`, `least-request`, `peak-ewma`,
-//! `weighted`. Features: `retry`, `profile-retry`, `route-retry`, `budget`,
+//! Policies: those the proxy registers ([`crate::proxy::balance::POLICIES`]:
+//! `round-robin`, `random`, `least-request`, `peak-ewma`, `weighted`,
+//! `wrr`). Features: `retry`, `profile-retry`, `route-retry`, `budget`,
 //! `accrual`, `outlier`.
 //! `sidecar` alone means `sidecar:round-robin`.
 
+mod names;
+
+pub use names::{feature_names, help, names};
+
 use crate::proxy::SidecarConfig;
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize, Serializer};
+use crate::proxy::balance;
+use crate::proxy::load::LoadMetric;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 /// One way of getting StockWeb's calls to StockData.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,10 +81,6 @@ pub enum PeerPolicy {
     LeastRequest,
 }
 
-const fn peer(proxy: PeerProxy, policy: PeerPolicy) -> Base {
-    Base::Client(Strategy::Peer(PeerSpec { proxy, policy }))
-}
-
 impl Strategy {
     /// Whether the strategy runs only in real mode (an external process).
     pub fn is_real_only(&self) -> bool {
@@ -93,9 +93,9 @@ impl Strategy {
         matches!(
             self,
             Strategy::Sidecar(SidecarSpec {
-                base: SidecarBase::Policy(PolicyName::Wrr),
+                base: SidecarBase::Policy(p),
                 ..
-            })
+            }) if p.reads_load_reports()
         )
     }
 
@@ -106,10 +106,10 @@ impl Strategy {
             return None;
         };
         Some(Strategy::Sidecar(SidecarSpec {
-            base: SidecarBase::Policy(match p.policy {
-                PeerPolicy::RoundRobin => PolicyName::RoundRobin,
-                PeerPolicy::LeastRequest => PolicyName::LeastRequest,
-            }),
+            base: SidecarBase::Policy(PolicyName::named(match p.policy {
+                PeerPolicy::RoundRobin => "round-robin",
+                PeerPolicy::LeastRequest => "least-request",
+            })?),
             features: Features::default(),
         }))
     }
@@ -133,22 +133,50 @@ pub enum SidecarBase {
     Mesh(Mesh),
 }
 
-/// Balancing policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PolicyName {
-    /// Each request to the next endpoint.
-    RoundRobin,
-    /// Uniformly random endpoint.
-    Random,
-    /// P2C on requests in flight (Envoy least-request).
-    LeastRequest,
-    /// P2C on peak-EWMA cost (Linkerd).
-    PeakEwma,
-    /// Random by pod weight.
-    Weighted,
-    /// Weighted round robin by ORCA load reports (gRPC
-    /// `weighted_round_robin`).
-    Wrr,
+/// A balancing policy, by its place in the proxy's registry
+/// ([`crate::proxy::balance::POLICIES`]): a policy registered there is a
+/// `sidecar:<policy>` strategy with no change here. Ordered as registered.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyName(u8);
+
+impl PolicyName {
+    /// The policy registered as `name` (the part after `sidecar:`).
+    pub fn named(name: &str) -> Option<Self> {
+        let i = balance::names().position(|n| n.name == name)?;
+        Some(Self(u8::try_from(i).ok()?))
+    }
+
+    /// Every registered policy, in registration order.
+    pub fn all() -> impl Iterator<Item = Self> {
+        (0..balance::names().count()).filter_map(|i| u8::try_from(i).ok().map(Self))
+    }
+
+    /// The name after `sidecar:`.
+    pub fn name(self) -> &'static str {
+        self.entry().name
+    }
+
+    /// The bare sidecar it stands for.
+    pub fn config(self) -> SidecarConfig {
+        SidecarConfig::policy(self.name()).unwrap_or_else(|| unreachable!("a registered policy"))
+    }
+
+    /// Whether the endpoints measure their load from ORCA load reports.
+    fn reads_load_reports(self) -> bool {
+        matches!((self.entry().sidecar)().1, LoadMetric::Orca(_))
+    }
+
+    fn entry(self) -> &'static balance::Named {
+        balance::names()
+            .nth(usize::from(self.0))
+            .unwrap_or_else(|| unreachable!("made from the registry"))
+    }
+}
+
+impl fmt::Debug for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PolicyName").field(&self.name()).finish()
+    }
 }
 
 /// Meshes with a profile.
@@ -185,285 +213,6 @@ pub struct Features {
     pub outlier: bool,
 }
 
-/// What a base name (the part before any `+feature`) stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Base {
-    /// A strategy without a sidecar; it takes no features.
-    Client(Strategy),
-    /// A sidecar starting from this base.
-    Sidecar(SidecarBase),
-}
-
-/// One accepted base name.
-struct BaseName {
-    name: &'static str,
-    base: Base,
-    /// Accepted on input but never printed (`sidecar`).
-    shorthand: bool,
-    /// One line for `--help` (client strategies only; the sidecar names are
-    /// listed by group).
-    help: &'static str,
-}
-
-const fn name(name: &'static str, base: Base) -> BaseName {
-    BaseName {
-        name,
-        base,
-        shorthand: false,
-        help: "",
-    }
-}
-
-const fn policy(p: PolicyName) -> Base {
-    Base::Sidecar(SidecarBase::Policy(p))
-}
-
-/// Every base name, in the order errors and `--help` list them. Parsing,
-/// [`fmt::Display`], error messages and help text all read this one table,
-/// so a name cannot be accepted but printed differently, or listed but not
-/// accepted.
-const BASES: &[BaseName] = &[
-    BaseName {
-        help: "resolve once, one HTTP/2 connection (the seed's HttpClient)",
-        ..name("cached-dns", Base::Client(Strategy::CachedDns))
-    },
-    BaseName {
-        help: "service VIP; each connection to a random ready pod",
-        ..name("kube-proxy", Base::Client(Strategy::KubeProxy))
-    },
-    BaseName {
-        help: "gRPC client-side round robin over a headless service",
-        ..name("client-rr", Base::Client(Strategy::ClientRr))
-    },
-    BaseName {
-        help: "one address until a server error, then the next (dialogue)",
-        ..name("pin-until-error", Base::Client(Strategy::PinUntilError))
-    },
-    BaseName {
-        shorthand: true,
-        ..name("sidecar", policy(PolicyName::RoundRobin))
-    },
-    name("sidecar:round-robin", policy(PolicyName::RoundRobin)),
-    name("sidecar:random", policy(PolicyName::Random)),
-    name("sidecar:least-request", policy(PolicyName::LeastRequest)),
-    name("sidecar:peak-ewma", policy(PolicyName::PeakEwma)),
-    name("sidecar:weighted", policy(PolicyName::Weighted)),
-    name("sidecar:wrr", policy(PolicyName::Wrr)),
-    name("linkerd", Base::Sidecar(SidecarBase::Mesh(Mesh::Linkerd))),
-    name("istio", Base::Sidecar(SidecarBase::Mesh(Mesh::Istio))),
-    name("consul", Base::Sidecar(SidecarBase::Mesh(Mesh::Consul))),
-    BaseName {
-        shorthand: true,
-        ..name("nginx", peer(PeerProxy::Nginx, PeerPolicy::RoundRobin))
-    },
-    BaseName {
-        help: "real mode: nginx as the sidecar (grpc_pass, round robin)",
-        ..name(
-            "nginx:round-robin",
-            peer(PeerProxy::Nginx, PeerPolicy::RoundRobin),
-        )
-    },
-    BaseName {
-        help: "real mode: nginx as the sidecar (least_conn)",
-        ..name(
-            "nginx:least-request",
-            peer(PeerProxy::Nginx, PeerPolicy::LeastRequest),
-        )
-    },
-    BaseName {
-        shorthand: true,
-        ..name("haproxy", peer(PeerProxy::Haproxy, PeerPolicy::RoundRobin))
-    },
-    BaseName {
-        help: "real mode: haproxy as the sidecar (proto h2, roundrobin)",
-        ..name(
-            "haproxy:round-robin",
-            peer(PeerProxy::Haproxy, PeerPolicy::RoundRobin),
-        )
-    },
-    BaseName {
-        help: "real mode: haproxy as the sidecar (leastconn)",
-        ..name(
-            "haproxy:least-request",
-            peer(PeerProxy::Haproxy, PeerPolicy::LeastRequest),
-        )
-    },
-];
-
-/// The prefix of policy names.
-const POLICY_PREFIX: &str = "sidecar:";
-
-/// The flag a feature suffix sets.
-type Flag = fn(&mut Features) -> &mut bool;
-
-/// Feature suffixes, in the order [`fmt::Display`] writes them, with the
-/// flag each sets.
-const FEATURES: &[(&str, Flag)] = &[
-    ("retry", |f| &mut f.retry),
-    ("profile-retry", |f| &mut f.profile_retry),
-    ("route-retry", |f| &mut f.route_retry),
-    ("budget", |f| &mut f.budget),
-    ("accrual", |f| &mut f.accrual),
-    ("outlier", |f| &mut f.outlier),
-];
-
-/// Every accepted base name, for error messages and `--help`.
-pub fn names() -> impl Iterator<Item = &'static str> {
-    BASES.iter().map(|b| b.name)
-}
-
-/// Feature suffixes, without the `+`.
-pub fn feature_names() -> impl Iterator<Item = &'static str> {
-    FEATURES.iter().map(|(name, _)| *name)
-}
-
-/// The `Strategies:` section of `meshsim run --help`.
-pub fn help() -> String {
-    let column = |left: &str, right: &str| format!("  {left:<24}{right}\n");
-    let mut out = String::from("Strategies:\n");
-    for b in BASES
-        .iter()
-        .filter(|b| matches!(b.base, Base::Client(c) if !c.is_real_only()))
-    {
-        out.push_str(&column(b.name, b.help));
-    }
-    let sidecars = |policies: bool| -> Vec<&str> {
-        BASES
-            .iter()
-            .filter(|b| !b.shorthand)
-            .filter_map(|b| match b.base {
-                Base::Sidecar(SidecarBase::Policy(_)) if policies => {
-                    b.name.strip_prefix(POLICY_PREFIX)
-                }
-                Base::Sidecar(SidecarBase::Mesh(_)) if !policies => Some(b.name),
-                _ => None,
-            })
-            .collect()
-    };
-    let shorthands = BASES
-        .iter()
-        .filter(|b| b.shorthand && matches!(b.base, Base::Sidecar(_)))
-        .map(|b| format!("{} = {}", b.name, canonical(b.base)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    out.push_str(&column(
-        &format!("{POLICY_PREFIX}<policy>"),
-        "outbound sidecar balancing each request; <policy> is",
-    ));
-    out.push_str(&column("", &sidecars(true).join(", ")));
-    out.push_str(&column("", &format!("({shorthands})")));
-    out.push_str(&column(
-        &sidecars(false).join(", "),
-        "the sidecar with that mesh's documented defaults",
-    ));
-    out.push_str(&column(
-        "nginx, haproxy",
-        "real mode only: Debian's nginx or haproxy as the sidecar,",
-    ));
-    out.push_str(&column("", ":round-robin (the default) or :least-request"));
-    out.push_str(&format!(
-        "  +{}\n",
-        feature_names().collect::<Vec<_>>().join(" +")
-    ));
-    out.push_str(&column(
-        "",
-        "turn on retries (Linkerd's ServiceProfile or HTTPRoute",
-    ));
-    out.push_str(&column(
-        "",
-        "retries), a retry budget, failure accrual or outlier",
-    ));
-    out.push_str(&column("", "detection, e.g. linkerd+route-retry+accrual"));
-    out
-}
-
-/// The name a base is printed with.
-fn canonical(base: Base) -> &'static str {
-    BASES
-        .iter()
-        .find(|b| b.base == base && !b.shorthand)
-        .map_or("", |b| b.name)
-}
-
-impl FromStr for Strategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let mut parts = s.split('+');
-        let base = parts.next().unwrap_or_default();
-        let features_list = || feature_names().collect::<Vec<_>>().join(", +");
-        let Some(entry) = BASES.iter().find(|b| b.name == base) else {
-            return Err(format!(
-                "unknown strategy `{s}`; expected one of {}, optionally with +{}",
-                names().collect::<Vec<_>>().join(", "),
-                features_list()
-            ));
-        };
-        let sidecar_base = match entry.base {
-            Base::Client(strategy) => {
-                if parts.next().is_some() {
-                    return Err(format!(
-                        "`{base}` takes no +features (they configure a sidecar)"
-                    ));
-                }
-                return Ok(strategy);
-            }
-            Base::Sidecar(b) => b,
-        };
-        let mut features = Features::default();
-        for f in parts {
-            let Some((_, flag)) = FEATURES.iter().find(|(name, _)| *name == f) else {
-                return Err(format!(
-                    "unknown feature `+{f}` in `{s}`; expected +{}",
-                    features_list()
-                ));
-            };
-            let on = flag(&mut features);
-            if *on {
-                return Err(format!(
-                    "feature `+{f}` is repeated in `{s}`; expected each feature at most once"
-                ));
-            }
-            *on = true;
-        }
-        Ok(Strategy::Sidecar(SidecarSpec {
-            base: sidecar_base,
-            features,
-        }))
-    }
-}
-
-impl fmt::Display for Strategy {
-    /// The canonical name used in reports (features in a fixed order).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let spec = match self {
-            Strategy::Sidecar(spec) => spec,
-            client => return f.write_str(canonical(Base::Client(*client))),
-        };
-        f.write_str(canonical(Base::Sidecar(spec.base)))?;
-        let mut features = spec.features;
-        for (name, flag) in FEATURES {
-            if *flag(&mut features) {
-                write!(f, "+{name}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for Strategy {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Strategy {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(de::Error::custom)
-    }
-}
-
 // === resolution: strategy → sidecar settings ===
 
 impl SidecarSpec {
@@ -473,12 +222,7 @@ impl SidecarSpec {
     /// wins), with per-pod `weights` for the weighted policy.
     pub fn config(&self, weights: BTreeMap<String, u32>) -> SidecarConfig {
         let mut config = match self.base {
-            SidecarBase::Policy(PolicyName::RoundRobin) => SidecarConfig::round_robin(),
-            SidecarBase::Policy(PolicyName::Random) => SidecarConfig::random(),
-            SidecarBase::Policy(PolicyName::LeastRequest) => SidecarConfig::least_request(),
-            SidecarBase::Policy(PolicyName::PeakEwma) => SidecarConfig::peak_ewma(),
-            SidecarBase::Policy(PolicyName::Weighted) => SidecarConfig::weighted(),
-            SidecarBase::Policy(PolicyName::Wrr) => SidecarConfig::wrr(),
+            SidecarBase::Policy(p) => p.config(),
             SidecarBase::Mesh(Mesh::Linkerd) => SidecarConfig::linkerd(),
             SidecarBase::Mesh(Mesh::Istio) => SidecarConfig::istio(),
             SidecarBase::Mesh(Mesh::Consul) => SidecarConfig::consul(),

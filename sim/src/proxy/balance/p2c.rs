@@ -9,8 +9,13 @@
 //! `least_request.proto`); with `Load` = peak-EWMA cost it is Linkerd's
 //! balancer (and `tower::balance::p2c`).
 
-use super::Candidate;
+use super::policy::{Endpoints, Named, Pick};
+use super::{Candidate, Policy};
+use crate::proxy::load::LoadMetric;
+use crate::proxy::load::peak_ewma::{LINKERD_DECAY, LINKERD_DEFAULT_RTT};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
 
 /// Envoy `LeastRequest.choice_count` default.
 pub const ENVOY_CHOICE_COUNT: u32 = 2;
@@ -57,4 +62,108 @@ pub fn pick<R: Rng + ?Sized>(candidates: &[Candidate], choice_count: u32, rng: &
         }
     }
     best.unwrap_or(0)
+}
+
+/// The power-of-two-choices policy over the endpoints' load.
+#[derive(Debug, Clone, Copy)]
+pub struct P2c {
+    /// Random candidates compared per pick.
+    choice_count: u32,
+}
+
+impl Pick for P2c {
+    const NAMES: &'static [Named] = &[
+        // Envoy `LEAST_REQUEST`: requests in flight.
+        Named {
+            name: "least-request",
+            sidecar: || {
+                (
+                    Policy::P2c {
+                        choice_count: ENVOY_CHOICE_COUNT,
+                    },
+                    LoadMetric::PendingRequests,
+                )
+            },
+        },
+        // Linkerd: peak-EWMA cost.
+        Named {
+            name: "peak-ewma",
+            sidecar: || {
+                (
+                    Policy::P2c { choice_count: 2 },
+                    LoadMetric::PeakEwma {
+                        default_rtt: LINKERD_DEFAULT_RTT,
+                        decay: LINKERD_DECAY,
+                    },
+                )
+            },
+        },
+    ];
+    const LOAD_AWARE: bool = true;
+
+    fn new(policy: &Policy, _: &mut ChaCha8Rng) -> Self {
+        Self {
+            choice_count: choice_count(policy),
+        }
+    }
+
+    fn describe(policy: &Policy, load: &LoadMetric) -> String {
+        let choice_count = choice_count(policy);
+        match load {
+            LoadMetric::PendingRequests => {
+                format!("least-request (choice_count {choice_count})")
+            }
+            LoadMetric::PeakEwma { default_rtt, decay } => {
+                format!("peak-ewma (default_rtt {default_rtt:?}, decay {decay:?})")
+            }
+            LoadMetric::Orca(_) => "p2c by ORCA weight".into(),
+        }
+    }
+
+    /// Power of two choices in O(1): draw two distinct endpoints from the
+    /// whole list and, if both may take the request, keep the less loaded.
+    /// Conditioned on acceptance the pair is uniform over available pairs,
+    /// exactly what drawing from the filtered candidate list gives, so this
+    /// is rejection sampling, not an approximation; on rejection (an
+    /// endpoint backing off, ejected or to avoid) the candidate path
+    /// decides. Not used with a panic threshold, whose "route to all when
+    /// too few are healthy" needs the healthy count.
+    #[inline]
+    fn pick_fast<E: Endpoints + ?Sized>(
+        &mut self,
+        endpoints: &E,
+        avoid: &[String],
+        now: Instant,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<usize> {
+        let n = endpoints.count();
+        if self.choice_count != 2 || n < 2 {
+            return None;
+        }
+        let (a, b) = distinct_pair(n, rng);
+        let usable = |i: usize| {
+            !avoid.iter().any(|h| h == endpoints.name(i)) && endpoints.is_available(i, now)
+        };
+        if !usable(a) || !usable(b) {
+            return None;
+        }
+        Some(if endpoints.load(a) <= endpoints.load(b) {
+            a
+        } else {
+            b
+        })
+    }
+
+    fn pick(&mut self, candidates: &[Candidate], _: Instant, rng: &mut ChaCha8Rng) -> usize {
+        pick(candidates, self.choice_count, rng)
+    }
+}
+
+/// The candidates `policy` compares per pick (Envoy's default for any other
+/// policy, which never asks).
+fn choice_count(policy: &Policy) -> u32 {
+    match *policy {
+        Policy::P2c { choice_count } => choice_count,
+        _ => ENVOY_CHOICE_COUNT,
+    }
 }

@@ -14,7 +14,12 @@
 //! 65,535 − w`, so endpoint `i` is taken `w_i` times per 65,535 generations.
 //! With fewer than two weights known, or all equal, it is plain round robin.
 
-use super::Candidate;
+use super::policy::{Named, Pick};
+use super::{Candidate, Policy};
+use crate::proxy::load::{LoadMetric, OrcaConfig};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Largest scaled weight (`kMaxWeight`).
@@ -32,6 +37,8 @@ const MIN_RATIO: f64 = 0.01;
 pub struct Wrr {
     sequence: u64,
     built: Option<Built>,
+    /// gRFC A58 `weight_update_period`.
+    update_period: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +57,7 @@ impl Wrr {
         Self {
             sequence: u64::from(start),
             built: None,
+            update_period: OrcaConfig::default().weight_update_period,
         }
     }
 
@@ -122,6 +130,49 @@ pub fn scale(raw: &[f64]) -> Option<Vec<u64>> {
         })
         .collect();
     (weights.iter().any(|w| *w != weights[0])).then_some(weights)
+}
+
+impl Pick for Wrr {
+    const NAMES: &'static [Named] = &[Named {
+        name: "wrr",
+        sidecar: || {
+            let orca = OrcaConfig::default();
+            (
+                Policy::Wrr {
+                    update_period: orca.weight_update_period,
+                },
+                LoadMetric::Orca(orca),
+            )
+        },
+    }];
+    const LOAD_AWARE: bool = true;
+
+    /// gRPC starts the sequence at a random number: the one draw a policy
+    /// makes at construction.
+    fn new(policy: &Policy, rng: &mut ChaCha8Rng) -> Self {
+        let mut wrr = Wrr::new(rng.random());
+        if let Policy::Wrr { update_period } = *policy {
+            wrr.update_period = update_period;
+        }
+        wrr
+    }
+
+    fn describe(policy: &Policy, load: &LoadMetric) -> String {
+        match (policy, load) {
+            (Policy::Wrr { update_period }, LoadMetric::Orca(o)) => format!(
+                "wrr by ORCA load reports (weight_update_period {update_period:?}, \
+                 blackout_period {:?}, weight_expiration_period {:?}, \
+                 error_utilization_penalty {})",
+                o.blackout_period, o.weight_expiration_period, o.error_utilization_penalty
+            ),
+            _ => "wrr".into(),
+        }
+    }
+
+    fn pick(&mut self, candidates: &[Candidate], now: Instant, _: &mut ChaCha8Rng) -> usize {
+        let update_period = self.update_period;
+        Wrr::pick(self, candidates, now, update_period)
+    }
 }
 
 #[cfg(test)]
