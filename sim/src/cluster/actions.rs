@@ -106,7 +106,7 @@ impl<F: Fabric> World<'_, F> {
             Step::KillPod(pod) => self.table.stop(&pod),
             Step::DeletePod(pod) => self.table.delete(&pod),
             Step::StartPod(pod, ready_after) => self.table.start(&pod, ready_after),
-            Step::Unready(pod) => self.cluster.set_ready(&pod, false),
+            Step::SetReady(pod, ready) => self.set_ready(&pod, ready),
             Step::SetSlowdown(pod, f) => self.control(&pod)?.set_slowdown(f),
             Step::SetPaused(pod, p) => self.control(&pod)?.set_paused(p),
             Step::SetErrors(pod, f) => self.control(&pod)?.update_faults(|x| x.errors = f),
@@ -174,6 +174,20 @@ impl<F: Fabric> World<'_, F> {
             } => self.rolling_restart(now, surge, ready_after, grace, queue)?,
         }
         Ok(())
+    }
+
+    /// Back in its endpoints only if it still runs: a pod that was
+    /// deleted, killed or is on a crashed node since stays out (its own
+    /// start makes it ready).
+    fn set_ready(&mut self, pod: &str, ready: bool) {
+        let running = |w: &mut Self| {
+            w.table
+                .get(pod)
+                .is_some_and(|p| p.desired && !p.deleted && w.fabric.is_running(p.spec.node))
+        };
+        if !ready || running(self) {
+            self.cluster.set_ready(pod, ready);
+        }
     }
 
     fn control(&self, pod: &str) -> Result<stockdata::ReplicaControl, String> {
@@ -273,11 +287,11 @@ impl<F: Fabric> World<'_, F> {
                 // leaves once the new one is ready.
                 queue.push(t, Step::AddPod(ready_after), None);
                 t += ready_after;
-                queue.push(t, Step::Unready(pod.clone()), None);
+                queue.push(t, Step::SetReady(pod.clone(), false), None);
                 queue.push(t + grace, Step::DeletePod(pod), None);
             } else {
                 // maxSurge 0, maxUnavailable 1: restart in place.
-                queue.push(t, Step::Unready(pod.clone()), None);
+                queue.push(t, Step::SetReady(pod.clone(), false), None);
                 queue.push(t + grace, Step::StartPod(pod, ready_after), None);
                 t += grace + ready_after;
             }

@@ -501,3 +501,90 @@ interval = "100ms"
     assert!(fast.max < 10.0, "{fast:?}");
     assert!(slow.p50 >= 30.0 && slow.p50 < 40.0, "{slow:?}");
 }
+
+#[test]
+fn unready_takes_a_pod_out_of_the_sidecars_endpoints_but_not_out_of_a_pinned_client() {
+    // stockdata-0 fails readiness from 500 to 1000 ms: it keeps running.
+    // The sidecar stops sending there (discovery removes it); the client
+    // that resolved DNS once and pinned stockdata-0 keeps being served by
+    // it, without one error; afterwards the sidecar balances again.
+    let r = run(&format!(
+        r#"strategies = ["cached-dns", "sidecar"]
+{BASE}
+[[timeline]]
+at = "500ms"
+kind = "unready"
+pod = "stockdata-0"
+duration = "500ms"
+"#
+    ));
+    let dns = strategy(&r, "cached-dns");
+    assert_eq!(dns.requests.errors.values().sum::<u64>(), 0);
+    assert!(
+        dns.page_loads
+            .iter()
+            .all(|p| p.per_replica.get("stockdata-0") == Some(&100)),
+        "the pinned client is served by stockdata-0 throughout"
+    );
+    let side = strategy(&r, "sidecar:round-robin");
+    assert_eq!(side.requests.errors.values().sum::<u64>(), 0);
+    for p in pages_in(side, 0.0, 500.0) {
+        assert_eq!(
+            p.per_replica.get("stockdata-0"),
+            Some(&50),
+            "page {}",
+            p.index
+        );
+    }
+    // The page sent at the instant of the event races discovery's update;
+    // later ones do not.
+    for p in pages_in(side, 501.0, 1000.0) {
+        assert_eq!(
+            p.per_replica.get("stockdata-1"),
+            Some(&100),
+            "page {} at {} ms went to the unready pod",
+            p.index,
+            p.start_ms
+        );
+    }
+    // Back in discovery, it is a new endpoint: the first page after may
+    // find it still connecting (48 of 100 were seen), later ones split.
+    for p in pages_in(side, 1001.0, 9e9) {
+        assert_eq!(ok(p), 100, "page {}", p.index);
+        assert!(
+            p.per_replica.get("stockdata-0") >= Some(&40),
+            "page {}",
+            p.index
+        );
+    }
+    for p in pages_in(side, 1101.0, 9e9) {
+        assert_eq!(
+            p.per_replica.get("stockdata-0"),
+            Some(&50),
+            "page {}",
+            p.index
+        );
+    }
+    // It is a pod window: a kill of the same pod inside it is refused.
+    let e = sim::Scenario::parse(
+        &format!(
+            r#"strategies = ["sidecar"]
+{BASE}
+[[timeline]]
+at = "500ms"
+kind = "unready"
+pod = "stockdata-0"
+duration = "500ms"
+[[timeline]]
+at = "700ms"
+kind = "kill-pod"
+pod = "stockdata-0"
+duration = "100ms"
+"#
+        ),
+        "x.toml",
+    )
+    .expect_err("overlapping windows")
+    .to_string();
+    assert!(e.contains("overlaps timeline[0]"), "{e}");
+}

@@ -18,8 +18,9 @@ pub enum Step {
     DeletePod(String),
     /// The pod's process starts; ready after the duration.
     StartPod(String, Duration),
-    /// Removes the pod from its endpoints (graceful termination begins).
-    Unready(String),
+    /// Takes the pod out of its endpoints (a failed readiness probe, or
+    /// graceful termination begins) or puts it back.
+    SetReady(String, bool),
     /// Multiplies a StockData pod's service times.
     SetSlowdown(String, f64),
     /// Stops or resumes a StockData pod's processing.

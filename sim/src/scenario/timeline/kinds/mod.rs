@@ -27,6 +27,7 @@ mod restart;
 mod rolling_restart;
 mod scale;
 mod slow;
+mod unready;
 
 pub use crash_node::CrashNode;
 pub use errors::Errors;
@@ -42,6 +43,7 @@ pub use restart::Restart;
 pub use rolling_restart::RollingRestart;
 pub use scale::Scale;
 pub use slow::Slow;
+pub use unready::Unready;
 
 use super::EventError;
 use super::check::{Known, PodSet};
@@ -166,6 +168,9 @@ kinds! {
     /// Every StockData pod answers `code` with probability `rate` for
     /// `duration` (rare flakes).
     Flakes = "flakes",
+    /// The pod fails its readiness probe for `duration`: out of its
+    /// endpoints, still running and answering.
+    Unready = "unready",
 }
 
 /// `"{n}ms"` with `n` drawn from `lo..=hi`, as chaos writes durations.
