@@ -208,3 +208,38 @@ fn every_registered_kind_has_its_row_and_keys_in_the_scenario_reference() {
         }
     }
 }
+
+#[test]
+fn timeline_errors_that_need_the_whole_scenario_carry_the_events_line_and_column() {
+    let err = |events: &str| {
+        let text = format!(
+            "strategies = [\"sidecar\"]\n[load]\npage_loads = 10\ninterval = \"100ms\"\n{events}"
+        );
+        Scenario::parse(&text, "x.toml")
+            .expect_err("invalid")
+            .to_string()
+    };
+    // An unknown pod, an occurrence after the end, too many occurrences.
+    let e = err(
+        "\n[[timeline]]\nat = \"1ms\"\nkind = \"pause\"\npod = \"stockdata-7\"\nduration = \"1ms\"\n",
+    );
+    assert!(
+        e.starts_with("x.toml:6:1: `timeline[0].pod`: pause event: unknown pod"),
+        "{e}"
+    );
+    let e = err(
+        "[[timeline]]\nat = \"1h\"\nkind = \"pause\"\npod = \"stockdata-0\"\nduration = \"1ms\"\n",
+    );
+    assert!(
+        e.starts_with("x.toml:5:1: `timeline[0].at`: pause event: an occurrence at 3600s"),
+        "{e}"
+    );
+    let e = err(
+        "[[timeline]]\nat = \"1ms\"\nkind = \"heal\"\nnodes = [\"node-0\"]\nevery = \"1ms\"\ncount = 10000\n\
+         [[timeline]]\nat = \"2ms\"\nkind = \"heal\"\nnodes = [\"node-0\"]\n",
+    );
+    assert!(
+        e.starts_with("x.toml:11:1: `timeline[1].count`: heal event: brings the timeline to 10001"),
+        "{e}"
+    );
+}

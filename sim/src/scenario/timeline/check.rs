@@ -19,10 +19,84 @@ pub struct Known {
     end: Duration,
 }
 
+/// Fault windows claimed so far, by target: (start, end, event index).
+#[derive(Default)]
+struct Windows(BTreeMap<String, Vec<(Duration, Duration, usize)>>);
+
+/// Two windows on one target: the target, the earlier event's index and
+/// start, and the new window's start.
+struct Clash {
+    target: String,
+    other: usize,
+    other_start: Duration,
+    start: Duration,
+}
+
+impl Windows {
+    /// Claims `targets` from `start` to `end` for event `index`, unless
+    /// another event holds one of them then.
+    fn claim(
+        &mut self,
+        targets: Vec<String>,
+        (start, end, index): (Duration, Duration, usize),
+    ) -> Result<(), Clash> {
+        for target in targets {
+            let held = self.0.entry(target.clone()).or_default();
+            if let Some(&(s, _, other)) = held.iter().find(|(s, f, _)| start < *f && *s < end) {
+                return Err(Clash {
+                    target,
+                    other,
+                    other_start: s,
+                    start,
+                });
+            }
+            held.push((start, end, index));
+        }
+        Ok(())
+    }
+}
+
 impl Scenario {
     pub(in crate::scenario) fn validate_timeline(&self, path: &str) -> Result<(), ScenarioError> {
+        let known = self.known();
+        self.bound_occurrences(path)?;
+        let mut windows = Windows::default();
+        for (i, e) in self.timeline.iter().enumerate() {
+            let name = e.kind().name();
+            let at = |key: &str, message: String| {
+                self.located(path, i, key, format!("{name} event: {message}"))
+            };
+            e.action().check(&known).map_err(|(key, m)| at(key, m))?;
+            if let Some(message) = self.pod_missing_at_its_time(i, e) {
+                return Err(self.located(path, i, "pod", message));
+            }
+            for t in e.occurrences() {
+                if t >= known.end {
+                    return Err(at(
+                        "at",
+                        format!(
+                            "an occurrence at {} is not before the end of the run ({}); expected \
+                             an earlier time",
+                            SimDuration(t),
+                            SimDuration(known.end)
+                        ),
+                    ));
+                }
+                let Some((targets, length)) = e.action().window(&known.hosts) else {
+                    continue;
+                };
+                windows
+                    .claim(targets, (t, t.saturating_add(length), i))
+                    .map_err(|clash| self.overlap(path, i, clash))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What events are checked against.
+    fn known(&self) -> Known {
         let hosts = self.known_hosts();
-        let cx = Known {
+        Known {
             pods: self.known_pods(),
             nodes: hosts
                 .iter()
@@ -31,83 +105,56 @@ impl Scenario {
                 .collect(),
             hosts,
             end: self.run_end(),
-        };
-        // Bound the expansion before expanding anything.
+        }
+    }
+
+    /// Bounds the expansion before anything is expanded.
+    fn bound_occurrences(&self, path: &str) -> Result<(), ScenarioError> {
         let mut total: u64 = 0;
         for (i, e) in self.timeline.iter().enumerate() {
             total += u64::from(e.count());
             if total > u64::from(MAX_OCCURRENCES) {
-                return Err(ScenarioError::Invalid {
-                    path: path.to_string(),
-                    field: format!("timeline[{i}].count"),
-                    message: format!(
-                        "{} event: brings the timeline to {total} occurrences; expected at most {MAX_OCCURRENCES} in all",
+                return Err(self.located(
+                    path,
+                    i,
+                    "count",
+                    format!(
+                        "{} event: brings the timeline to {total} occurrences; expected at most \
+                         {MAX_OCCURRENCES} in all",
                         e.kind().name()
                     ),
-                });
-            }
-        }
-        // Fault windows so far, by target: (start, end, event index).
-        let mut windows: BTreeMap<String, Vec<(Duration, Duration, usize)>> = BTreeMap::new();
-        for (i, e) in self.timeline.iter().enumerate() {
-            let invalid = |key: &str, message: String| ScenarioError::Invalid {
-                path: path.to_string(),
-                field: format!("timeline[{i}].{key}"),
-                message: format!("{} event: {message}", e.kind().name()),
-            };
-            e.action()
-                .check(&cx)
-                .map_err(|(key, message)| invalid(key, message))?;
-            if let Some(message) = self.pod_missing_at_its_time(i, e) {
-                return Err(self.located(path, i, "pod", message));
-            }
-            for t in e.occurrences() {
-                if t >= cx.end {
-                    return Err(invalid(
-                        "at",
-                        format!(
-                            "an occurrence at {} is not before the end of the run ({}); expected an earlier time",
-                            SimDuration(t),
-                            SimDuration(cx.end)
-                        ),
-                    ));
-                }
-                let Some((targets, length)) = e.action().window(&cx.hosts) else {
-                    continue;
-                };
-                let (a, b) = (t, t.saturating_add(length));
-                for target in targets {
-                    let on_target = windows.entry(target.clone()).or_default();
-                    if let Some((s, _, other)) = on_target.iter().find(|(s, f, _)| a < *f && *s < b)
-                    {
-                        // The end of one window would undo the other's
-                        // change: refuse, naming both events.
-                        let there = self.located(path, *other, "at", String::new());
-                        return Err(self.located(
-                            path,
-                            i,
-                            "at",
-                            format!(
-                                "{} event: its window from {} overlaps timeline[{other}]'s (from \
-                                 {}{}) on the same {target}, and the end of one would undo the \
-                                 other; expected disjoint fault windows per link, host or pod",
-                                e.kind().name(),
-                                SimDuration(a),
-                                SimDuration(*s),
-                                match there {
-                                    ScenarioError::Parse { line, column, .. } => {
-                                        format!(", {path}:{line}:{column}")
-                                    }
-                                    _ => String::new(),
-                                }
-                            ),
-                        ));
-                    }
-                    on_target.push((a, b, i));
-                }
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Event `i`'s window clashes with an earlier one: the end of one
+    /// would undo the other's change. The error names both events.
+    fn overlap(&self, path: &str, i: usize, clash: Clash) -> ScenarioError {
+        let Clash {
+            target,
+            other,
+            other_start,
+            start,
+        } = clash;
+        let there = match self.located(path, other, "at", String::new()) {
+            ScenarioError::Parse { line, column, .. } => format!(", {path}:{line}:{column}"),
+            _ => String::new(),
+        };
+        self.located(
+            path,
+            i,
+            "at",
+            format!(
+                "{} event: its window from {} overlaps timeline[{other}]'s (from {}{there}) on the \
+                 same {target}, and the end of one would undo the other; expected disjoint fault \
+                 windows per link, host or pod",
+                self.timeline[i].kind().name(),
+                SimDuration(start),
+                SimDuration(other_start),
+            ),
+        )
     }
 }
 
