@@ -38,10 +38,17 @@ const STRATEGIES: &[&str] = &[
 /// The scenario of `seed`, as TOML text, parsed; `None` only if no valid
 /// candidate came up in [`ATTEMPTS`] draws.
 pub fn scenario(seed: u64) -> Option<(String, Scenario)> {
+    let path = format!("chaos-{seed}.toml");
     (0..ATTEMPTS).find_map(|attempt| {
         let text = candidate(seed, attempt);
-        let parsed = Scenario::parse(&text, &format!("chaos-{seed}.toml")).ok()?;
-        Some((text, parsed))
+        let parsed = Scenario::parse(&text, &path).ok()?;
+        // Later events go on top of a valid candidate, and only if it stays
+        // valid, so every seed keeps the scenario it had before they came.
+        let more = later_events(&text, seed, attempt);
+        match Scenario::parse(&more, &path) {
+            Ok(with) if more != text => Some((more, with)),
+            _ => Some((text, parsed)),
+        }
     })
 }
 
@@ -189,6 +196,43 @@ fn write_kind(t: &mut String, rng: &mut ChaCha8Rng, draw: ChaosDraw, pick: &Chao
     let kind = kinds[rng.random_range(0..kinds.len() as i32) as usize];
     let _ = writeln!(t, "kind = \"{}\"", kind.name());
     t.push_str(&kind.chaos(rng, pick));
+}
+
+/// Events added after the others, from a stream of their own: kinds
+/// registered for [`ChaosDraw::Later`] (each new kind joins here, so older
+/// seeds keep their scenarios), and a scale-down followed by an event on a
+/// pod that survives it.
+fn later_events(base: &str, seed: u64, attempt: u64) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed.wrapping_mul(1_000_003)
+            .wrapping_add(attempt)
+            .rotate_left(41),
+    );
+    let mut t = base.to_string();
+    if rng.random_bool(0.4) {
+        let at = rng.random_range(2..=16u32) * 100;
+        let pick = ChaosPick {
+            pod: format!("stockdata-{}", rng.random_range(0..2)),
+            node: "node-0".to_string(),
+            code: "UNAVAILABLE",
+        };
+        let _ = writeln!(t, "\n[[timeline]]\nat = \"{at}ms\"");
+        write_kind(&mut t, &mut rng, ChaosDraw::Later, &pick);
+    }
+    if rng.random_bool(0.3) {
+        // Down to one replica: the oldest, stockdata-0, stays.
+        let at = rng.random_range(2..=10u32) * 100;
+        let later = at + rng.random_range(1..=6u32) * 100;
+        let _ = writeln!(
+            t,
+            "\n[[timeline]]\nat = \"{at}ms\"\nkind = \"scale\"\nservice = \"stockdata\"\nreplicas = 1\n\
+             \n[[timeline]]\nat = \"{later}ms\"\nkind = \"slow\"\npod = \"stockdata-0\"\nfactor = {}\n\
+             duration = \"{}ms\"",
+            rng.random_range(2..=10),
+            rng.random_range(100..=400)
+        );
+    }
+    t
 }
 
 /// Sometimes tight HTTP/2 stream limits on the replicas and the sidecars

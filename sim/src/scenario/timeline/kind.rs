@@ -29,6 +29,10 @@ pub enum ChaosDraw {
     Cluster,
     /// An error fault on StockData (drawn from a stream of its own).
     Errors,
+    /// Kinds added after chaos's seeds were fixed: drawn from a stream of
+    /// their own, on top of a valid scenario, so that adding a kind here
+    /// changes no existing seed's scenario except by what it adds.
+    Later,
 }
 
 /// What chaos drew before it picked the kind.

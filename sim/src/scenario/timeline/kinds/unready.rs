@@ -7,8 +7,10 @@
 use super::super::EventError;
 use super::super::check::Known;
 use super::super::fields::Fields;
-use super::super::kind::{Expand, Kind};
+use super::super::kind::{ChaosDraw, ChaosPick, Expand, Kind};
 use super::super::steps::{Step, Steps};
+use super::chaos_ms;
+use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 /// `unready`.
@@ -22,6 +24,7 @@ pub struct Unready {
 
 impl Kind for Unready {
     const KEYS: &'static [&'static str] = &["pod", "duration"];
+    const CHAOS: ChaosDraw = ChaosDraw::Later;
 
     fn read(f: &Fields<'_>) -> Result<Self, EventError> {
         Ok(Unready {
@@ -47,5 +50,10 @@ impl Kind for Unready {
     fn steps(&self, _cx: &Expand<'_>, out: &mut Steps) {
         out.now(Step::SetReady(self.pod.clone(), false));
         out.after(self.duration, Step::SetReady(self.pod.clone(), true));
+    }
+
+    fn chaos(rng: &mut ChaCha8Rng, pick: &ChaosPick) -> String {
+        let duration = chaos_ms(rng, 100, 600);
+        format!("pod = \"{}\"\nduration = {duration}\n", pick.pod)
     }
 }
