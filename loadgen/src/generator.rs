@@ -104,90 +104,30 @@ where
     let t0 = Instant::now();
     let send = Arc::new(send);
     let mut tasks = JoinSet::new();
+    let deadline = t0 + workload.duration + workload.drain;
+    let issuing = Issuing {
+        ledger,
+        send: &send,
+        t0,
+    };
     match workload.issue {
         Issue::Open {
             arrivals,
             connections,
         } => {
-            // The loop takes a connection before it spawns a request, so at
-            // most `connections` requests exist at once (in flight or
-            // sending) whatever the rate: a request that must wait for a
-            // connection waits here, as a due time, not as a task. (Spawning
-            // first made a task per arrival: 10M arrivals over 4 GB.)
-            let permits = connections.map(|c| Arc::new(Semaphore::new(c)));
-            let deadline = t0 + workload.duration + workload.drain;
-            ledger.reserve(arrivals.len());
-            let mut arrivals = arrivals.into_iter().enumerate();
-            for (k, at) in arrivals.by_ref() {
-                tokio::time::sleep_until(t0 + at).await;
-                // When it was asked for (the timer's tick at or after its due
-                // time; the latency from its due time is the ledger's).
-                let asked = Instant::now();
-                let k = k as u64;
-                ledger.issue(k, at);
-                // Held until the answer: the connection is busy till then.
-                let permit = match &permits {
-                    Some(p) => {
-                        match tokio::time::timeout_at(deadline, p.clone().acquire_owned()).await {
-                            Ok(Ok(permit)) => Some(permit),
-                            // The run is over: this one and the rest were
-                            // due but never got a connection.
-                            _ => break,
-                        }
-                    }
-                    None => None,
-                };
-                let waited = asked.elapsed();
-                let (ledger, send) = (ledger.clone(), send.clone());
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let request = Request { index: k, user: k };
-                    run_one(&ledger, &*send, request, (t0, waited)).await;
-                });
-            }
-            // Arrivals due before the end that the loop never reached are
-            // issued, never sent: in flight at the end, as before.
-            let end = workload.duration;
-            for (k, at) in arrivals.take_while(|(_, at)| *at < end) {
-                ledger.issue(k as u64, at);
-            }
+            let end = (workload.duration, deadline);
+            issuing.open(&mut tasks, arrivals, connections, end).await;
         }
         Issue::Closed { user_seeds, think } => {
-            let next = Arc::new(AtomicU64::new(0));
-            let duration = workload.duration;
-            for (u, seed) in user_seeds.into_iter().enumerate() {
-                let (ledger, send, next) = (ledger.clone(), send.clone(), next.clone());
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                tasks.spawn(async move {
-                    while t0.elapsed() < duration {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        ledger.issue(k, t0.elapsed());
-                        let request = Request {
-                            index: k,
-                            user: u as u64,
-                        };
-                        run_one(&ledger, &*send, request, (t0, Duration::ZERO)).await;
-                        let pause = match think {
-                            Think::Constant(d) => d,
-                            Think::Exponential(mean) => {
-                                Duration::try_from_secs_f64(exp(&mut rng, mean.as_secs_f64()))
-                                    .unwrap_or(Duration::MAX)
-                            }
-                        };
-                        // No think time means the next request at once: a
-                        // zero sleep still waits for the timer's next tick
-                        // (1 ms), which cost a closed loop of 8 users 13 %
-                        // of its throughput against h2load.
-                        if !pause.is_zero() {
-                            tokio::time::sleep(pause).await;
-                        }
-                    }
-                });
-            }
+            issuing.closed(&mut tasks, user_seeds, think, workload.duration);
         }
     }
-    // Wait for what is in flight, up to the drain deadline.
-    let deadline = t0 + workload.duration + workload.drain;
+    drain(&mut tasks, deadline).await
+}
+
+/// Waits for what is in flight, up to the drain `deadline`, then stops
+/// the rest.
+async fn drain(tasks: &mut JoinSet<()>, deadline: Instant) -> Result<(), JoinError> {
     while !tasks.is_empty() {
         match tokio::time::timeout_at(deadline, tasks.join_next()).await {
             Ok(Some(done)) => done?,
@@ -196,6 +136,118 @@ where
     }
     tasks.abort_all();
     Ok(())
+}
+
+/// What issuing requests needs: the ledger, the send function, the start.
+struct Issuing<'a, A, F> {
+    ledger: &'a Ledger<A>,
+    send: &'a Arc<F>,
+    t0: Instant,
+}
+
+impl<A, F, Fut> Issuing<'_, A, F>
+where
+    A: Send + 'static,
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<A, String>> + Send + 'static,
+{
+    /// The open loop: one request per arrival, each at its due time, at
+    /// most `connections` at once; `(end, deadline)` are the end of the
+    /// issuing period and of the drain.
+    async fn open(
+        &self,
+        tasks: &mut JoinSet<()>,
+        arrivals: Vec<Duration>,
+        connections: Option<usize>,
+        (end, deadline): (Duration, Instant),
+    ) {
+        let (ledger, t0) = (self.ledger, self.t0);
+        // The loop takes a connection before it spawns a request, so at
+        // most `connections` requests exist at once (in flight or
+        // sending) whatever the rate: a request that must wait for a
+        // connection waits here, as a due time, not as a task. (Spawning
+        // first made a task per arrival: 10M arrivals over 4 GB.)
+        let permits = connections.map(|c| Arc::new(Semaphore::new(c)));
+        ledger.reserve(arrivals.len());
+        let mut arrivals = arrivals.into_iter().enumerate();
+        for (k, at) in arrivals.by_ref() {
+            tokio::time::sleep_until(t0 + at).await;
+            // When it was asked for (the timer's tick at or after its due
+            // time; the latency from its due time is the ledger's).
+            let asked = Instant::now();
+            let k = k as u64;
+            ledger.issue(k, at);
+            // Held until the answer: the connection is busy till then.
+            let permit = match &permits {
+                Some(p) => match tokio::time::timeout_at(deadline, p.clone().acquire_owned()).await
+                {
+                    Ok(Ok(permit)) => Some(permit),
+                    // The run is over: this one and the rest were
+                    // due but never got a connection.
+                    _ => break,
+                },
+                None => None,
+            };
+            let waited = asked.elapsed();
+            let (ledger, send) = (ledger.clone(), self.send.clone());
+            tasks.spawn(async move {
+                let _permit = permit;
+                let request = Request { index: k, user: k };
+                run_one(&ledger, &*send, request, (t0, waited)).await;
+            });
+        }
+        // Arrivals due before the end that the loop never reached are
+        // issued, never sent: in flight at the end, as before.
+        for (k, at) in arrivals.take_while(|(_, at)| *at < end) {
+            ledger.issue(k as u64, at);
+        }
+    }
+
+    /// The closed loop: one task per user, each sending, waiting for the
+    /// answer and thinking until `duration` has passed.
+    fn closed(
+        &self,
+        tasks: &mut JoinSet<()>,
+        user_seeds: Vec<u64>,
+        think: Think,
+        duration: Duration,
+    ) {
+        let t0 = self.t0;
+        let next = Arc::new(AtomicU64::new(0));
+        for (u, seed) in user_seeds.into_iter().enumerate() {
+            let (ledger, send, next) = (self.ledger.clone(), self.send.clone(), next.clone());
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            tasks.spawn(async move {
+                while t0.elapsed() < duration {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    ledger.issue(k, t0.elapsed());
+                    let request = Request {
+                        index: k,
+                        user: u as u64,
+                    };
+                    run_one(&ledger, &*send, request, (t0, Duration::ZERO)).await;
+                    let pause = pause(think, &mut rng);
+                    // No think time means the next request at once: a
+                    // zero sleep still waits for the timer's next tick
+                    // (1 ms), which cost a closed loop of 8 users 13 %
+                    // of its throughput against h2load.
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// A user's next think time.
+fn pause(think: Think, rng: &mut ChaCha8Rng) -> Duration {
+    match think {
+        Think::Constant(d) => d,
+        Think::Exponential(mean) => {
+            Duration::try_from_secs_f64(exp(rng, mean.as_secs_f64())).unwrap_or(Duration::MAX)
+        }
+    }
 }
 
 /// Sends one request and records when it was sent (after waiting

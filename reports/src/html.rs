@@ -23,12 +23,11 @@ figcaption{color:#555;font-size:.9rem}pre{background:#f7f7f7;padding:1rem;overfl
 #per-replica tr.more td{text-align:left;color:#666}";
 
 /// Escapes text for HTML element content and quoted attribute values:
-/// `&`, `<`, `>`, `"` and `'` become character references
-/// (`html_escape::encode_quoted_attribute`, which StockWeb's page uses
-/// too: one implementation, and neither crate depends on the other).
-pub fn escape(text: &str) -> String {
-    html_escape::encode_quoted_attribute(text).into_owned()
-}
+/// `&`, `<`, `>`, `"` and `'` become character references. It is
+/// html-escape's `encode_quoted_attribute` itself, not a copy: StockWeb's
+/// page uses the same function (neither crate depends on the other, so
+/// the one implementation lives in the crate both depend on).
+pub use html_escape::encode_quoted_attribute as escape;
 
 /// The start of a self-contained page titled `title` (already escaped):
 /// nothing it shows may be fetched (`default-src 'none'`), styles inline;

@@ -2,6 +2,10 @@
 
 use crate::client::StockClient;
 use crate::code_name;
+// Escapes `&`, `<`, `>`, `"` and `'` for element content and quoted
+// attributes: the one function meshsim's HTML reports use too
+// (`reports::html::escape` is this function, re-exported).
+use html_escape::encode_quoted_attribute as escape;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -258,13 +262,6 @@ pub fn render_html(page: &Page) -> String {
     }
     html.push_str("</tbody>\n</table>\n</body>\n</html>\n");
     html
-}
-
-/// Escapes `&`, `<`, `>`, `"` and `'` for element content and quoted
-/// attributes: the same function meshsim's HTML reports use
-/// (`html_escape::encode_quoted_attribute`).
-fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    html_escape::encode_quoted_attribute(s)
 }
 
 #[cfg(test)]

@@ -68,6 +68,32 @@ pub fn run_counted(
     let mut sim = sim(4);
     let cluster = ControlPlane::new();
     let per_node = config.pods.div_ceil(config.server_nodes.max(1));
+    server_nodes(&mut sim, config, per_node);
+    // Endpoints: each pod's inbound sidecar (or the pod itself).
+    let per_client = config.requests / u64::from(config.client_nodes.max(1));
+    for c in 0..config.client_nodes {
+        client_node(
+            &mut sim,
+            config,
+            c,
+            per_node,
+            per_client,
+            (&cluster, &metrics),
+        );
+    }
+    let ops = driven(per_client, u64::from(config.concurrency)) * u64::from(config.client_nodes);
+    let throughput = timed(sim, &label(config), ops);
+    let per_pod = crate::sync::lock(&metrics)
+        .endpoints
+        .iter()
+        .map(|(pod, m)| (pod.clone(), m.requests))
+        .collect();
+    Ok((throughput?, per_pod))
+}
+
+/// The server nodes: `per_node` StockData pods on each, every pod with
+/// its inbound sidecar when the config has them.
+fn server_nodes(sim: &mut turmoil::Sim<'_>, config: ScaleConfig, per_node: u32) {
     let mut pod = 0u32;
     for node in 0..config.server_nodes {
         let pods: Vec<u32> = (pod..(pod + per_node).min(config.pods)).collect();
@@ -93,73 +119,78 @@ pub fn run_counted(
             }
         });
     }
-    // Endpoints: each pod's inbound sidecar (or the pod itself).
-    let per_client = config.requests / u64::from(config.client_nodes.max(1));
-    for c in 0..config.client_nodes {
-        let cluster = cluster.clone();
-        let metrics = metrics.clone();
-        let cfg = config;
-        sim.client(format!("client-{c}"), async move {
-            if c == 0 {
-                for p in 0..cfg.pods {
-                    let node = p / per_node;
-                    let offset = (p % per_node) as u16;
-                    let ip = turmoil::lookup(format!("node-{node}"));
-                    let port = if cfg.inbound_sidecars {
-                        inbound_port(offset)
-                    } else {
-                        SERVER_PORT + offset
-                    };
-                    let name = format!("stockdata-{p}");
-                    cluster.add_endpoint("stockdata", &name, SocketAddr::new(ip, port));
-                    cluster.set_ready(&name, true);
-                }
-            } else {
-                // Let client 0 publish the endpoints first.
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
-            let outbound = Outbound::new(
-                cluster,
-                SimConnect,
-                sidecar_config(),
-                100 + u64::from(c),
-                metrics,
-            );
-            // Connect to every pod before the load starts (eager
-            // endpoints take traffic once connected), as a sidecar that is
-            // up before its app sends.
-            outbound.warm("stockdata");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            tokio::spawn(serve_outbound(
-                SimListener::bind(any(OUTBOUND_PORT)).await?,
-                outbound,
-            ));
-            drive(local(OUTBOUND_PORT), per_client, u64::from(cfg.concurrency))
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        });
+}
+
+/// Client node `c`: an outbound sidecar over every pod, driven with
+/// `per_client` requests. Client 0 publishes the endpoints first.
+fn client_node(
+    sim: &mut turmoil::Sim<'_>,
+    cfg: ScaleConfig,
+    c: u32,
+    per_node: u32,
+    per_client: u64,
+    (cluster, metrics): (&ControlPlane, &Arc<Mutex<ProxyMetrics>>),
+) {
+    let cluster = cluster.clone();
+    let metrics = metrics.clone();
+    sim.client(format!("client-{c}"), async move {
+        if c == 0 {
+            publish_endpoints(&cluster, cfg, per_node);
+        } else {
+            // Let client 0 publish the endpoints first.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let outbound = Outbound::new(
+            cluster,
+            SimConnect,
+            sidecar_config(),
+            100 + u64::from(c),
+            metrics,
+        );
+        // Connect to every pod before the load starts (eager
+        // endpoints take traffic once connected), as a sidecar that is
+        // up before its app sends.
+        outbound.warm("stockdata");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::spawn(serve_outbound(
+            SimListener::bind(any(OUTBOUND_PORT)).await?,
+            outbound,
+        ));
+        drive(local(OUTBOUND_PORT), per_client, u64::from(cfg.concurrency))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    });
+}
+
+/// Every pod's endpoint (its inbound sidecar, or the pod), ready.
+fn publish_endpoints(cluster: &ControlPlane, cfg: ScaleConfig, per_node: u32) {
+    for p in 0..cfg.pods {
+        let node = p / per_node;
+        let offset = (p % per_node) as u16;
+        let ip = turmoil::lookup(format!("node-{node}"));
+        let port = if cfg.inbound_sidecars {
+            inbound_port(offset)
+        } else {
+            SERVER_PORT + offset
+        };
+        let name = format!("stockdata-{p}");
+        cluster.add_endpoint("stockdata", &name, SocketAddr::new(ip, port));
+        cluster.set_ready(&name, true);
     }
-    let ops = driven(per_client, u64::from(config.concurrency)) * u64::from(config.client_nodes);
-    let throughput = timed(
-        sim,
-        &format!(
-            "{} pods{} on {} nodes, {} client sidecars",
-            config.pods,
-            if config.inbound_sidecars {
-                " behind inbound sidecars"
-            } else {
-                ""
-            },
-            config.server_nodes,
-            config.client_nodes
-        ),
-        ops,
-    );
-    let per_pod = crate::sync::lock(&metrics)
-        .endpoints
-        .iter()
-        .map(|(pod, m)| (pod.clone(), m.requests))
-        .collect();
-    Ok((throughput?, per_pod))
+}
+
+/// What the run is, for its throughput line.
+fn label(config: ScaleConfig) -> String {
+    format!(
+        "{} pods{} on {} nodes, {} client sidecars",
+        config.pods,
+        if config.inbound_sidecars {
+            " behind inbound sidecars"
+        } else {
+            ""
+        },
+        config.server_nodes,
+        config.client_nodes
+    )
 }

@@ -7,15 +7,18 @@
 //! the pods it owns); when it restarts, its agent starts its pods again.
 //!
 //! The agent and the pods it runs are generic over [`PodNet`]: the
-//! simulator's network (`crate::backend::sim`) or this machine's (`crate::backend::real`), so a
-//! pod is the same code in both.
+//! simulator's network (`crate::backend::sim`) or this machine's
+//! (`crate::backend::real`), so a pod is the same code in both.
+//!
+//! This file holds the agent, the pod table and a pod's process; `web`
+//! holds what a StockWeb pod starts besides its app (meshsim's sidecar, a
+//! peer proxy, kube-proxy's connector) and serving the app.
 
-use super::pods::{PodKind, PodSpec, WebMode};
+mod web;
+
+use super::pods::{PodKind, PodSpec};
 use crate::control::ControlPlane;
-use crate::kube_proxy::{KubeProxyConnect, VipDns};
-use crate::proxy::{Outbound, serve_outbound};
 use crate::sync::lock;
-use crate::topology::STOCKDATA;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -23,8 +26,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stockdata::StockDataService;
-use stockdata::transport::{Connect, Listener, Resolve};
-use stockweb::{CallCount, ClientConfig, StockClient, StockWeb, Upstream};
+use stockdata::transport::{Connect, Listener};
 use tokio::sync::watch;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -298,101 +300,15 @@ async fn run_pod<N: PodNet>(
             mode,
             calls,
         } => {
-            // Where the app's calls go; every mode but kube-proxy resolves
-            // through cluster DNS from the pod's own connector.
-            let client = match mode {
-                WebMode::Dns => client,
-                WebMode::KubeProxy { seed } => {
-                    let connect = KubeProxyConnect::new(connect, cluster.clone(), STOCKDATA, seed);
-                    let listener = net.bind(any).await?;
-                    return serve_web(&pod.name, listener, (client, calls), connect, VipDns, ready)
-                        .await;
-                }
-                WebMode::Peer { port, spec } => {
-                    let local = net.sidecar_addr(&pod.name, port);
-                    // A peer that cannot start fails the pod (and the run).
-                    let upkeep = net
-                        .peer(
-                            (spec, pod.name.clone(), local),
-                            cluster.clone(),
-                            connect.clone(),
-                        )
-                        .await?;
-                    lock(&children).push(tokio::spawn(upkeep));
-                    via(client, local)
-                }
-                WebMode::Sidecar {
-                    port,
-                    config,
-                    seed,
-                    metrics,
-                } => {
-                    // The sidecar listens where only its pod reaches it, and
-                    // lives as long as the pod.
-                    let local = net.sidecar_addr(&pod.name, port);
-                    let listener = net.bind(local).await?;
-                    let outbound =
-                        Outbound::new(cluster.clone(), connect.clone(), *config, seed, metrics);
-                    // The app's first page comes the instant its pod starts;
-                    // a real app's first call comes after its proxy is up
-                    // and has resolved it (Envoy has its clusters from xDS
-                    // before it listens; Linkerd's proxy-await holds the
-                    // app until the proxy is ready), so the sidecar
-                    // resolves the service now.
-                    if let Upstream::Sidecar { service, .. } = &client.upstream {
-                        outbound.warm(service);
-                    }
-                    // A task of the pod's: its agent stops it with the pod and
-                    // waits until its listener is closed.
-                    let sidecar = tokio::spawn(async move {
-                        let _ = serve_outbound(listener, outbound).await;
-                    });
-                    lock(&children).push(sidecar);
-                    via(client, local)
-                }
+            let web = web::WebPod {
+                name: &pod.name,
+                any,
+                cluster: &cluster,
+                net: &net,
+                children: &children,
             };
-            let listener = net.bind(any).await?;
-            serve_web(
-                &pod.name,
-                listener,
-                (client, calls),
-                connect,
-                cluster.dns(),
-                ready,
-            )
-            .await?
+            web.run((client, mode, calls), connect, ready).await?;
         }
     }
-    Ok(())
-}
-
-/// `client` with its sidecar at `local`, where the pod's sidecar (meshsim's
-/// or a peer) listens on this network.
-fn via(client: ClientConfig, local: SocketAddr) -> ClientConfig {
-    ClientConfig {
-        upstream: match client.upstream {
-            Upstream::Sidecar { service, port, .. } => Upstream::Sidecar {
-                service,
-                port,
-                proxy: local,
-            },
-            other => other,
-        },
-        ..client
-    }
-}
-
-async fn serve_web<L: Listener, C: Connect, R: Resolve>(
-    pod: &str,
-    listener: L,
-    (client, calls): (ClientConfig, CallCount),
-    connect: C,
-    resolve: R,
-    ready: impl std::future::Future<Output = ()>,
-) -> Result<(), BoxError> {
-    let client = StockClient::new(client, connect, resolve);
-    let app = Arc::new(StockWeb::counting(pod, client, calls));
-    let (served, ()) = tokio::join!(stockweb::serve(listener, app), ready);
-    served?;
     Ok(())
 }

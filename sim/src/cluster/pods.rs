@@ -143,8 +143,25 @@ impl PodFactory {
 
     /// StockWeb pod `j` (on node `j mod nodes`), wired for the strategy.
     pub fn stockweb(&self, j: u32) -> PodSpec {
-        let s = &self.scenario;
         let name = pod_name(STOCKWEB, j);
+        let (outbound, mode) = self.stockweb_wiring(&name, j);
+        PodSpec {
+            node: self.node_of(&name, j as usize),
+            port: STOCKWEB_POD_PORT_BASE + j as u16,
+            service: STOCKWEB,
+            kind: PodKind::StockWeb {
+                client: self.stockweb_client(outbound, &mode),
+                mode,
+                calls: CallCount::default(),
+            },
+            name,
+        }
+    }
+
+    /// Where StockWeb pod `j` (`name`)'s calls go under the strategy: its
+    /// client's upstream, and what the kubelet starts for it.
+    fn stockweb_wiring(&self, name: &str, j: u32) -> (Upstream, WebMode) {
+        let s = &self.scenario;
         let sidecar_port = SIDECAR_OUTBOUND_PORT_BASE + j as u16;
         let direct = Upstream::Direct {
             service: STOCKDATA.into(),
@@ -157,7 +174,7 @@ impl PodFactory {
             port: STOCKDATA_SERVICE_PORT,
             proxy: SocketAddr::from((Ipv4Addr::LOCALHOST, sidecar_port)),
         };
-        let (outbound, mode) = match self.strategy {
+        match self.strategy {
             Strategy::CachedDns => (direct, WebMode::Dns),
             Strategy::KubeProxy => (
                 direct,
@@ -200,31 +217,25 @@ impl PodFactory {
                     })),
                 },
             ),
-        };
-        PodSpec {
-            node: self.node_of(&name, j as usize),
-            port: STOCKWEB_POD_PORT_BASE + j as u16,
-            service: STOCKWEB,
-            kind: PodKind::StockWeb {
-                client: ClientConfig {
-                    upstream: outbound,
-                    handler_lifetime: s.stockweb.handler_lifetime.map(|d| d.0),
-                    http2: ClientHttp2 {
-                        windows: s.stockweb.client_h2(),
-                        // The app's peer: its sidecar's listener, or a replica.
-                        peer_max_concurrent_streams: match &mode {
-                            WebMode::Sidecar { config, .. } => {
-                                config.h2.listener.max_concurrent_streams
-                            }
-                            WebMode::Peer { spec, .. } => Some(spec.proxy.max_concurrent_streams()),
-                            _ => s.stockdata.max_concurrent_streams.0,
-                        },
-                    },
+        }
+    }
+
+    /// The app's client for `upstream`, its HTTP/2 settings matching its
+    /// peer (`mode`'s sidecar, or a replica).
+    fn stockweb_client(&self, upstream: Upstream, mode: &WebMode) -> ClientConfig {
+        let s = &self.scenario;
+        ClientConfig {
+            upstream,
+            handler_lifetime: s.stockweb.handler_lifetime.map(|d| d.0),
+            http2: ClientHttp2 {
+                windows: s.stockweb.client_h2(),
+                // The app's peer: its sidecar's listener, or a replica.
+                peer_max_concurrent_streams: match mode {
+                    WebMode::Sidecar { config, .. } => config.h2.listener.max_concurrent_streams,
+                    WebMode::Peer { spec, .. } => Some(spec.proxy.max_concurrent_streams()),
+                    _ => s.stockdata.max_concurrent_streams.0,
                 },
-                mode,
-                calls: CallCount::default(),
             },
-            name,
         }
     }
 }

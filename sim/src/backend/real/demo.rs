@@ -70,6 +70,37 @@ const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
     let mut tasks = JoinSet::new();
     let cluster = ControlPlane::new();
+    start_replicas(&mut tasks, &cluster, config).await?;
+    let second = second_port(config.web_port)?;
+    // StockWeb as the seed wrote it: resolve once, one connection.
+    let direct = client_config(Upstream::Direct {
+        service: STOCKDATA.into(),
+        port: STOCKDATA_SERVICE_PORT,
+    });
+    let client = StockClient::new(direct, TokioConnect, cluster.dns());
+    let cached_dns = web(&mut tasks, config.ip, config.web_port, "stockweb-0", client).await?;
+    // The same StockWeb with a sidecar in its "pod".
+    let proxy = start_sidecar(&mut tasks, &cluster, config.ip).await?;
+    let meshed = client_config(Upstream::Sidecar {
+        service: STOCKDATA.into(),
+        port: STOCKDATA_SERVICE_PORT,
+        proxy,
+    });
+    let client = StockClient::new(meshed, TokioConnect, cluster.dns());
+    let sidecar = web(&mut tasks, config.ip, second, "stockweb-1", client).await?;
+    Ok(Demo {
+        cached_dns,
+        sidecar,
+        _tasks: tasks,
+    })
+}
+
+/// Starts the StockData replicas on free ports, each ready in `cluster`.
+async fn start_replicas(
+    tasks: &mut JoinSet<()>,
+    cluster: &ControlPlane,
+    config: &DemoConfig,
+) -> Result<(), BoxError> {
     for i in 0..config.replicas {
         let name = pod_name(STOCKDATA, i);
         let listener = bind(config.ip, 0).await?;
@@ -93,30 +124,40 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
         cluster.add_endpoint(STOCKDATA, &name, addr);
         cluster.set_ready(&name, true);
     }
-    let second = if config.web_port == 0 {
-        0
-    } else {
-        config.web_port.checked_add(1).ok_or_else(|| {
-            format!(
-                "web port {}: the sidecar page takes the next port and there is none above \
-                 65535; expected a port up to 65534, or 0 for any free ports",
-                config.web_port
-            )
-        })?
-    };
-    // StockWeb as the seed wrote it: resolve once, one connection.
-    let direct = ClientConfig {
-        upstream: Upstream::Direct {
-            service: STOCKDATA.into(),
-            port: STOCKDATA_SERVICE_PORT,
-        },
+    Ok(())
+}
+
+/// The sidecar page's port: the one after `web_port` (0: any free port).
+fn second_port(web_port: u16) -> Result<u16, BoxError> {
+    if web_port == 0 {
+        return Ok(0);
+    }
+    let second = web_port.checked_add(1).ok_or_else(|| {
+        format!(
+            "web port {web_port}: the sidecar page takes the next port and there is none above \
+             65535; expected a port up to 65534, or 0 for any free ports"
+        )
+    })?;
+    Ok(second)
+}
+
+/// A StockWeb client of `upstream`, with no handler lifetime.
+fn client_config(upstream: Upstream) -> ClientConfig {
+    ClientConfig {
+        upstream,
         handler_lifetime: None,
         http2: Default::default(),
-    };
-    let client = StockClient::new(direct, TokioConnect, cluster.dns());
-    let cached_dns = web(&mut tasks, config.ip, config.web_port, "stockweb-0", client).await?;
-    // The same StockWeb with a sidecar in its "pod".
-    let proxy_listener = bind(config.ip, 0).await?;
+    }
+}
+
+/// Starts the sidecar (round robin over `cluster`'s replicas) on a free
+/// port once it has connected to them; its address.
+async fn start_sidecar(
+    tasks: &mut JoinSet<()>,
+    cluster: &ControlPlane,
+    ip: IpAddr,
+) -> Result<SocketAddr, BoxError> {
+    let proxy_listener = bind(ip, 0).await?;
     let proxy = proxy_listener.local_addr()?;
     let outbound = Outbound::new(
         cluster.clone(),
@@ -137,22 +178,7 @@ pub async fn start(config: &DemoConfig) -> Result<Demo, BoxError> {
     tasks.spawn(async move {
         let _ = serve_outbound(proxy_listener, outbound).await;
     });
-    let meshed = ClientConfig {
-        upstream: Upstream::Sidecar {
-            service: STOCKDATA.into(),
-            port: STOCKDATA_SERVICE_PORT,
-            proxy,
-        },
-        handler_lifetime: None,
-        http2: Default::default(),
-    };
-    let client = StockClient::new(meshed, TokioConnect, cluster.dns());
-    let sidecar = web(&mut tasks, config.ip, second, "stockweb-1", client).await?;
-    Ok(Demo {
-        cached_dns,
-        sidecar,
-        _tasks: tasks,
-    })
+    Ok(proxy)
 }
 
 async fn web<R: stockdata::transport::Resolve>(
