@@ -28,7 +28,7 @@ use super::balance::{Attempt, IsRetry, PreviousHosts, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
 use super::classify::Outcome;
-use super::metrics::ProxyMetrics;
+use super::metrics::{ProxyMetrics, Recorder};
 use crate::sync::lock;
 use http::Request;
 use rand::{Rng, SeedableRng};
@@ -206,7 +206,7 @@ pub struct Retry<S> {
     budget: Option<Arc<Mutex<RetryBudget>>>,
     in_flight_retries: Arc<AtomicU32>,
     rng: Arc<Mutex<ChaCha8Rng>>,
-    metrics: Arc<Mutex<ProxyMetrics>>,
+    metrics: Recorder,
     /// Re-dispatches of never-sent requests allowed per request.
     redispatch: u32,
 }
@@ -246,7 +246,7 @@ impl<S> Retry<S> {
                 .map(|b| Arc::new(Mutex::new(RetryBudget::new(b)))),
             in_flight_retries: Arc::new(AtomicU32::new(0)),
             rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
-            metrics,
+            metrics: Recorder::new(metrics),
             redispatch: 0,
         }
     }
@@ -300,7 +300,7 @@ where
             if let Some(budget) = &this.budget {
                 lock(budget).deposit(Instant::now());
             }
-            lock(&this.metrics).requests += 1;
+            this.metrics.request();
             let mut inner = this.inner.clone();
             let mut tried: Vec<String> = Vec::new();
             let mut retries = 0u32;
@@ -325,11 +325,11 @@ where
                         .insert(PreviousHosts(avoid));
                 }
                 if unsent.is_empty() {
-                    lock(&this.metrics).attempts += 1;
+                    this.metrics.attempt();
                 }
                 let attempt = send(&mut inner, attempt_request).await;
                 if attempt.endpoint.is_none() {
-                    lock(&this.metrics).no_endpoints += 1;
+                    this.metrics.no_endpoint();
                 }
                 let outcome = attempt.outcome;
                 if matches!(
@@ -339,7 +339,7 @@ where
                     && unsent.len() < this.redispatch as usize
                     && request.body().can_resend()
                 {
-                    lock(&this.metrics).redispatched += 1;
+                    this.metrics.redispatched();
                     unsent.push(endpoint.clone());
                     continue;
                 }
@@ -364,17 +364,17 @@ where
                 if let Some(max) = config.max_concurrent_retries
                     && this.in_flight_retries.load(Ordering::Relaxed) >= max
                 {
-                    lock(&this.metrics).retries_refused += 1;
+                    this.metrics.retry_refused();
                     return Ok(attempt);
                 }
                 if let Some(budget) = &this.budget
                     && !lock(budget).try_withdraw(Instant::now())
                 {
-                    lock(&this.metrics).retries_refused += 1;
+                    this.metrics.retry_refused();
                     return Ok(attempt);
                 }
                 slot = Some(RetrySlot::take(&this.in_flight_retries));
-                lock(&this.metrics).record_retry();
+                this.metrics.retry();
                 retries += 1;
                 if let Some(endpoint) = attempt.endpoint {
                     tried.push(endpoint);
