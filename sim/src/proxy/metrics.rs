@@ -13,7 +13,6 @@
 //! waits for the connection and a stream slot. Readers take a snapshot
 //! ([`Recorder::snapshot`]) or lock the shared value to read it.
 
-use super::available::Available;
 use super::balance::IsRetry;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
@@ -279,11 +278,7 @@ pub struct Metered<S> {
     layer: MetricsLayer,
 }
 
-impl<S: Available> Available for Metered<S> {
-    fn is_available(&self, now: Instant) -> bool {
-        self.inner.is_available(now)
-    }
-}
+super::available::pass_available!(Metered);
 
 impl<S: Load> Load for Metered<S> {
     type Metric = S::Metric;
