@@ -29,3 +29,28 @@ impl<A: Available, B: Available> Available for tower::util::Either<A, B> {
         }
     }
 }
+
+/// `impl Available for $layer<S>` by asking its `inner` service: for the
+/// layers that never take an endpoint out of service themselves (timeouts,
+/// classification, load measurement, metrics), and only pass the question
+/// down.
+///
+/// Why a macro: each such layer repeated the same five lines, and the one
+/// line `pass_available!(Layer);` beside the layer's type says what they
+/// said. A blanket impl over an "I have an inner service" trait would
+/// instead claim every layer with an inner service, the ones that do answer
+/// (failure accrual, outlier detection) among them; the macro keeps that
+/// choice per layer.
+macro_rules! pass_available {
+    ($layer:ident) => {
+        impl<S: $crate::proxy::available::Available> $crate::proxy::available::Available
+            for $layer<S>
+        {
+            #[inline]
+            fn is_available(&self, now: tokio::time::Instant) -> bool {
+                self.inner.is_available(now)
+            }
+        }
+    };
+}
+pub(crate) use pass_available;

@@ -7,13 +7,11 @@
 //! above the connection, and every layer above it reads the [`Outcome`] it
 //! attached instead of parsing `grpc-status` again.
 
-use super::available::Available;
 use super::body::Buffered;
 use http::{HeaderMap, Request, Response};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::time::Instant;
 use tonic::Code;
 use tower::{Layer, Service};
 
@@ -51,11 +49,7 @@ pub struct Classify<S> {
     inner: S,
 }
 
-impl<S: Available> Available for Classify<S> {
-    fn is_available(&self, now: Instant) -> bool {
-        self.inner.is_available(now)
-    }
-}
+super::available::pass_available!(Classify);
 
 impl<S> Service<Request<Buffered>> for Classify<S>
 where

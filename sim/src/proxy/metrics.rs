@@ -1,12 +1,18 @@
 //! Per-endpoint metrics the sidecar keeps, as a real proxy exports them.
 //!
-//! [`MetricsLayer`] is the outermost layer of each endpoint's stack, so it
-//! sees every attempt the balancer sends there and how it ended, after
-//! every policy below it has had its say. Request-level counters (requests,
-//! attempts, refused retries, timeouts) are kept by the route's retry and
-//! timeout layers in the same [`ProxyMetrics`].
+//! One writer: every count and latency goes into a sidecar's
+//! [`ProxyMetrics`] through its [`Recorder`], a handle with one method per
+//! event, so what the report shows is defined here, next to the fields,
+//! and no other module locks the metrics to change them. The layers that
+//! see an event hold a `Recorder` and call it: [`MetricsLayer`], the
+//! outermost layer of each endpoint's stack, records every attempt the
+//! balancer sends there and how it ended, after every policy below it has
+//! had its say; the route's retry layer records requests, attempts,
+//! retries and refusals; the outbound service, whole-request timeouts; the
+//! shared balancer, waits for a ready endpoint; each endpoint connection,
+//! waits for the connection and a stream slot. Readers take a snapshot
+//! ([`Recorder::snapshot`]) or lock the shared value to read it.
 
-use super::available::Available;
 use super::balance::IsRetry;
 use super::body::Buffered;
 use super::classify::{Classified, Outcome, outcome_of};
@@ -112,7 +118,7 @@ impl ProxyMetrics {
     }
 
     /// Counts one retry at the clock's current millisecond.
-    pub fn record_retry(&mut self) {
+    fn record_retry(&mut self) {
         if let Some(now) = self.clock.and_then(|clock| clock()) {
             let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
             *self.retries_by_ms.entry(ms).or_insert(0) += 1;
@@ -120,25 +126,100 @@ impl ProxyMetrics {
     }
 }
 
-/// Where an endpoint connection records how long attempts waited for it.
-#[derive(Debug, Clone)]
-pub struct Waits(Arc<Mutex<ProxyMetrics>>);
+/// The one writer of a sidecar's [`ProxyMetrics`] (see the module doc):
+/// cheap to clone, one method per event. Each takes the lock once.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<ProxyMetrics>>);
 
-impl Waits {
-    /// Records into `metrics`.
+impl From<Arc<Mutex<ProxyMetrics>>> for Recorder {
+    fn from(metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
+        Self(metrics)
+    }
+}
+
+impl Recorder {
+    /// Records into `metrics` (shared with whoever reads them).
     pub fn new(metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
         Self(metrics)
+    }
+
+    /// What has been recorded so far.
+    pub fn snapshot(&self) -> ProxyMetrics {
+        lock(&self.0).clone()
+    }
+
+    /// The application sent a request.
+    pub fn request(&self) {
+        lock(&self.0).requests += 1;
+    }
+
+    /// An attempt of a request went to the balancer.
+    pub fn attempt(&self) {
+        lock(&self.0).attempts += 1;
+    }
+
+    /// A request failed because no endpoint was available.
+    pub fn no_endpoint(&self) {
+        lock(&self.0).no_endpoints += 1;
+    }
+
+    /// A never-sent attempt went to another endpoint (not a retry).
+    pub fn redispatched(&self) {
+        lock(&self.0).redispatched += 1;
+    }
+
+    /// A retry was refused (budget or concurrent-retry breaker).
+    pub fn retry_refused(&self) {
+        lock(&self.0).retries_refused += 1;
+    }
+
+    /// A retry was sent (counted at the clock's millisecond).
+    pub fn retry(&self) {
+        lock(&self.0).record_retry();
+    }
+
+    /// A request hit the whole-request timeout.
+    pub fn timeout(&self) {
+        lock(&self.0).timeouts += 1;
+    }
+
+    /// A request waited `waited` in the balancer's fail-fast queue.
+    pub fn ready_wait(&self, waited: std::time::Duration) {
+        lock(&self.0).ready_wait.record(waited);
     }
 
     /// One attempt waited `connect` for the connection and, where the
     /// endpoints advertise a stream limit, `stream` for a slot (one lock
     /// per attempt: this is on every request's path).
-    pub fn record(&self, connect: std::time::Duration, stream: Option<std::time::Duration>) {
+    pub fn waits(&self, connect: std::time::Duration, stream: Option<std::time::Duration>) {
         let mut m = lock(&self.0);
         m.connect_wait.record(connect);
         if let Some(stream) = stream {
             m.stream_wait.record(stream);
         }
+    }
+
+    /// One attempt to `endpoint` ended as `outcome` after `latency`; the
+    /// endpoint was ejected `ejections` times since the last one.
+    fn endpoint_attempt(
+        &self,
+        endpoint: &str,
+        is_retry: bool,
+        outcome: Outcome,
+        latency: std::time::Duration,
+        ejections: u64,
+    ) {
+        let mut m = lock(&self.0);
+        let e = m.endpoints.entry(endpoint.to_string()).or_default();
+        e.requests += 1;
+        e.retries += u64::from(is_retry);
+        if outcome == Outcome::Grpc(tonic::Code::Ok) {
+            e.successes += 1;
+        } else {
+            *e.failures.entry(outcome.name().to_string()).or_insert(0) += 1;
+        }
+        e.latency.record(latency);
+        e.ejections += ejections;
     }
 }
 
@@ -163,7 +244,7 @@ impl Ejections {
 /// Records every attempt to one endpoint into the sidecar's metrics.
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {
-    metrics: Arc<Mutex<ProxyMetrics>>,
+    metrics: Recorder,
     endpoint: Arc<str>,
     ejections: Ejections,
 }
@@ -173,7 +254,7 @@ impl MetricsLayer {
     /// ejections counted in `ejections`.
     pub fn new(metrics: Arc<Mutex<ProxyMetrics>>, endpoint: &str, ejections: Ejections) -> Self {
         Self {
-            metrics,
+            metrics: Recorder::new(metrics),
             endpoint: Arc::from(endpoint),
             ejections,
         }
@@ -197,11 +278,7 @@ pub struct Metered<S> {
     layer: MetricsLayer,
 }
 
-impl<S: Available> Available for Metered<S> {
-    fn is_available(&self, now: Instant) -> bool {
-        self.inner.is_available(now)
-    }
-}
+super::available::pass_available!(Metered);
 
 impl<S: Load> Load for Metered<S> {
     type Metric = S::Metric;
@@ -231,19 +308,13 @@ where
         Box::pin(async move {
             let result = call.await;
             let latency = Instant::now().saturating_duration_since(start);
-            let outcome = outcome_of(&result);
-            let mut m = lock(&layer.metrics);
-            let e = m.endpoints.entry(layer.endpoint.to_string()).or_default();
-            e.requests += 1;
-            e.retries += u64::from(is_retry);
-            if outcome == Outcome::Grpc(tonic::Code::Ok) {
-                e.successes += 1;
-            } else {
-                *e.failures.entry(outcome.name().to_string()).or_insert(0) += 1;
-            }
-            e.latency.record(latency);
-            e.ejections += layer.ejections.take();
-            drop(m);
+            layer.metrics.endpoint_attempt(
+                &layer.endpoint,
+                is_retry,
+                outcome_of(&result),
+                latency,
+                layer.ejections.take(),
+            );
             result
         })
     }

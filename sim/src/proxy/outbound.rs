@@ -12,7 +12,7 @@ use super::balance::send;
 use super::body::{Buffered, REPLAY_BUFFER_CAP};
 use super::discovery::{Resolve, watch_delayed};
 use super::endpoint::Http2Endpoint;
-use super::metrics::ProxyMetrics;
+use super::metrics::{ProxyMetrics, Recorder};
 use super::profile::SidecarConfig;
 use super::stack::{Route, route};
 use super::{ProxyError, grpc_error};
@@ -110,7 +110,10 @@ struct Inner<C, D> {
     /// Service name → its route, created on the first request for it;
     /// at most [`MAX_ROUTES`], the least recently used dropped first.
     routes: Mutex<Routes<Route<Http2Endpoint<C>>>>,
+    /// Shared with the routes' layers, which record into it; the sidecar's
+    /// own events (request timeouts) go through `recorder`.
     metrics: Arc<Mutex<ProxyMetrics>>,
+    recorder: Recorder,
 }
 
 impl<C, D> Clone for Outbound<C, D> {
@@ -141,6 +144,7 @@ impl<C: Connect, D: Resolve> Outbound<C, D> {
                 config,
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
                 routes: Mutex::new(Routes::new()),
+                recorder: Recorder::new(metrics.clone()),
                 metrics,
             }),
         }
@@ -187,7 +191,7 @@ impl<C: Connect, D: Resolve> Outbound<C, D> {
 
     /// The metrics recorded so far.
     pub fn metrics(&self) -> ProxyMetrics {
-        lock(&self.inner.metrics).clone()
+        self.inner.recorder.snapshot()
     }
 }
 
@@ -233,7 +237,7 @@ impl<C: Connect, D: Resolve> Inner<C, D> {
             Some(limit) => match tokio::time::timeout(limit, send(&mut route, request)).await {
                 Ok(attempt) => attempt,
                 Err(_) => {
-                    lock(&self.metrics).timeouts += 1;
+                    self.recorder.timeout();
                     return grpc_error::response(tonic::Code::DeadlineExceeded, "request timeout");
                 }
             },

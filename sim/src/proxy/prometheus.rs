@@ -47,11 +47,23 @@ pub fn render(metrics: &ProxyMetrics) -> String {
 /// exports several proxies.
 pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> String {
     let mut out = String::new();
-    let base = label_set(labels, &[]);
-    let eps = &metrics.endpoints;
+    endpoint_families(&mut out, labels, &metrics.endpoints);
+    route_totals(&mut out, &label_set(labels, &[]), metrics);
+    out
+}
 
+/// Reads one counter of an endpoint.
+type Count = fn(&EndpointMetrics) -> u64;
+
+/// The per-endpoint families: attempts by outcome, latency, retries and
+/// ejections.
+fn endpoint_families(
+    out: &mut String,
+    labels: &[(&str, &str)],
+    eps: &std::collections::BTreeMap<String, EndpointMetrics>,
+) {
     family(
-        &mut out,
+        out,
         "requests_total",
         "counter",
         "Attempts sent to an endpoint (first tries and retries), by outcome: a gRPC code or a proxy-side failure.",
@@ -59,7 +71,7 @@ pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> St
     for (pod, e) in eps {
         for (code, n) in outcomes(e) {
             sample(
-                &mut out,
+                out,
                 "requests_total",
                 &label_set(labels, &[("endpoint", pod), ("code", code)]),
                 n,
@@ -68,45 +80,41 @@ pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> St
     }
 
     family(
-        &mut out,
+        out,
         "request_duration_seconds",
         "histogram",
         "Attempt latency per endpoint, from sending the request to its end.",
     );
     for (pod, e) in eps {
-        histogram(&mut out, labels, pod, e);
+        histogram(out, labels, pod, e);
     }
-
-    family(
-        &mut out,
-        "retries_total",
-        "counter",
-        "Attempts to an endpoint that were retries.",
-    );
-    for (pod, e) in eps {
-        sample(
-            &mut out,
+    let counters: [(&str, &str, Count); 2] = [
+        (
             "retries_total",
-            &label_set(labels, &[("endpoint", pod)]),
-            e.retries,
-        );
-    }
-
-    family(
-        &mut out,
-        "ejections_total",
-        "counter",
-        "Times failure accrual or outlier detection took an endpoint out of service.",
-    );
-    for (pod, e) in eps {
-        sample(
-            &mut out,
+            "Attempts to an endpoint that were retries.",
+            |e| e.retries,
+        ),
+        (
             "ejections_total",
-            &label_set(labels, &[("endpoint", pod)]),
-            e.ejections,
-        );
+            "Times failure accrual or outlier detection took an endpoint out of service.",
+            |e| e.ejections,
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(out, name, "counter", help);
+        for (pod, e) in eps {
+            sample(
+                out,
+                name,
+                &label_set(labels, &[("endpoint", pod)]),
+                value(e),
+            );
+        }
     }
+}
 
+/// The sidecar-wide counters, labelled `base`.
+fn route_totals(out: &mut String, base: &str, metrics: &ProxyMetrics) {
     let totals: [(&str, &str, u64); 6] = [
         (
             "route_requests_total",
@@ -140,10 +148,9 @@ pub fn render_with_labels(metrics: &ProxyMetrics, labels: &[(&str, &str)]) -> St
         ),
     ];
     for (name, help, value) in totals {
-        family(&mut out, name, "counter", help);
-        sample(&mut out, name, &base, value);
+        family(out, name, "counter", help);
+        sample(out, name, base, value);
     }
-    out
 }
 
 /// An endpoint's attempts by outcome name, `OK` first.

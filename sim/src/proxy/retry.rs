@@ -28,10 +28,15 @@ use super::balance::{Attempt, IsRetry, PreviousHosts, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
 use super::classify::Outcome;
-use super::metrics::ProxyMetrics;
+use super::metrics::{ProxyMetrics, Recorder};
+
+pub use super::backoff::{
+    Backoff, ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, LINKERD_ROUTE_RETRY_BACKOFF_JITTER,
+    LINKERD_ROUTE_RETRY_BACKOFF_MAX, LINKERD_ROUTE_RETRY_BACKOFF_MIN, backoff_delay,
+};
 use crate::sync::lock;
 use http::Request;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,75 +44,16 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tokio::time::Instant;
 use tower::Service;
 
-/// Envoy's default retry back-off base interval (router filter docs).
-pub const ENVOY_BACKOFF_BASE: Duration = Duration::from_millis(25);
-/// Envoy's default retry back-off max interval: 10 × the base.
-pub const ENVOY_BACKOFF_MAX: Duration = Duration::from_millis(250);
 /// Envoy's default `max_retries` circuit-breaker threshold (concurrent
 /// retries per cluster).
 pub const ENVOY_MAX_CONCURRENT_RETRIES: u32 = 3;
 
-/// linkerd2-proxy's backoff before an HTTPRoute/GRPCRoute retry (Linkerd
-/// 2.16+): the policy controller sends `min_backoff` 25 ms, `max_backoff`
-/// 250 ms, `jitter_ratio` 1.0 with every route retry (linkerd/linkerd2
-/// `policy-controller/grpc/src/outbound/grpc.rs` and `.../outbound/http.rs`,
-/// `convert_retry`); the proxy waits one step of its `ExponentialBackoff`
-/// before each retry (linkerd/linkerd2-proxy `linkerd/http/retry/src/lib.rs`,
-/// `backoff.next().await`; `linkerd/exp-backoff/src/lib.rs`).
-pub const LINKERD_ROUTE_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(25);
-/// See [`LINKERD_ROUTE_RETRY_BACKOFF_MIN`].
-pub const LINKERD_ROUTE_RETRY_BACKOFF_MAX: Duration = Duration::from_millis(250);
-/// See [`LINKERD_ROUTE_RETRY_BACKOFF_MIN`].
-pub const LINKERD_ROUTE_RETRY_BACKOFF_JITTER: f64 = 1.0;
 /// `max_retries` meaning "no per-request limit" (Linkerd ServiceProfile
 /// retries: only the budget bounds them).
 pub const UNLIMITED_RETRIES: u32 = u32::MAX;
-
-/// The wait before a retry.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Backoff {
-    /// Envoy's: random in `[0, (2^n − 1) × base]`, capped at `max`.
-    FullJitter {
-        /// Base interval.
-        base: Duration,
-        /// Cap.
-        max: Duration,
-    },
-    /// linkerd2-proxy's `ExponentialBackoff`: `min × 2^(n−1)` capped at
-    /// `max`, plus a random share `0..=jitter` of that, the total capped at
-    /// `max`.
-    Exponential {
-        /// First step.
-        min: Duration,
-        /// Cap.
-        max: Duration,
-        /// Largest random extra, as a share of the step.
-        jitter: f64,
-    },
-}
-
-impl Backoff {
-    /// Linkerd's HTTPRoute retry backoff.
-    pub const LINKERD_ROUTE: Backoff = Backoff::Exponential {
-        min: LINKERD_ROUTE_RETRY_BACKOFF_MIN,
-        max: LINKERD_ROUTE_RETRY_BACKOFF_MAX,
-        jitter: LINKERD_ROUTE_RETRY_BACKOFF_JITTER,
-    };
-
-    /// The wait before retry number `n` (1-based).
-    pub fn delay<R: Rng + ?Sized>(&self, n: u32, rng: &mut R) -> Duration {
-        match *self {
-            Backoff::FullJitter { base, max } => backoff_delay(n, base, max, rng),
-            Backoff::Exponential { min, max, jitter } => {
-                super::backoff::exponential(min, max, n.saturating_sub(1), jitter, rng).min(max)
-            }
-        }
-    }
-}
 
 /// Retry settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -206,7 +152,7 @@ pub struct Retry<S> {
     budget: Option<Arc<Mutex<RetryBudget>>>,
     in_flight_retries: Arc<AtomicU32>,
     rng: Arc<Mutex<ChaCha8Rng>>,
-    metrics: Arc<Mutex<ProxyMetrics>>,
+    metrics: Recorder,
     /// Re-dispatches of never-sent requests allowed per request.
     redispatch: u32,
 }
@@ -246,29 +192,10 @@ impl<S> Retry<S> {
                 .map(|b| Arc::new(Mutex::new(RetryBudget::new(b)))),
             in_flight_retries: Arc::new(AtomicU32::new(0)),
             rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed))),
-            metrics,
+            metrics: Recorder::new(metrics),
             redispatch: 0,
         }
     }
-}
-
-/// Envoy's fully jittered backoff before retry number `n` (1-based).
-pub fn backoff_delay<R: Rng + ?Sized>(
-    n: u32,
-    base: Duration,
-    max: Duration,
-    rng: &mut R,
-) -> Duration {
-    let factor = (1u64 << n.min(32)).saturating_sub(1);
-    let ceiling = base
-        .saturating_mul(u32::try_from(factor).unwrap_or(u32::MAX))
-        .min(max);
-    if ceiling.is_zero() {
-        return Duration::ZERO;
-    }
-    Duration::from_nanos(
-        rng.random_range(0..=u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX)),
-    )
 }
 
 fn copy_request(request: &Request<Buffered>) -> Request<Buffered> {
@@ -296,91 +223,44 @@ where
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let config = this.config;
             if let Some(budget) = &this.budget {
                 lock(budget).deposit(Instant::now());
             }
-            lock(&this.metrics).requests += 1;
+            this.metrics.request();
             let mut inner = this.inner.clone();
-            let mut tried: Vec<String> = Vec::new();
-            let mut retries = 0u32;
-            let mut slot: Option<RetrySlot> = None;
-            // Endpoints this try was re-dispatched away from.
-            let mut unsent: Vec<String> = Vec::new();
+            let mut tries = Tries::default();
             loop {
-                let mut attempt_request = copy_request(&request);
-                if retries > 0 {
-                    attempt_request.extensions_mut().insert(IsRetry);
-                }
-                let avoid_tried = retries > 0 && config.avoid_previous_hosts;
-                if avoid_tried || !unsent.is_empty() {
-                    let mut avoid = if avoid_tried {
-                        tried.clone()
-                    } else {
-                        Vec::new()
-                    };
-                    avoid.extend(unsent.iter().cloned());
-                    attempt_request
-                        .extensions_mut()
-                        .insert(PreviousHosts(avoid));
-                }
-                if unsent.is_empty() {
-                    lock(&this.metrics).attempts += 1;
+                let attempt_request = tries.request(&request, this.config.avoid_previous_hosts);
+                if tries.unsent.is_empty() {
+                    this.metrics.attempt();
                 }
                 let attempt = send(&mut inner, attempt_request).await;
                 if attempt.endpoint.is_none() {
-                    lock(&this.metrics).no_endpoints += 1;
+                    this.metrics.no_endpoint();
                 }
-                let outcome = attempt.outcome;
-                if matches!(
-                    outcome,
-                    Outcome::NotSent | Outcome::ConnectFailed | Outcome::Unready
-                ) && let Some(endpoint) = &attempt.endpoint
-                    && unsent.len() < this.redispatch as usize
-                    && request.body().can_resend()
-                {
-                    lock(&this.metrics).redispatched += 1;
-                    unsent.push(endpoint.clone());
+                if this.redispatches(&attempt, &mut tries, &request) {
                     continue;
                 }
-                unsent.clear();
+                tries.unsent.clear();
                 // The retry (if this was one) is over: its slot is free.
-                drop(slot.take());
+                drop(tries.slot.take());
                 // No endpoint to send to is answered at once, not retried
                 // (Envoy's router sends its "no healthy upstream" local
                 // reply without consulting the retry policy; Linkerd fails
                 // the requests its fail-fast queue times out).
-                if attempt.endpoint.is_none() {
-                    return Ok(attempt);
-                }
-                let retryable =
-                    outcome.is_failure() && (outcome.is_safe_to_retry() || config.idempotent);
-                // A body past the replay cap was streamed to this attempt:
-                // there is nothing to send again (linkerd2-proxy's rule).
-                if !retryable || retries >= config.max_retries || !request.body().is_complete() {
-                    return Ok(attempt);
-                }
-                // The concurrent-retry breaker, then the budget.
-                if let Some(max) = config.max_concurrent_retries
-                    && this.in_flight_retries.load(Ordering::Relaxed) >= max
+                if attempt.endpoint.is_none()
+                    || !this.grants_retry(attempt.outcome, tries.retries, &request)
                 {
-                    lock(&this.metrics).retries_refused += 1;
                     return Ok(attempt);
                 }
-                if let Some(budget) = &this.budget
-                    && !lock(budget).try_withdraw(Instant::now())
-                {
-                    lock(&this.metrics).retries_refused += 1;
-                    return Ok(attempt);
-                }
-                slot = Some(RetrySlot::take(&this.in_flight_retries));
-                lock(&this.metrics).record_retry();
-                retries += 1;
+                tries.slot = Some(RetrySlot::take(&this.in_flight_retries));
+                this.metrics.retry();
+                tries.retries += 1;
                 if let Some(endpoint) = attempt.endpoint {
-                    tried.push(endpoint);
+                    tries.tried.push(endpoint);
                 }
-                if let Some(backoff) = config.backoff {
-                    let delay = backoff.delay(retries, &mut *lock(&this.rng));
+                if let Some(backoff) = this.config.backoff {
+                    let delay = backoff.delay(tries.retries, &mut *lock(&this.rng));
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -388,39 +268,94 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One request's way through its tries.
+#[derive(Default)]
+struct Tries {
+    /// Endpoints earlier tries went to.
+    tried: Vec<String>,
+    /// Retries granted so far.
+    retries: u32,
+    /// The concurrent-retry slot of the retry in flight, if any.
+    slot: Option<RetrySlot>,
+    /// Endpoints this try was re-dispatched away from.
+    unsent: Vec<String>,
+}
 
-    #[test]
-    fn backoff_is_fully_jittered_and_capped() {
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        for n in 1..8u32 {
-            let ceiling = (ENVOY_BACKOFF_BASE * ((1 << n) - 1)).min(ENVOY_BACKOFF_MAX);
-            let mut max_seen = Duration::ZERO;
-            for _ in 0..500 {
-                let d = backoff_delay(n, ENVOY_BACKOFF_BASE, ENVOY_BACKOFF_MAX, &mut rng);
-                assert!(d <= ceiling, "retry {n}: {d:?} > {ceiling:?}");
-                max_seen = max_seen.max(d);
-            }
-            // Uniform over [0, ceiling]: 500 draws come close to the top.
-            assert!(max_seen >= ceiling.mul_f64(0.95), "retry {n}: {max_seen:?}");
+impl Tries {
+    /// The next attempt's copy of `request`, marked as a retry and told
+    /// which endpoints to avoid (those tried, with `avoid_previous_hosts`;
+    /// those this try was re-dispatched away from).
+    fn request(
+        &self,
+        request: &Request<Buffered>,
+        avoid_previous_hosts: bool,
+    ) -> Request<Buffered> {
+        let mut attempt = copy_request(request);
+        if self.retries > 0 {
+            attempt.extensions_mut().insert(IsRetry);
         }
+        let avoid_tried = self.retries > 0 && avoid_previous_hosts;
+        if avoid_tried || !self.unsent.is_empty() {
+            let mut avoid = if avoid_tried {
+                self.tried.clone()
+            } else {
+                Vec::new()
+            };
+            avoid.extend(self.unsent.iter().cloned());
+            attempt.extensions_mut().insert(PreviousHosts(avoid));
+        }
+        attempt
+    }
+}
+
+impl<S> Retry<S> {
+    /// Whether `attempt`, which provably never reached its endpoint, goes
+    /// to another one (not a retry: nothing was sent), and if so notes the
+    /// endpoint to avoid.
+    fn redispatches(
+        &self,
+        attempt: &Attempt,
+        tries: &mut Tries,
+        request: &Request<Buffered>,
+    ) -> bool {
+        if matches!(
+            attempt.outcome,
+            Outcome::NotSent | Outcome::ConnectFailed | Outcome::Unready
+        ) && let Some(endpoint) = &attempt.endpoint
+            && tries.unsent.len() < self.redispatch as usize
+            && request.body().can_resend()
+        {
+            self.metrics.redispatched();
+            tries.unsent.push(endpoint.clone());
+            return true;
+        }
+        false
     }
 
-    #[test]
-    fn linkerd_route_backoff_is_exponential_with_jitter_up_to_the_step() {
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let ms = Duration::from_millis;
-        for n in 1..6u32 {
-            let step = (ms(25) * (1 << (n - 1))).min(ms(250));
-            for _ in 0..200 {
-                let d = Backoff::LINKERD_ROUTE.delay(n, &mut rng);
-                assert!(
-                    d >= step && d <= (step * 2).min(ms(250)),
-                    "retry {n}: {d:?}"
-                );
-            }
+    /// Whether a try that ended as `outcome`, after `retries` retries, is
+    /// retried: a retryable outcome, under the per-request limit, with the
+    /// body still in hand, then the concurrent-retry breaker and the
+    /// budget (a refusal by either is counted).
+    fn grants_retry(&self, outcome: Outcome, retries: u32, request: &Request<Buffered>) -> bool {
+        let config = &self.config;
+        let retryable = outcome.is_failure() && (outcome.is_safe_to_retry() || config.idempotent);
+        // A body past the replay cap was streamed to this attempt: there
+        // is nothing to send again (linkerd2-proxy's rule).
+        if !retryable || retries >= config.max_retries || !request.body().is_complete() {
+            return false;
         }
+        if let Some(max) = config.max_concurrent_retries
+            && self.in_flight_retries.load(Ordering::Relaxed) >= max
+        {
+            self.metrics.retry_refused();
+            return false;
+        }
+        if let Some(budget) = &self.budget
+            && !lock(budget).try_withdraw(Instant::now())
+        {
+            self.metrics.retry_refused();
+            return false;
+        }
+        true
     }
 }

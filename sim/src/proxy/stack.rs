@@ -37,7 +37,7 @@ use super::body::Buffered;
 use super::classify::{Classify, ClassifyLayer, Outcome};
 use super::endpoint::Http2Endpoint;
 use super::load::{MeasureLayer, Measured};
-use super::metrics::{Ejections, Metered, MetricsLayer, ProxyMetrics, Waits};
+use super::metrics::{Ejections, Metered, MetricsLayer, ProxyMetrics, Recorder};
 use super::outlier::{Outlier, OutlierDetector, OutlierLayer};
 use super::profile::SidecarConfig;
 use super::retry::{Retry, RetryLayer};
@@ -216,7 +216,7 @@ pub fn route<C: Connect, R: Rng + ?Sized>(
     rng: &mut R,
 ) -> Route<Http2Endpoint<C>> {
     let (connect_config, h2) = (config.connect, config.h2);
-    let waits = Waits::new(metrics.clone());
+    let waits = Recorder::new(metrics.clone());
     let ready = Arc::new(Notify::new());
     let notify = ready.clone();
     let make: MakeConnection<Http2Endpoint<C>> = Box::new(move |e, seed| {

@@ -13,7 +13,6 @@
 //! the same: the deadline starts when the attempt is sent, and a response
 //! ready at the deadline wins (the inner future is polled first).
 
-use super::available::Available;
 use super::body::Buffered;
 use super::classify::Outcome;
 use http::{Request, Response};
@@ -21,7 +20,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::Instant;
 use tower::{Layer, Service};
 
 /// Ends each attempt after `limit` as [`Outcome::Timeout`].
@@ -54,11 +52,7 @@ pub struct PerTryTimeout<S> {
     limit: Duration,
 }
 
-impl<S: Available> Available for PerTryTimeout<S> {
-    fn is_available(&self, now: Instant) -> bool {
-        self.inner.is_available(now)
-    }
-}
+super::available::pass_available!(PerTryTimeout);
 
 impl<S> Service<Request<Buffered>> for PerTryTimeout<S>
 where

@@ -62,6 +62,9 @@ pub trait Pick: Sized + Send {
     /// The `balancer` line of the settings for `policy` over `load`.
     fn describe(policy: &super::Policy, load: &LoadMetric) -> String;
 
+    /// Picks a position in `candidates` (non-empty).
+    fn pick(&mut self, candidates: &[Candidate], now: Instant, rng: &mut ChaCha8Rng) -> usize;
+
     /// A pick over the whole endpoint list in O(1), when the policy can
     /// decide that way (the balancer asks only without a panic threshold);
     /// `None` leaves it to [`Pick::pick`] over the filtered candidates.
@@ -74,9 +77,6 @@ pub trait Pick: Sized + Send {
     ) -> Option<usize> {
         None
     }
-
-    /// Picks a position in `candidates` (non-empty).
-    fn pick(&mut self, candidates: &[Candidate], now: Instant, rng: &mut ChaCha8Rng) -> usize;
 }
 
 /// Registers the balancing policies: one line each,

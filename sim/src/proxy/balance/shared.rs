@@ -4,7 +4,7 @@
 use super::{Attempt, Balance, EndpointService, IsRetry, NoEndpoint, PreviousHosts};
 use crate::proxy::body::Buffered;
 use crate::proxy::classify::Outcome;
-use crate::proxy::metrics::ProxyMetrics;
+use crate::proxy::metrics::{ProxyMetrics, Recorder};
 use crate::sync::lock;
 use http::Request;
 use std::convert::Infallible;
@@ -21,7 +21,7 @@ use tower::{Service, ServiceExt};
 pub struct SharedBalance<S> {
     inner: Arc<Mutex<Balance<S>>>,
     /// Where the waits for a ready endpoint are recorded.
-    metrics: Option<Arc<Mutex<ProxyMetrics>>>,
+    metrics: Option<Recorder>,
 }
 
 impl<S> Clone for SharedBalance<S> {
@@ -76,7 +76,7 @@ impl<S> SharedBalance<S> {
     /// Records each request's wait for a ready endpoint (with a fail-fast
     /// queue only) into `metrics`.
     pub fn recording(mut self, metrics: Arc<Mutex<ProxyMetrics>>) -> Self {
-        self.metrics = Some(metrics);
+        self.metrics = Some(Recorder::new(metrics));
         self
     }
 }
@@ -103,7 +103,7 @@ impl<S: EndpointService> Service<Request<Buffered>> for SharedBalance<S> {
             loop {
                 let waited = wait_for_ready(&inner).await;
                 if first && let (Some(waited), Some(metrics)) = (waited, &metrics) {
-                    lock(metrics).ready_wait.record(waited);
+                    metrics.ready_wait(waited);
                 }
                 first = false;
                 let mut attempt_request = copy_request(&request);

@@ -50,7 +50,7 @@ use super::available::Available;
 use super::body::{Buffered, REPLAY_BUFFER_CAP};
 use super::classify::Outcome;
 use super::h2::SidecarH2;
-use super::metrics::Waits;
+use super::metrics::Recorder;
 use http::{Request, Response};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -141,7 +141,7 @@ struct Inner<C> {
     /// Mirrors the endpoint's `SETTINGS_MAX_CONCURRENT_STREAMS`.
     slots: StreamSlots,
     /// Where the waits for the connection and for a stream are recorded.
-    waits: Waits,
+    waits: Recorder,
 }
 
 enum Conn<C> {
@@ -212,7 +212,7 @@ impl<C: Connect> Http2Endpoint<C> {
         connect: C,
         (config, h2): (ConnectConfig, &SidecarH2),
         seed: u64,
-        waits: Waits,
+        waits: Recorder,
         ready: Arc<Notify>,
     ) -> Self {
         let dial = Dial {
@@ -315,14 +315,14 @@ impl<C: Connect> Service<Request<Buffered>> for Http2Endpoint<C> {
             let sender = match sender {
                 Ok(sender) => sender,
                 Err(outcome) => {
-                    inner.waits.record(connect_wait, None);
+                    inner.waits.waits(connect_wait, None);
                     return Err(outcome);
                 }
             };
             // Held until the response is read, as h2 holds the stream.
             let slot = inner.slots.acquire().await;
             let stream_wait = inner.slots.is_limited().then_some(slot.waited);
-            inner.waits.record(connect_wait, stream_wait);
+            inner.waits.waits(connect_wait, stream_wait);
             let response = match (send_on(sender, request).await, &inner.conn) {
                 (Ok(response), _) => response,
                 // Envoy's pool does not fail a stream because its

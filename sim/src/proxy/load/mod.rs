@@ -21,7 +21,6 @@ pub mod peak_ewma;
 pub use orca::{EndpointWeight, OrcaConfig};
 pub use peak_ewma::PeakEwma;
 
-use super::available::Available;
 use super::body::Buffered;
 use super::classify::Classified;
 use crate::sync::lock;
@@ -145,11 +144,7 @@ impl<S> Load for Measured<S> {
     }
 }
 
-impl<S: Available> Available for Measured<S> {
-    fn is_available(&self, now: Instant) -> bool {
-        self.inner.is_available(now)
-    }
-}
+crate::proxy::available::pass_available!(Measured);
 
 impl<S> Service<Request<Buffered>> for Measured<S>
 where
