@@ -86,10 +86,18 @@ impl<S: EndpointService> Balance<S> {
     /// Applies the latest endpoint set if discovery changed it: endpoints
     /// that stay (same pod, same address) keep their stack and its state;
     /// new ones get a fresh stack. O(n log n) in the set's size.
+    ///
+    /// Inlined: every pick asks, and almost always nothing changed; the
+    /// rebuild is its own function so this check costs no call.
+    #[inline]
     pub(super) fn refresh(&mut self, force: bool) {
-        if !force && !self.discovery.has_changed().unwrap_or(false) {
-            return;
+        if force || self.discovery.has_changed().unwrap_or(false) {
+            self.rebuild();
         }
+    }
+
+    /// Rebuilds the endpoint list from the latest set (see [`Self::refresh`]).
+    fn rebuild(&mut self) {
         let latest = self.discovery.borrow_and_update().clone();
         let mut old: BTreeMap<(String, SocketAddr), Slot<S>> = std::mem::take(&mut self.endpoints)
             .into_iter()
