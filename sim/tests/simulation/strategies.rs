@@ -262,3 +262,58 @@ fn a_request_timeout_fails_slow_calls_with_deadline_exceeded() {
     // No call the app saw took much longer than the timeout.
     assert!(r.latency_ms.max < 60.0, "max {}", r.latency_ms.max);
 }
+
+#[test]
+fn least_conn_sends_a_10x_slower_replica_less_than_its_third_under_steady_arrivals() {
+    // nginx's least_conn and haproxy's leastconn, modelled. Under steady
+    // arrivals the slow replica holds its calls longer, has the most in
+    // flight and is picked least. (A page's 100 calls at one instant find
+    // every replica at the same count each time and go round robin: the
+    // slow-replica scenario's pages give exactly round robin's thirds.)
+    let seed = seed(7);
+    let text = r#"
+seed = 7
+strategies = ["sidecar:round-robin", "sidecar:least-conn"]
+[stockdata]
+replicas = 3
+concurrency = 8
+service_time = { distribution = "exponential", mean = "2ms" }
+slowdown = { stockdata-2 = 10.0 }
+[workload]
+target = "get"
+model = "open"
+arrival = "poisson"
+rate = 1000
+duration = "2s"
+drain = "2s"
+"#;
+    let s = Scenario::parse(text, "least-conn.toml").unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&s, seed);
+    let (rr, lc) = (&report.strategies[0], &report.strategies[1]);
+    let share =
+        |r: &reports::StrategyReport| r.per_replica["stockdata-2"] as f64 / r.requests.ok as f64;
+    eprintln!(
+        "stockdata-2 share: round-robin {:.3}, least-conn {:.3}; p99 {} / {} ms",
+        share(rr),
+        share(lc),
+        rr.latency_ms.p99,
+        lc.latency_ms.p99
+    );
+    assert!(
+        (share(rr) - 1.0 / 3.0).abs() < 0.05,
+        "seed {seed}: rr share {}",
+        share(rr)
+    );
+    assert!(
+        share(lc) < 0.2,
+        "seed {seed}: least-conn share {} (rerun with MESHSIM_SEED={seed})",
+        share(lc)
+    );
+    assert!(
+        lc.latency_ms.p99 < rr.latency_ms.p99,
+        "seed {seed}: least-conn p99 {} >= round-robin p99 {}",
+        lc.latency_ms.p99,
+        rr.latency_ms.p99
+    );
+    assert_eq!(lc.requests.errors.values().sum::<u64>(), 0);
+}

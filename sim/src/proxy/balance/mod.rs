@@ -12,12 +12,13 @@
 //!
 //! Policies, one per module: [`round_robin`], [`random`], [`p2c`] (least
 //! request or peak-EWMA, by the endpoint's measured load),
-//! [`weighted_random`], [`wrr`]; each is registered by one line of the
+//! [`weighted_random`], [`wrr`], [`least_conn`]; each is registered by one line of the
 //! [`policies!`](policy) invocation below, which is all the balancer,
 //! the settings, the profiles and strategy parsing read ([`policy`] says
 //! how). Every random choice comes from the balancer's own seeded RNG
 //! ([`Balance::from_rng`]).
 
+pub mod least_conn;
 pub mod p2c;
 pub mod policy;
 pub mod random;
@@ -64,6 +65,9 @@ policy::policies! {
         /// gRFC A58 `weight_update_period`.
         update_period: std::time::Duration,
     } => wrr::Wrr,
+    /// [`least_conn`]: the fewest requests in flight, ties in turn (nginx
+    /// `least_conn`, haproxy `leastconn`).
+    LeastConn => least_conn::LeastConn,
 }
 
 /// What a policy sees of one available endpoint.
