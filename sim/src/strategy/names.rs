@@ -170,6 +170,26 @@ pub fn feature_names() -> impl Iterator<Item = &'static str> {
     FEATURES.iter().map(|(name, _)| *name)
 }
 
+/// `items` joined with ", " into lines of at most `width` characters (an
+/// item longer than that gets a line of its own).
+fn wrap(items: &[String], width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for item in items {
+        match lines.last_mut() {
+            Some(line) if line.len() + 2 + item.len() < width => {
+                line.push_str(", ");
+                line.push_str(item);
+            }
+            Some(line) => {
+                line.push(',');
+                lines.push(item.clone());
+            }
+            None => lines.push(item.clone()),
+        }
+    }
+    lines
+}
+
 /// The `Strategies:` section of `meshsim run --help`.
 pub fn help() -> String {
     let column = |left: &str, right: &str| format!("  {left:<24}{right}\n");
@@ -198,7 +218,9 @@ pub fn help() -> String {
         &format!("{POLICY_PREFIX}<policy>"),
         "outbound sidecar balancing each request; <policy> is",
     ));
-    out.push_str(&column("", &sidecars(true).join(", ")));
+    for line in wrap(&sidecars(true), 80 - 26) {
+        out.push_str(&column("", &line));
+    }
     out.push_str(&column("", &format!("({shorthands})")));
     out.push_str(&column(
         &sidecars(false).join(", "),

@@ -62,8 +62,39 @@ fn every_strategy_prints_as_it_parses() {
 
 #[test]
 fn help_lists_the_table() {
+    // The policy lines come from the registration table (each new policy
+    // changes them): checked for names and width, the rest byte for byte.
+    let help = help();
+    let lines: Vec<&str> = help.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.contains("<policy> is"))
+        .expect("policy row")
+        + 1;
+    let end = lines
+        .iter()
+        .position(|l| l.contains("(sidecar = "))
+        .expect("shorthand row");
+    let policies = lines[first..end].join(" ");
+    for named in crate::proxy::balance::POLICIES
+        .iter()
+        .flat_map(|p| p.iter())
+    {
+        assert!(
+            policies.contains(named.name),
+            "{} not in {policies}",
+            named.name
+        );
+    }
+    assert!(
+        lines[first..end].iter().all(|l| l.chars().count() <= 80),
+        "{help}"
+    );
+    let mut pinned = lines[..first].to_vec();
+    pinned.push("                          <the registered policies>");
+    pinned.extend(&lines[end..]);
     assert_eq!(
-        help(),
+        pinned.join("\n") + "\n",
         "\
 Strategies:
   cached-dns              resolve once, one HTTP/2 connection (the seed's HttpClient)
@@ -71,7 +102,7 @@ Strategies:
   client-rr               gRPC client-side round robin over a headless service
   pin-until-error         one address until a server error, then the next (dialogue)
   sidecar:<policy>        outbound sidecar balancing each request; <policy> is
-                          round-robin, random, least-request, peak-ewma, weighted, wrr
+                          <the registered policies>
                           (sidecar = sidecar:round-robin)
   linkerd, istio, consul  the sidecar with that mesh's documented defaults
   nginx, haproxy          real mode only: Debian's nginx or haproxy as the sidecar,
