@@ -115,3 +115,59 @@ ready_after = "200ms"
         assert!(failed * 50 <= st.requests.sent, "{name}: {:?}", st.requests);
     }
 }
+
+/// Caddy (Go's HTTP/2, next to nginx's and haproxy's C) splits each page
+/// like meshsim's own round robin, and its `least_conn` spreads too.
+#[test]
+fn caddy_round_robin_splits_each_page_like_meshsims_own() {
+    if !installed(&["/usr/bin/caddy"], "caddy") {
+        return;
+    }
+    let s = scenario(
+        r#"
+name = "peers-caddy"
+seed = 42
+strategies = ["caddy", "caddy:least-request"]
+[cluster]
+nodes = 3
+[stockdata]
+replicas = 2
+[load]
+page_loads = 8
+interval = "100ms"
+"#,
+    );
+    let report = {
+        let _one = exclusive();
+        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let names: Vec<&str> = report.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sidecar:round-robin",
+            "caddy:round-robin",
+            "sidecar:least-request",
+            "caddy:least-request"
+        ]
+    );
+    for name in ["sidecar:round-robin", "caddy:round-robin"] {
+        let st = strategy(&report, name);
+        assert_eq!(st.requests.ok, 800, "{name}: {:?}", st.requests);
+        for page in &st.page_loads {
+            let split = shares(page);
+            assert_eq!(split.len(), 2, "{name}: {split:?}");
+            assert!(
+                split.iter().all(|&n| (45..=55).contains(&n)),
+                "{name}: a page split {split:?}"
+            );
+        }
+    }
+    let lc = strategy(&report, "caddy:least-request");
+    assert_eq!(lc.requests.ok, 800, "{:?}", lc.requests);
+    assert!(
+        lc.per_replica.values().all(|&n| n > 0),
+        "{:?}",
+        lc.per_replica
+    );
+}

@@ -37,6 +37,7 @@
 //! - `nginx`, `haproxy`: each proxy's configuration and how endpoint
 //!   changes reach it.
 
+mod caddy;
 mod haproxy;
 mod nginx;
 mod process;
@@ -146,17 +147,22 @@ impl Running<'_> {
         known: &mut BTreeSet<String>,
     ) {
         let before = servers(upstreams);
-        let updated = sync(upstreams, now, self.listen, connect).await.is_ok()
-            && write_config(self.spec, self.dir, self.listen, upstreams).is_ok();
-        if updated {
-            let _ = match self.spec.proxy {
-                PeerProxy::Nginx => nginx::reload(self.child).await,
-                PeerProxy::Haproxy => {
-                    let after = servers(upstreams);
-                    haproxy::runtime_update(self.dir, &before, &after, known).await
-                }
-            };
+        if sync(upstreams, now, self.listen, connect).await.is_err() {
+            return;
         }
+        let Ok(config) = write_config(self.spec, self.dir, self.listen, upstreams) else {
+            return;
+        };
+        let _ = match self.spec.proxy {
+            PeerProxy::Nginx => nginx::reload(self.child).await,
+            PeerProxy::Haproxy => {
+                let after = servers(upstreams);
+                haproxy::runtime_update(self.dir, &before, &after, known).await
+            }
+            PeerProxy::Caddy => {
+                caddy::reload(process::binary(self.spec.proxy), self.dir, &config).await
+            }
+        };
     }
 }
 
@@ -187,6 +193,10 @@ pub(crate) fn write_config_for(
         PeerProxy::Haproxy => (
             "haproxy.cfg",
             haproxy::config(spec.policy, dir, listen, servers),
+        ),
+        PeerProxy::Caddy => (
+            "Caddyfile",
+            caddy::config(spec.policy, dir, listen, servers),
         ),
     };
     let path = dir.join(name);
