@@ -1,6 +1,26 @@
 //! Caddy as the peer: its Caddyfile (`reverse_proxy` over h2c on both
 //! sides) and how endpoint changes reach it (the rewritten Caddyfile loaded
-//! through its admin API, `caddy reload`).
+//! through its admin API, `caddy reload`, as Caddy's users change its
+//! upstreams: every change reloads the whole configuration).
+//!
+//! Measured with Debian's Caddy 2.6.2 (sim/tests/real/peers.rs): a reload
+//! does not reach an h2c connection that is already open. Caddy's h2c
+//! handler (golang.org/x/net/http2/h2c) hijacks the connection from Go's
+//! HTTP server, and `http.Server.Shutdown` "does not attempt to close nor
+//! wait for hijacked connections", so stopping the old server neither
+//! closes it nor sends GOAWAY; it keeps the configuration it was opened with (caddyserver/caddy
+//! #6195 reports clients on an old configuration after a reload). The app
+//! never uses a replica added later, and keeps calling a removed one: a
+//! failure counted under the unloaded configuration is forgotten at once,
+//! as the timer that would forget it after `fail_duration` ends with that
+//! configuration's context (reverseproxy.go, `countFailure`). Restarting Caddy instead would drop the app's
+//! connection and its calls in flight, which Caddy's users do not do to
+//! change upstreams.
+//!
+//! Towards the replicas the `h2c` transport is golang.org/x/net's HTTP/2
+//! transport, one multiplexed connection per upstream, reused; the `http`
+//! transport's `keepalive*` options do not apply to it in 2.6 (they were
+//! applied to h2c only later, caddyserver/caddy#6343).
 
 use crate::strategy::PeerPolicy;
 use std::fmt::Write;
