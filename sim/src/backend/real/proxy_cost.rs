@@ -197,6 +197,10 @@ impl Proxy {
         meshsim: &std::path::Path,
         replica: SocketAddr,
     ) -> io::Result<Option<Self>> {
+        if kind == PathKind::Direct {
+            // No proxy, and no scratch folder (one made here was left behind).
+            return Ok(None);
+        }
         let listen = free_port()?;
         let dir = peer::scratch_dir(kind.name().split(' ').next().unwrap_or("proxy"))?;
         let mut child = match kind {
