@@ -55,7 +55,7 @@ pub fn run(
     assemble(scenario, seed, &runs)
 }
 
-/// `scenario` with each peer strategy (nginx, haproxy) right after
+/// `scenario` with each peer strategy (nginx, haproxy, Caddy) right after
 /// meshsim's own policy of the same name, which is added if missing, so a
 /// report always shows the two side by side.
 pub fn with_counterparts(scenario: &Scenario) -> Scenario {

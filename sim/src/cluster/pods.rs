@@ -49,7 +49,7 @@ pub(crate) enum WebMode {
     Dns,
     /// The app dials the service VIP through kube-proxy.
     KubeProxy { seed: u64 },
-    /// The app dials a real proxy (nginx, haproxy) in its pod: real mode.
+    /// The app dials a real proxy (nginx, haproxy, Caddy) in its pod: real mode.
     Peer { port: u16, spec: PeerSpec },
     /// The app dials its sidecar.
     Sidecar {

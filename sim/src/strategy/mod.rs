@@ -38,7 +38,7 @@ pub enum Strategy {
     PinUntilError,
     /// An outbound sidecar.
     Sidecar(SidecarSpec),
-    /// A real proxy (nginx or haproxy) as the sidecar: real mode only.
+    /// A real proxy (nginx, haproxy or Caddy) as the sidecar: real mode only.
     Peer(PeerSpec),
 }
 
@@ -58,16 +58,22 @@ pub enum PeerProxy {
     Nginx,
     /// haproxy, `mode http` with `proto h2` servers.
     Haproxy,
+    /// Caddy, `reverse_proxy` over h2c.
+    Caddy,
 }
 
 impl PeerProxy {
     /// The HTTP/2 streams per connection the peer's listener advertises:
     /// nginx's `http2_max_concurrent_streams` default, 128 (ngx_http_v2_module);
-    /// haproxy 2.6's `tune.h2.max-concurrent-streams` default, 100.
+    /// haproxy 2.6's `tune.h2.max-concurrent-streams` default, 100;
+    /// Caddy 2.6 leaves Go's HTTP/2 server at its default, 250
+    /// (golang.org/x/net/http2 `defaultMaxStreams`; its SETTINGS frame says
+    /// 250, read with `nghttp -nv`).
     pub fn max_concurrent_streams(self) -> u32 {
         match self {
             Self::Nginx => 128,
             Self::Haproxy => 100,
+            Self::Caddy => 250,
         }
     }
 }
@@ -75,9 +81,11 @@ impl PeerProxy {
 /// A peer's balancing, named as meshsim's own policies are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PeerPolicy {
-    /// nginx's default / haproxy `balance roundrobin`.
+    /// nginx's default / haproxy `balance roundrobin` / Caddy
+    /// `lb_policy round_robin`.
     RoundRobin,
-    /// nginx `least_conn` / haproxy `balance leastconn`.
+    /// nginx `least_conn` / haproxy `balance leastconn` / Caddy
+    /// `lb_policy least_conn`.
     LeastRequest,
 }
 

@@ -141,6 +141,24 @@ const MESHES_AND_PEERS: &[BaseName] = &[
             peer(PeerProxy::Haproxy, PeerPolicy::LeastRequest),
         )
     },
+    BaseName {
+        shorthand: true,
+        ..name("caddy", peer(PeerProxy::Caddy, PeerPolicy::RoundRobin))
+    },
+    BaseName {
+        help: "real mode: Caddy as the sidecar (h2c, round_robin)",
+        ..name(
+            "caddy:round-robin",
+            peer(PeerProxy::Caddy, PeerPolicy::RoundRobin),
+        )
+    },
+    BaseName {
+        help: "real mode: Caddy as the sidecar (least_conn)",
+        ..name(
+            "caddy:least-request",
+            peer(PeerProxy::Caddy, PeerPolicy::LeastRequest),
+        )
+    },
 ];
 
 /// The prefix of policy names.
@@ -227,10 +245,13 @@ pub fn help() -> String {
         "the sidecar with that mesh's documented defaults",
     ));
     out.push_str(&column(
-        "nginx, haproxy",
-        "real mode only: Debian's nginx or haproxy as the sidecar,",
+        "nginx, haproxy, caddy",
+        "real mode only: Debian's nginx, haproxy or Caddy as the",
     ));
-    out.push_str(&column("", ":round-robin (the default) or :least-request"));
+    out.push_str(&column(
+        "",
+        "sidecar, :round-robin (the default) or :least-request",
+    ));
     out.push_str(&format!(
         "  +{}\n",
         feature_names().collect::<Vec<_>>().join(" +")

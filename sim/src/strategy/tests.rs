@@ -53,6 +53,8 @@ fn every_strategy_prints_as_it_parses() {
         "nginx:least-request",
         "haproxy:round-robin",
         "haproxy:least-request",
+        "caddy:round-robin",
+        "caddy:least-request",
     ];
     for name in every {
         let s: Strategy = name.parse().expect("valid");
@@ -105,8 +107,8 @@ Strategies:
                           <the registered policies>
                           (sidecar = sidecar:round-robin)
   linkerd, istio, consul  the sidecar with that mesh's documented defaults
-  nginx, haproxy          real mode only: Debian's nginx or haproxy as the sidecar,
-                          :round-robin (the default) or :least-request
+  nginx, haproxy, caddy   real mode only: Debian's nginx, haproxy or Caddy as the
+                          sidecar, :round-robin (the default) or :least-request
   +retry +profile-retry +route-retry +budget +accrual +outlier
                           turn on retries (Linkerd's ServiceProfile or HTTPRoute
                           retries), a retry budget, failure accrual or outlier

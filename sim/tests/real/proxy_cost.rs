@@ -1,6 +1,6 @@
 //! `meshsim bench --real`'s measurements (`sim::backend::real::proxy_cost`), short:
 //! every path at one rate and at saturation, each proxy's CPU and memory
-//! read from /proc. Skipped without nginx and haproxy, except under CI.
+//! read from /proc. Skipped without nginx, haproxy and caddy, except under CI.
 
 use crate::{exclusive, installed};
 use sim::backend::real::proxy_cost::{self, Timing};
@@ -8,7 +8,10 @@ use std::time::Duration;
 
 #[test]
 fn each_proxy_is_measured_against_the_direct_path_in_one_run() {
-    if !installed(&["/usr/sbin/nginx", "/usr/sbin/haproxy"], "nginx haproxy") {
+    if !installed(
+        &["/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/bin/caddy"],
+        "nginx haproxy caddy",
+    ) {
         return;
     }
     let _one = exclusive();
@@ -35,7 +38,9 @@ fn each_proxy_is_measured_against_the_direct_path_in_one_run() {
             "nginx",
             "nginx",
             "haproxy",
-            "haproxy"
+            "haproxy",
+            "caddy",
+            "caddy"
         ]
     );
     for p in &points {

@@ -71,10 +71,10 @@ pub fn check(scenario: &Scenario) -> Result<(), String> {
         if let Strategy::Peer(p) = s
             && !peer::installed(p.proxy)
         {
+            let package = peer::package(p.proxy);
             return Err(format!(
-                "`{s}` runs Debian's {} as the sidecar, and it is not installed \
-                 (apt-get install nginx haproxy)",
-                peer::package(p.proxy)
+                "`{s}` runs Debian's {package} as the sidecar, and it is not installed \
+                 (apt-get install {package})"
             ));
         }
     }

@@ -1,5 +1,5 @@
 //! What a proxy costs, side by side: meshsim's own proxy (`meshsim proxy`,
-//! as a separate process), nginx and haproxy, each alone between a client
+//! as a separate process), nginx, haproxy and Caddy, each alone between a client
 //! and one StockData replica on loopback, against the direct path.
 //!
 //! For each path and each offered rate (an open loop of Poisson `Get`s
@@ -37,11 +37,19 @@ pub enum PathKind {
     Nginx,
     /// Through haproxy (`proto h2`).
     Haproxy,
+    /// Through Caddy (`reverse_proxy`, h2c).
+    Caddy,
 }
 
 impl PathKind {
     /// Every path, direct first.
-    pub const ALL: [PathKind; 4] = [Self::Direct, Self::Meshsim, Self::Nginx, Self::Haproxy];
+    pub const ALL: [PathKind; 5] = [
+        Self::Direct,
+        Self::Meshsim,
+        Self::Nginx,
+        Self::Haproxy,
+        Self::Caddy,
+    ];
 
     /// Its name in tables.
     pub fn name(self) -> &'static str {
@@ -50,6 +58,7 @@ impl PathKind {
             Self::Meshsim => "meshsim proxy",
             Self::Nginx => "nginx",
             Self::Haproxy => "haproxy",
+            Self::Caddy => "caddy",
         }
     }
 }
@@ -188,6 +197,10 @@ impl Proxy {
         meshsim: &std::path::Path,
         replica: SocketAddr,
     ) -> io::Result<Option<Self>> {
+        if kind == PathKind::Direct {
+            // No proxy, and no scratch folder (one made here was left behind).
+            return Ok(None);
+        }
         let listen = free_port()?;
         let dir = peer::scratch_dir(kind.name().split(' ').next().unwrap_or("proxy"))?;
         let mut child = match kind {
@@ -212,13 +225,14 @@ impl Proxy {
                 .process_group(0)
                 .kill_on_drop(true)
                 .spawn()?,
-            PathKind::Nginx | PathKind::Haproxy => {
+            PathKind::Nginx | PathKind::Haproxy | PathKind::Caddy => {
+                let proxy = match kind {
+                    PathKind::Nginx => PeerProxy::Nginx,
+                    PathKind::Haproxy => PeerProxy::Haproxy,
+                    _ => PeerProxy::Caddy,
+                };
                 let spec = PeerSpec {
-                    proxy: if kind == PathKind::Nginx {
-                        PeerProxy::Nginx
-                    } else {
-                        PeerProxy::Haproxy
-                    },
+                    proxy,
                     policy: PeerPolicy::RoundRobin,
                 };
                 let config = peer::write_config_for(

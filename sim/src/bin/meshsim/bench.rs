@@ -27,7 +27,7 @@ Examples:
   meshsim bench --skip-scale --json      Skip the 1M-request point, print JSON
   meshsim bench --check                  Exit 1 when a target is missed
   meshsim bench --only scale --quick     One part only (e.g. under perf)
-  meshsim bench --real                   meshsim's proxy, nginx and haproxy on real sockets
+  meshsim bench --real                   meshsim's proxy, nginx, haproxy, caddy on real sockets
 
 Instruction counts (valgrind's callgrind; repeatable to ~0.01%, unlike wall time):
   meshsim bench --instructions           Per request / pick / run, against the baseline
@@ -74,7 +74,7 @@ pub struct BenchArgs {
     /// Count instructions per operation under callgrind instead of timing.
     #[arg(long)]
     instructions: bool,
-    /// Real sockets instead: what meshsim's proxy, nginx and haproxy add
+    /// Real sockets instead: what meshsim's proxy, nginx, haproxy and Caddy add
     /// over the direct path at 1k, 5k and 10k requests/s and at
     /// saturation, their CPU per request and peak RSS (proxy-cost.md,
     /// .json, .svg, .png in --out).

@@ -1,4 +1,4 @@
-//! `meshsim bench --real`: what meshsim's proxy, nginx and haproxy cost.
+//! `meshsim bench --real`: what meshsim's proxy, nginx, haproxy and Caddy cost.
 
 use crate::{Failure, progress_bar};
 use reports::charts::{self, ProxyCostChart};
@@ -13,11 +13,12 @@ pub fn run(out: &Path, quick: bool, json: bool) -> Result<(), Failure> {
     for proxy in [
         sim::strategy::PeerProxy::Nginx,
         sim::strategy::PeerProxy::Haproxy,
+        sim::strategy::PeerProxy::Caddy,
     ] {
         if !sim::backend::real::peer::installed(proxy) {
             return Err(Failure::Input(anyhow::anyhow!(
-                "bench --real compares meshsim's proxy with nginx and haproxy; install them \
-                 (apt-get install nginx haproxy)"
+                "bench --real compares meshsim's proxy with nginx, haproxy and Caddy; install \
+                 them (apt-get install nginx haproxy caddy)"
             )));
         }
     }

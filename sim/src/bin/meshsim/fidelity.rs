@@ -108,7 +108,7 @@ fn one(
         progress.set_message(s.to_string());
         progress.inc(1);
     };
-    // Real proxies (nginx, haproxy) run for real only, next to meshsim's
+    // Real proxies (nginx, haproxy, Caddy) run for real only, next to meshsim's
     // own policy of the same name, which is what the simulator runs.
     let scenario = sim::runner::with_counterparts(&scenario);
     let mut simulated = scenario.clone();

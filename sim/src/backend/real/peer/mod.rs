@@ -1,5 +1,5 @@
-//! Real proxies as peers: nginx and haproxy, from Debian's packages, in
-//! the StockWeb pod where meshsim's sidecar would be.
+//! Real proxies as peers: nginx, haproxy and Caddy, from Debian's packages,
+//! in the StockWeb pod where meshsim's sidecar would be.
 //!
 //! meshsim writes the proxy's configuration, starts it as a child process
 //! listening on the pod's sidecar address, and kills it with the pod. The
@@ -15,11 +15,16 @@
 //! reconnects to a new one); haproxy gets them through its runtime API
 //! (`add server`, `set server … state maint|ready` on the admin socket),
 //! which changes the running worker's servers in place: no new worker, no
-//! connection handed over. The proxy starts once the first replicas are
-//! ready (or after the startup timeout): started empty, it failed calls.
-//! Health checks are off: both proxies only learn of a failed server from
-//! failed requests (nginx's passive `max_fails=1 fail_timeout=10s`, its
-//! defaults; haproxy without `check`).
+//! connection handed over; Caddy loads the rewritten Caddyfile through its
+//! admin API (`caddy reload`), which starts the new configuration's server
+//! on the same listener, but Caddy 2.6's h2c connections are not closed:
+//! the app's connection keeps the configuration it was opened with (see
+//! `caddy`). The proxy starts once the first replicas are ready (or after
+//! the startup timeout): started empty, it failed calls. Active health
+//! checks are off: the proxies only learn of a failed server from failed
+//! requests (nginx's passive `max_fails=1 fail_timeout=10s`, its defaults;
+//! haproxy without `check`; Caddy's passive `max_fails 1`, its default, and
+//! `fail_duration 30s`, its suggested starting point, 0 turning it off).
 //!
 //! ## Configuration
 //! - nginx: `grpc_pass` to an `upstream` (round robin, or `least_conn`),
@@ -28,15 +33,22 @@
 //!   `keepalive`), one worker process.
 //! - haproxy: `mode http`, a `proto h2` frontend and `proto h2` servers,
 //!   `balance roundrobin` or `leastconn`, one thread (`nbthread 1`).
+//! - Caddy: a Caddyfile, `servers { protocols h1 h2c }` towards the app,
+//!   `reverse_proxy` with `transport http { versions h2c 2 }` towards the
+//!   replicas (one multiplexed HTTP/2 connection each, reused), `lb_policy
+//!   round_robin` or `least_conn`, no access log (Caddy writes none unless
+//!   asked), its admin endpoint on a Unix socket in the peer's folder, one
+//!   OS thread running Go code (`GOMAXPROCS=1`).
 //!
 //! ## Files
 //! - this file: starting a peer and keeping it in step with the endpoints;
 //! - `process`: the child process (binary, scratch folder, spawn, wait
 //!   until it listens, kill its process group);
 //! - `upstream`: the forwarders in front of the replicas;
-//! - `nginx`, `haproxy`: each proxy's configuration and how endpoint
-//!   changes reach it.
+//! - `nginx`, `haproxy`, `caddy`: each proxy's configuration and how
+//!   endpoint changes reach it.
 
+mod caddy;
 mod haproxy;
 mod nginx;
 mod process;
@@ -137,7 +149,8 @@ struct Running<'a> {
 impl Running<'_> {
     /// Brings the peer's upstreams to `now` (the ready endpoints, which
     /// differ from them) and tells the running proxy: nginx reloads its
-    /// rewritten configuration, haproxy hears it on its runtime API.
+    /// rewritten configuration, haproxy hears it on its runtime API, Caddy
+    /// loads its rewritten Caddyfile (`caddy reload`).
     async fn follow<C: Connect>(
         &self,
         upstreams: &mut BTreeMap<String, Upstream>,
@@ -146,17 +159,22 @@ impl Running<'_> {
         known: &mut BTreeSet<String>,
     ) {
         let before = servers(upstreams);
-        let updated = sync(upstreams, now, self.listen, connect).await.is_ok()
-            && write_config(self.spec, self.dir, self.listen, upstreams).is_ok();
-        if updated {
-            let _ = match self.spec.proxy {
-                PeerProxy::Nginx => nginx::reload(self.child).await,
-                PeerProxy::Haproxy => {
-                    let after = servers(upstreams);
-                    haproxy::runtime_update(self.dir, &before, &after, known).await
-                }
-            };
+        if sync(upstreams, now, self.listen, connect).await.is_err() {
+            return;
         }
+        let Ok(config) = write_config(self.spec, self.dir, self.listen, upstreams) else {
+            return;
+        };
+        let _ = match self.spec.proxy {
+            PeerProxy::Nginx => nginx::reload(self.child).await,
+            PeerProxy::Haproxy => {
+                let after = servers(upstreams);
+                haproxy::runtime_update(self.dir, &before, &after, known).await
+            }
+            PeerProxy::Caddy => {
+                caddy::reload(process::binary(self.spec.proxy), self.dir, &config).await
+            }
+        };
     }
 }
 
@@ -187,6 +205,10 @@ pub(crate) fn write_config_for(
         PeerProxy::Haproxy => (
             "haproxy.cfg",
             haproxy::config(spec.policy, dir, listen, servers),
+        ),
+        PeerProxy::Caddy => (
+            "Caddyfile",
+            caddy::config(spec.policy, dir, listen, servers),
         ),
     };
     let path = dir.join(name);

@@ -14,10 +14,11 @@ use tokio::process::{Child, Command};
 const STARTUP: Duration = Duration::from_secs(5);
 
 /// The binary of `proxy`, as Debian installs it.
-fn binary(proxy: PeerProxy) -> &'static str {
+pub(super) fn binary(proxy: PeerProxy) -> &'static str {
     match proxy {
         PeerProxy::Nginx => "/usr/sbin/nginx",
         PeerProxy::Haproxy => "/usr/sbin/haproxy",
+        PeerProxy::Caddy => "/usr/bin/caddy",
     }
 }
 
@@ -26,6 +27,7 @@ pub fn package(proxy: PeerProxy) -> &'static str {
     match proxy {
         PeerProxy::Nginx => "nginx",
         PeerProxy::Haproxy => "haproxy",
+        PeerProxy::Caddy => "caddy",
     }
 }
 
@@ -75,6 +77,15 @@ pub(crate) fn spawn(proxy: PeerProxy, dir: &Path, config: &Path) -> io::Result<C
             .arg(config)
             .args(["-g", "daemon off; master_process on;"]),
         PeerProxy::Haproxy => cmd.args(["-W", "-db", "-f"]).arg(config),
+        // One OS thread running Go code at a time, as nginx runs one worker
+        // and haproxy one thread.
+        PeerProxy::Caddy => cmd
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .args(["--adapter", "caddyfile"])
+            .envs(super::caddy::environment(dir))
+            .env("GOMAXPROCS", "1"),
     };
     let log = std::fs::File::create(dir.join("peer.stderr"))?;
     cmd.stdin(Stdio::null())
