@@ -405,3 +405,62 @@ warmup = "500ms"
         );
     }
 }
+
+#[test]
+fn unready_on_real_sockets_moves_the_sidecar_off_the_pod_and_leaves_the_pinned_client_on_it() {
+    // The same timeline kind as the simulator's test (simulation/timeline.rs):
+    // stockdata-0 fails readiness from 300 to 700 ms and keeps serving.
+    let report = run(&scenario(
+        r#"
+name = "real-unready"
+seed = 3
+strategies = ["cached-dns", "sidecar:round-robin"]
+[stockdata]
+replicas = 2
+service_time = { distribution = "exponential", mean = "2ms" }
+[load]
+page_loads = 10
+interval = "100ms"
+[[timeline]]
+at = "300ms"
+kind = "unready"
+pod = "stockdata-0"
+duration = "400ms"
+"#,
+    ));
+    let pinned = strategy(&report, "cached-dns");
+    assert_eq!(pinned.requests.errors.values().sum::<u64>(), 0);
+    assert!(
+        pinned
+            .page_loads
+            .iter()
+            .all(|p| p.per_replica.get("stockdata-0") == Some(&100)),
+        "the pinned client stays on stockdata-0"
+    );
+    let meshed = strategy(&report, "sidecar:round-robin");
+    assert_eq!(meshed.requests.errors.values().sum::<u64>(), 0);
+    // Pages clear of the two instants (real timers race them).
+    for p in meshed
+        .page_loads
+        .iter()
+        .filter(|p| p.start_ms >= 350.0 && p.start_ms < 650.0)
+    {
+        assert_eq!(
+            p.per_replica.get("stockdata-1"),
+            Some(&100),
+            "page {} at {} ms reached the unready pod",
+            p.index,
+            p.start_ms
+        );
+    }
+    let back = meshed
+        .page_loads
+        .iter()
+        .filter(|p| p.start_ms >= 850.0)
+        .map(|p| p.per_replica.get("stockdata-0").copied().unwrap_or(0))
+        .sum::<u64>();
+    assert!(
+        back > 0,
+        "stockdata-0 never came back into the sidecar's set"
+    );
+}
