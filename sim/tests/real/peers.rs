@@ -3,7 +3,36 @@
 //! them installed the tests say so and pass, except under CI (`CI` set),
 //! where `.ci/run` installs them.
 
-use crate::{exclusive, installed, scenario, shares, strategy};
+use crate::{installed, run, scenario, shares, strategy};
+use reports::Report;
+
+/// Each of `names` served all 800 calls, every page split 45 to 55 between
+/// the two replicas.
+fn every_page_split_evenly(report: &Report, names: &[&str]) {
+    for name in names {
+        let st = strategy(report, name);
+        assert_eq!(st.requests.ok, 800, "{name}: {:?}", st.requests);
+        for page in &st.page_loads {
+            let split = shares(page);
+            assert_eq!(split.len(), 2, "{name}: {split:?}");
+            assert!(
+                split.iter().all(|&n| (45..=55).contains(&n)),
+                "{name}: a page split {split:?}"
+            );
+        }
+    }
+}
+
+/// `name` served all 800 calls and used every replica.
+fn spreads(report: &Report, name: &str) {
+    let lc = strategy(report, name);
+    assert_eq!(lc.requests.ok, 800, "{:?}", lc.requests);
+    assert!(
+        lc.per_replica.values().all(|&n| n > 0),
+        "{:?}",
+        lc.per_replica
+    );
+}
 
 #[test]
 fn nginx_and_haproxy_round_robin_split_each_page_like_meshsims_own() {
@@ -24,10 +53,7 @@ page_loads = 8
 interval = "100ms"
 "#,
     );
-    let report = {
-        let _one = exclusive();
-        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let report = run(&s);
     // Each peer sits right after meshsim's own policy of the same name,
     // which is added when the scenario does not list it.
     let names: Vec<&str> = report.strategies.iter().map(|s| s.name.as_str()).collect();
@@ -41,30 +67,16 @@ interval = "100ms"
             "haproxy:least-request"
         ]
     );
-    for name in [
-        "sidecar:round-robin",
-        "nginx:round-robin",
-        "haproxy:round-robin",
-    ] {
-        let st = strategy(&report, name);
-        assert_eq!(st.requests.ok, 800, "{name}: {:?}", st.requests);
-        for page in &st.page_loads {
-            let split = shares(page);
-            assert_eq!(split.len(), 2, "{name}: {split:?}");
-            assert!(
-                split.iter().all(|&n| (45..=55).contains(&n)),
-                "{name}: a page split {split:?}"
-            );
-        }
-    }
-    // haproxy's leastconn spreads too (not by turns: by connections).
-    let lc = strategy(&report, "haproxy:least-request");
-    assert_eq!(lc.requests.ok, 800);
-    assert!(
-        lc.per_replica.values().all(|&n| n > 0),
-        "{:?}",
-        lc.per_replica
+    every_page_split_evenly(
+        &report,
+        &[
+            "sidecar:round-robin",
+            "nginx:round-robin",
+            "haproxy:round-robin",
+        ],
     );
+    // haproxy's leastconn spreads too (not by turns: by connections).
+    spreads(&report, "haproxy:least-request");
 }
 
 /// A replica added mid-run, while pages overlap (the app's one connection
@@ -96,10 +108,7 @@ replicas = 3
 ready_after = "200ms"
 "#,
     );
-    let report = {
-        let _one = exclusive();
-        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let report = run(&s);
     for name in ["nginx:round-robin", "haproxy:round-robin"] {
         let st = strategy(&report, name);
         let last = st.page_loads.last().expect("pages");
@@ -137,10 +146,7 @@ page_loads = 8
 interval = "100ms"
 "#,
     );
-    let report = {
-        let _one = exclusive();
-        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let report = run(&s);
     let names: Vec<&str> = report.strategies.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
@@ -151,25 +157,8 @@ interval = "100ms"
             "caddy:least-request"
         ]
     );
-    for name in ["sidecar:round-robin", "caddy:round-robin"] {
-        let st = strategy(&report, name);
-        assert_eq!(st.requests.ok, 800, "{name}: {:?}", st.requests);
-        for page in &st.page_loads {
-            let split = shares(page);
-            assert_eq!(split.len(), 2, "{name}: {split:?}");
-            assert!(
-                split.iter().all(|&n| (45..=55).contains(&n)),
-                "{name}: a page split {split:?}"
-            );
-        }
-    }
-    let lc = strategy(&report, "caddy:least-request");
-    assert_eq!(lc.requests.ok, 800, "{:?}", lc.requests);
-    assert!(
-        lc.per_replica.values().all(|&n| n > 0),
-        "{:?}",
-        lc.per_replica
-    );
+    every_page_split_evenly(&report, &["sidecar:round-robin", "caddy:round-robin"]);
+    spreads(&report, "caddy:least-request");
 }
 
 /// Caddy 2.6 reloads (`caddy reload`) without touching the connections it
@@ -202,10 +191,7 @@ replicas = 3
 ready_after = "200ms"
 "#,
     );
-    let report = {
-        let _one = exclusive();
-        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let report = run(&s);
     let st = strategy(&report, "caddy:round-robin");
     assert_eq!(st.requests.ok, st.requests.sent, "{:?}", st.requests);
     assert_eq!(
@@ -250,10 +236,7 @@ duration = "30s"
 ready_after = "1s"
 "#,
     );
-    let report = {
-        let _one = exclusive();
-        sim::runner::run_real(&s, s.seed, |_| {}).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let report = run(&s);
     let st = strategy(&report, "caddy:round-robin");
     let failed = st.requests.sent - st.requests.ok;
     // Marked down after one failure, a handful would fail; here about a

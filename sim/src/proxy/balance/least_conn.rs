@@ -64,17 +64,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn candidates(loads: &[f64]) -> Vec<Candidate> {
-        loads
-            .iter()
-            .enumerate()
-            .map(|(index, &load)| Candidate {
-                index,
-                load,
-                weight: 1,
-            })
-            .collect()
-    }
+    use crate::proxy::balance::candidates_with_loads as candidates;
 
     #[test]
     fn the_least_loaded_wins_and_ties_go_in_turn() {

@@ -70,6 +70,21 @@ policy::policies! {
     LeastConn => least_conn::LeastConn,
 }
 
+/// Candidates at positions 0.. with these loads and weight 1 (for the
+/// policies' unit tests).
+#[cfg(test)]
+pub(crate) fn candidates_with_loads(loads: &[f64]) -> Vec<Candidate> {
+    loads
+        .iter()
+        .enumerate()
+        .map(|(index, &load)| Candidate {
+            index,
+            load,
+            weight: 1,
+        })
+        .collect()
+}
+
 /// What a policy sees of one available endpoint.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {

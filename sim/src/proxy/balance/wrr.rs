@@ -180,17 +180,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn candidates(loads: &[f64]) -> Vec<Candidate> {
-        loads
-            .iter()
-            .enumerate()
-            .map(|(index, &load)| Candidate {
-                index,
-                load,
-                weight: 1,
-            })
-            .collect()
-    }
+    use crate::proxy::balance::candidates_with_loads as candidates;
 
     fn counts(loads: &[f64], picks: usize) -> Vec<usize> {
         let mut wrr = Wrr::new(12345);
