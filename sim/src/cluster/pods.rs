@@ -130,6 +130,15 @@ impl PodFactory {
         }
     }
 
+    /// How late the strategy's sidecars learn of an endpoint change
+    /// (`discovery_delay`; zero without meshsim's sidecar).
+    pub fn discovery_delay(&self) -> std::time::Duration {
+        match self.strategy {
+            Strategy::Sidecar(spec) => self.sidecar_config(&spec).discovery_delay,
+            _ => std::time::Duration::ZERO,
+        }
+    }
+
     /// The sidecar configuration of `spec`: its profile, the scenario's
     /// `[sidecar]` overrides, and the stream limit the replicas advertise.
     pub fn sidecar_config(&self, spec: &SidecarSpec) -> SidecarConfig {

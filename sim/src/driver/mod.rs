@@ -38,13 +38,16 @@ pub(crate) trait Backend: Fabric {
     /// Starts every node's agent; an agent runs the pods `table` places on
     /// its node.
     fn start_nodes(&mut self, nodes: usize, table: &PodTable, control: &ControlPlane);
-    /// Returns once the first `count` pods are ready.
+    /// Returns once the first `count` pods are ready and `settle` has
+    /// passed since (so every proxy's view of them is current); returns
+    /// the reading of the proxies' metric clock at which the load starts.
     fn started(
         &mut self,
         control: &ControlPlane,
         table: &PodTable,
         count: usize,
-    ) -> Result<(), DriveError>;
+        settle: Duration,
+    ) -> Result<Duration, DriveError>;
     /// Starts the workload from the `ingress` host; its records go to the
     /// returned ledger.
     fn start_load(&mut self, plan: Plan, control: &ControlPlane) -> loadgen::Ledger<Answer>;
@@ -80,7 +83,11 @@ pub(crate) fn drive<B: Backend>(
         // Initial pods are ready as soon as they listen.
         table.insert(spec, Duration::ZERO);
     }
-    backend.started(&control, &table, count)?;
+    // The load starts on a settled cluster: a proxy that learns of
+    // endpoints `discovery_delay` late (Istio's debounce) would otherwise
+    // see only the replicas that happened to be ready when its pod
+    // started, and send the first 100 ms of calls to them alone.
+    let origin = backend.started(&control, &table, count, factory.discovery_delay())?;
 
     let plan = Plan::of(scenario, seed);
     let (warmup, target) = (plan.warmup, plan.target);
@@ -129,6 +136,7 @@ pub(crate) fn drive<B: Backend>(
         elapsed,
         &table,
         events,
+        origin,
     ))
 }
 

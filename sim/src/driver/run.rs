@@ -59,6 +59,7 @@ pub(crate) fn finish(
     sim_time: Duration,
     table: &PodTable,
     events: Vec<(Duration, String)>,
+    origin: Duration,
 ) -> StrategyRun {
     let mut proxy: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
@@ -86,7 +87,7 @@ pub(crate) fn finish(
                     streams.endpoints = Some(config.h2.endpoint_max_concurrent_streams);
                     proxy
                         .get_or_insert_with(ProxyMetrics::default)
-                        .merge(&crate::sync::lock(metrics));
+                        .merge(&crate::sync::lock(metrics).since(origin));
                     settings = config.settings();
                 }
             }

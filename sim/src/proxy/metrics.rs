@@ -117,6 +117,21 @@ impl ProxyMetrics {
         self.stream_wait.merge(&other.stream_wait);
     }
 
+    /// These metrics with `retries_by_ms` counted from `origin` (the
+    /// clock reading at which the workload started) instead of the clock's
+    /// zero; a retry before it counts at 0.
+    pub fn since(&self, origin: std::time::Duration) -> ProxyMetrics {
+        let shift = u64::try_from(origin.as_millis()).unwrap_or(u64::MAX);
+        let mut shifted = BTreeMap::new();
+        for (ms, n) in &self.retries_by_ms {
+            *shifted.entry(ms.saturating_sub(shift)).or_insert(0) += n;
+        }
+        ProxyMetrics {
+            retries_by_ms: shifted,
+            ..self.clone()
+        }
+    }
+
     /// Counts one retry at the clock's current millisecond.
     fn record_retry(&mut self) {
         if let Some(now) = self.clock.and_then(|clock| clock()) {

@@ -151,8 +151,14 @@ impl Backend for RealBackend {
         control: &ControlPlane,
         table: &PodTable,
         count: usize,
-    ) -> Result<(), DriveError> {
-        self.runtime.block_on(started(control, table, count))
+        settle: Duration,
+    ) -> Result<Duration, DriveError> {
+        self.runtime.block_on(async {
+            started(control, table, count).await?;
+            tokio::time::sleep(settle).await;
+            // Real proxies keep no metric clock.
+            Ok(Duration::ZERO)
+        })
     }
 
     fn start_load(&mut self, plan: Plan, control: &ControlPlane) -> Ledger<Answer> {

@@ -6,14 +6,14 @@ pub mod net;
 
 use crate::cluster::fabric::Fabric;
 use crate::cluster::kubelet::{self, PeerTask, PodNet, PodTable};
-use crate::cluster::pods::PodSpec;
+use crate::cluster::pods::{PodFactory, PodSpec};
 use crate::control::ControlPlane;
 use crate::driver::{self, Backend, DriveError, StrategyRun};
 use crate::load::{self, Answer, Plan};
 use crate::scenario::Scenario;
 use crate::seed::derive_seed;
 use crate::strategy::{PeerSpec, Strategy};
-use crate::topology::{INGRESS, node_name};
+use crate::topology::{INGRESS, STOCKDATA, STOCKWEB, node_name};
 use loadgen::Ledger;
 use net::{NetFaults, SimConnect, SimListener};
 use std::future::Future;
@@ -38,9 +38,15 @@ pub fn run_strategy(
         // turmoil's default epoch is the wall clock; pin it.
         .epoch(UNIX_EPOCH)
         .tick_duration(scenario.tick.0)
-        // The driver ends the run at `time_limit`; turmoil's own limit,
-        // a tick later, is the backstop.
-        .simulation_duration(scenario.time_limit.0 + scenario.tick.0)
+        // The driver ends the run at `time_limit` after the load's start
+        // (which may wait for the pods and the proxies' discovery);
+        // turmoil's own limit, a tick later, is the backstop.
+        .simulation_duration(
+            scenario.time_limit.0
+                + scenario.tick.0
+                + STARTUP_LIMIT
+                + PodFactory::new(scenario, strategy, seed).discovery_delay(),
+        )
         .tcp_capacity(TCP_CAPACITY)
         // min == max (no jitter): a fixed latency, no per-segment draw.
         .min_message_latency(scenario.cluster.latency.0)
@@ -55,16 +61,31 @@ pub fn run_strategy(
     let mut backend = SimBackend {
         sim: builder.build(),
         faults,
+        origin: Duration::ZERO,
     };
     let result = driver::drive(scenario, strategy, seed, &mut backend);
     net::install_faults(None);
     result
 }
 
+/// How long the initial pods may take to become ready, in simulated time,
+/// when a strategy's proxies must see them before the load starts.
+const STARTUP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Ready pods of both services.
+fn ready_pods(control: &ControlPlane) -> usize {
+    [STOCKDATA, STOCKWEB]
+        .iter()
+        .map(|s| control.ready_endpoints(s).len())
+        .sum()
+}
+
 /// turmoil's simulation as a run's backend.
 struct SimBackend {
     sim: turmoil::Sim<'static>,
     faults: Arc<NetFaults>,
+    /// Simulated time at which the workload started: the run's zero.
+    origin: Duration,
 }
 
 impl Backend for SimBackend {
@@ -78,10 +99,38 @@ impl Backend for SimBackend {
         }
     }
 
-    fn started(&mut self, _: &ControlPlane, _: &PodTable, _: usize) -> Result<(), DriveError> {
+    fn started(
+        &mut self,
+        control: &ControlPlane,
+        table: &PodTable,
+        count: usize,
+        settle: Duration,
+    ) -> Result<Duration, DriveError> {
         // A simulated pod is ready as soon as it listens, before the
-        // browser's first request can reach it.
-        Ok(())
+        // browser's first request can reach it: with nothing to settle
+        // the load starts at once.
+        if settle.is_zero() {
+            return Ok(Duration::ZERO);
+        }
+        let deadline = self.sim.elapsed() + STARTUP_LIMIT;
+        while ready_pods(control) < count {
+            if let Some(failure) = table.failures().first() {
+                return Err(DriveError(format!("pod failed: {failure}")));
+            }
+            if self.sim.elapsed() >= deadline {
+                return Err(DriveError(format!(
+                    "{} of {count} pods ready after {STARTUP_LIMIT:?} of simulated time",
+                    ready_pods(control)
+                )));
+            }
+            self.step(None)?;
+        }
+        let settled = self.sim.elapsed() + settle;
+        while self.sim.elapsed() < settled {
+            self.step(None)?;
+        }
+        self.origin = self.sim.elapsed();
+        Ok(self.origin)
     }
 
     fn start_load(&mut self, plan: Plan, control: &ControlPlane) -> Ledger<Answer> {
@@ -94,7 +143,7 @@ impl Backend for SimBackend {
     }
 
     fn now(&self) -> Duration {
-        self.sim.elapsed()
+        self.sim.elapsed().saturating_sub(self.origin)
     }
 
     /// One turmoil tick: actions fall on tick boundaries already.

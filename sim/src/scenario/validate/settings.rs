@@ -52,6 +52,20 @@ pub(super) fn settings(s: &Scenario, v: &Invalid) -> Result<(), ScenarioError> {
             "expected a duration above 0".into(),
         ));
     }
+    // The load starts once the sidecars have seen the initial pods, so
+    // this is also a wait before the run: bounded by the time limit.
+    if let Some(d) = s.sidecar.discovery_delay
+        && d.0 >= s.time_limit.0
+    {
+        return Err(invalid(
+            "sidecar.discovery_delay",
+            format!(
+                "{d} is not below the time limit ({}): the load starts only after the \
+                 sidecars have seen the initial pods; expected a shorter delay",
+                s.time_limit
+            ),
+        ));
+    }
     if s.stockweb.dns_refresh.0.is_zero() {
         return Err(invalid(
             "stockweb.dns_refresh",
