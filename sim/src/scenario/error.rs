@@ -50,6 +50,36 @@ impl ScenarioError {
 }
 
 impl ScenarioError {
+    /// An [`Invalid`](Self::Invalid) error at the line and column of its
+    /// field's value in `text` (`a.b`, `a[2].b`), when the text writes it;
+    /// any other error, or a field left to its default, as it is.
+    pub(crate) fn located(self, text: &str) -> Self {
+        let ScenarioError::Invalid {
+            path,
+            field,
+            message,
+        } = self
+        else {
+            return self;
+        };
+        match field_offset(text, &field) {
+            Some(offset) => {
+                let (line, column) = line_column(text, offset);
+                ScenarioError::Parse {
+                    path,
+                    line,
+                    column,
+                    message: format!("`{field}`: {message}"),
+                }
+            }
+            None => ScenarioError::Invalid {
+                path,
+                field,
+                message,
+            },
+        }
+    }
+
     /// A file that is not UTF-8 text: where its first invalid byte is.
     pub(crate) fn not_utf8(path: &str, bytes: &[u8], err: &std::str::Utf8Error) -> Self {
         let good = err.valid_up_to();
@@ -68,6 +98,32 @@ impl ScenarioError {
     }
 }
 
+/// Byte offset in `text` of the value at dotted `field` (`a.b`, `a[2].b`).
+fn field_offset(text: &str, field: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let document = DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut found = None;
+    for part in field.split('.') {
+        let (key, index) = match part.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let value = table.get(key)?;
+        let value = match (index, value.get_ref()) {
+            (Some(i), DeValue::Array(items)) => items.get(i)?,
+            (Some(_), _) => return None,
+            (None, _) => value,
+        };
+        found = Some(value.span().start);
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => break,
+        }
+    }
+    found
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset;
@@ -83,7 +139,24 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::line_column;
+    use super::{ScenarioError, field_offset, line_column};
+
+    #[test]
+    fn a_field_is_found_in_tables_arrays_and_inline_tables() {
+        let text = "a = 1\n[b]\nc = { d = 2 }\n[[e]]\nf = 3\n[[e]]\nf = 4\n";
+        let at = |f: &str| field_offset(text, f).map(|o| line_column(text, o));
+        assert_eq!(at("a"), Some((1, 5)));
+        assert_eq!(at("b.c.d"), Some((3, 11)));
+        assert_eq!(at("e[1].f"), Some((7, 5)));
+        assert_eq!(at("e[2].f"), None);
+        assert_eq!(at("b.x"), None);
+        let e = ScenarioError::Invalid {
+            path: "s.toml".into(),
+            field: "b.c".into(),
+            message: "no".into(),
+        };
+        assert_eq!(e.located(text).to_string(), "s.toml:3:5: `b.c`: no");
+    }
 
     #[test]
     fn line_and_column_are_one_based() {

@@ -102,7 +102,7 @@ impl Scenario {
             scenario.name = Some(stem);
         }
         scenario.source = text.to_string();
-        scenario.validate(path)?;
+        scenario.validate(path).map_err(|e| e.located(text))?;
         Ok(scenario)
     }
     /// Pod names the scenario can refer to: StockData pods up to the

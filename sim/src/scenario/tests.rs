@@ -243,3 +243,21 @@ fn timeline_errors_that_need_the_whole_scenario_carry_the_events_line_and_column
         "{e}"
     );
 }
+
+#[test]
+fn a_discovery_delay_past_the_time_limit_is_refused_where_it_is_written() {
+    // The load waits for the sidecars' discovery before it starts: a delay
+    // at or past the time limit would step an idle simulation until then.
+    let text = "strategies = [\"sidecar\"]\ntime_limit = \"10s\"\n[sidecar]\ndiscovery_delay = \"100000h\"\n";
+    let e = Scenario::parse(text, "x.toml")
+        .expect_err("delay past the limit")
+        .to_string();
+    assert!(
+        e.starts_with("x.toml:4:")
+            && e.contains("`sidecar.discovery_delay`")
+            && e.contains("time limit"),
+        "{e}"
+    );
+    let ok = text.replace("100000h", "9s");
+    assert!(Scenario::parse(&ok, "x.toml").is_ok());
+}
