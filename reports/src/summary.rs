@@ -52,12 +52,15 @@ pub struct SummaryRow {
 
 /// Short names of the hops in [`crate::StrategyReport::waits`], in the
 /// order a request meets them.
-pub const HOPS: [(&str, &str); 5] = [
+pub const HOPS: [(&str, &str); 8] = [
     ("browser_connections", "browser connections"),
     ("app_streams", "app streams"),
     ("sidecar_ready", "a ready endpoint"),
     ("sidecar_connect", "sidecar connect"),
     ("sidecar_streams", "sidecar streams"),
+    ("inbound_ready", "inbound: app ready"),
+    ("inbound_connect", "inbound connect"),
+    ("inbound_streams", "inbound streams"),
 ];
 
 /// Rows in the report's strategy order.

@@ -22,6 +22,10 @@ const NODE_PREFIX: &str = "node-";
 pub const STOCKDATA_SERVICE_PORT: u16 = 50051;
 /// First pod port of StockData pods (pod `i` listens on base + i).
 pub const STOCKDATA_POD_PORT_BASE: u16 = 50051;
+/// First loopback port of StockData's app behind an inbound sidecar (the
+/// pod in slot `i` on base + i; the sidecar takes the pod's own port, as
+/// Linkerd's and Istio's inbound redirection does).
+pub const STOCKDATA_APP_PORT_BASE: u16 = 30051;
 /// First port of StockWeb pods (pod `j` on base + j).
 pub const STOCKWEB_POD_PORT_BASE: u16 = 8080;
 /// First loopback port of StockWeb's outbound sidecars (Linkerd's outbound

@@ -16,9 +16,11 @@
 
 mod web;
 
-use super::pods::{PodKind, PodSpec};
+use super::pods::{Inbound, PodKind, PodSpec};
 use crate::control::ControlPlane;
+use crate::proxy::{Outbound, serve_outbound};
 use crate::sync::lock;
+use crate::topology::STOCKDATA;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -267,6 +269,24 @@ pub(crate) async fn node_agent<N: PodNet>(
     }
 }
 
+/// A server pod's inbound sidecar, forwarding to its app at `app` (a
+/// cluster of its own with that one endpoint, always there: the app is
+/// in the same pod), its route resolved before it listens.
+fn inbound_sidecar<C: Connect>(inbound: Inbound, app: SocketAddr, connect: C) -> Outbound<C> {
+    let local = ControlPlane::new();
+    local.add_endpoint(STOCKDATA, "app", app);
+    local.set_ready("app", true);
+    let sidecar = Outbound::new(
+        local,
+        connect,
+        *inbound.config,
+        inbound.seed,
+        inbound.metrics,
+    );
+    sidecar.warm(STOCKDATA);
+    sidecar
+}
+
 /// One pod's process: bind, become ready after `ready_after`, serve.
 async fn run_pod<N: PodNet>(
     (pod, ready_after): (PodSpec, Duration),
@@ -288,10 +308,24 @@ async fn run_pod<N: PodNet>(
             config,
             control,
             h2,
+            inbound,
         } => {
             let replica =
                 StockDataService::with_control(config, control)?.with_timer(net.service_timer());
-            let listener = net.bind(any).await?;
+            // Behind an inbound sidecar the app listens on the pod's
+            // loopback and the sidecar takes the pod's port.
+            let app = match &inbound {
+                Some(inbound) => net.sidecar_addr(&pod.name, inbound.app_port),
+                None => any,
+            };
+            let listener = net.bind(app).await?;
+            if let Some(inbound) = inbound {
+                let sidecar = inbound_sidecar(inbound, app, connect);
+                let listener = net.bind(any).await?;
+                lock(&children).push(tokio::spawn(async move {
+                    let _ = serve_outbound(listener, sidecar).await;
+                }));
+            }
             let (served, ()) = tokio::join!(stockdata::serve_with(listener, replica, h2), ready);
             served?;
         }

@@ -8,8 +8,8 @@ use crate::scenario::Scenario;
 use crate::seed::derive_seed;
 use crate::strategy::{PeerSpec, SidecarSpec, Strategy};
 use crate::topology::{
-    SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_POD_PORT_BASE, STOCKDATA_SERVICE_PORT,
-    STOCKWEB, STOCKWEB_POD_PORT_BASE, node_index, pod_name,
+    SIDECAR_OUTBOUND_PORT_BASE, STOCKDATA, STOCKDATA_APP_PORT_BASE, STOCKDATA_POD_PORT_BASE,
+    STOCKDATA_SERVICE_PORT, STOCKWEB, STOCKWEB_POD_PORT_BASE, node_index, pod_name,
 };
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -34,6 +34,8 @@ pub(crate) enum PodKind {
         control: ReplicaControl,
         /// What the replica's HTTP/2 server advertises.
         h2: ServerH2,
+        /// The mesh's inbound sidecar in front of the app, if meshed.
+        inbound: Option<Inbound>,
     },
     StockWeb {
         client: ClientConfig,
@@ -58,6 +60,16 @@ pub(crate) enum WebMode {
         seed: u64,
         metrics: Arc<Mutex<ProxyMetrics>>,
     },
+}
+
+/// A server pod's inbound sidecar: it takes the pod's port and forwards to
+/// the app on the pod's loopback, port `app_port`.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub app_port: u16,
+    pub config: Box<SidecarConfig>,
+    pub seed: u64,
+    pub metrics: Arc<Mutex<ProxyMetrics>>,
 }
 
 /// Builds pod specs for one strategy's run.
@@ -125,9 +137,31 @@ impl PodFactory {
                 },
                 control: ReplicaControl::default(),
                 h2: s.stockdata.server_h2(),
+                inbound: self.inbound(&name, slot),
             },
             name,
         }
+    }
+
+    /// The inbound sidecar of StockData pod `name` in `slot`, if meshed.
+    /// Its listener is the outbound's (the scenario's HTTP/2 overrides
+    /// apply to both sidecars).
+    fn inbound(&self, name: &str, slot: u32) -> Option<Inbound> {
+        let Strategy::Sidecar(spec) = self.strategy else {
+            return None;
+        };
+        if !self.meshed() {
+            return None;
+        }
+        let mut config = self.outbound_config(&spec).inbound();
+        config.h2.endpoint_max_concurrent_streams =
+            self.scenario.stockdata.max_concurrent_streams.0;
+        Some(Inbound {
+            app_port: STOCKDATA_APP_PORT_BASE + slot as u16,
+            config: Box::new(config),
+            seed: derive_seed(self.seed, &format!("inbound/{name}")),
+            metrics: Arc::new(Mutex::new(ProxyMetrics::default())),
+        })
     }
 
     /// How late the strategy's sidecars learn of an endpoint change
@@ -143,11 +177,30 @@ impl PodFactory {
     /// `[sidecar]` overrides, and the stream limit the replicas advertise.
     pub fn sidecar_config(&self, spec: &SidecarSpec) -> SidecarConfig {
         let s = &self.scenario;
-        let mut config = s
-            .sidecar
-            .apply_to(spec, spec.config(s.stockdata.weights.clone()));
-        config.h2.endpoint_max_concurrent_streams = s.stockdata.max_concurrent_streams.0;
+        let mut config = self.outbound_config(spec);
+        // Its endpoints are the replicas' inbound sidecars (the same
+        // mesh's listener) when the pods are meshed, else the replicas.
+        config.h2.endpoint_max_concurrent_streams = if self.meshed() {
+            config.h2.listener.max_concurrent_streams
+        } else {
+            s.stockdata.max_concurrent_streams.0
+        };
         config
+    }
+
+    /// Whether StockData pods get an inbound sidecar: with every meshsim
+    /// sidecar strategy unless the scenario says client side only
+    /// (`[sidecar] inbound = false`).
+    fn meshed(&self) -> bool {
+        matches!(self.strategy, Strategy::Sidecar(_))
+            && self.scenario.sidecar.inbound.unwrap_or(true)
+    }
+
+    /// The outbound profile of `spec` with the scenario's overrides.
+    fn outbound_config(&self, spec: &SidecarSpec) -> SidecarConfig {
+        let s = &self.scenario;
+        s.sidecar
+            .apply_to(spec, spec.config(s.stockdata.weights.clone()))
     }
 
     /// StockWeb pod `j` (on node `j mod nodes`), wired for the strategy.

@@ -29,6 +29,8 @@ pub struct StrategyRun {
     pub app_calls: u64,
     /// Every sidecar's metrics, merged (sidecar strategies only).
     pub proxy: Option<ProxyMetrics>,
+    /// Every inbound sidecar's metrics, merged (meshed StockData pods).
+    pub inbound: Option<ProxyMetrics>,
     /// The sidecar's resolved settings (sidecar strategies only).
     pub settings: BTreeMap<String, String>,
     /// Timeline events as applied: (time, description).
@@ -46,8 +48,11 @@ pub struct StreamLimits {
     pub app_peer: &'static str,
     /// What the app's peer advertises (`None`: no limit).
     pub app: Option<u32>,
-    /// What the replicas advertise to the sidecar (sidecar strategies).
+    /// What the sidecar's endpoints advertise to it (sidecar strategies):
+    /// the replicas, or their inbound sidecars.
     pub endpoints: Option<Option<u32>>,
+    /// What the replicas advertise to their inbound sidecars (meshed).
+    pub inbound: Option<Option<u32>>,
 }
 
 /// What one strategy's run produced, gathered from its pods once the
@@ -62,6 +67,7 @@ pub(crate) fn finish(
     origin: Duration,
 ) -> StrategyRun {
     let mut proxy: Option<ProxyMetrics> = None;
+    let mut inbound_metrics: Option<ProxyMetrics> = None;
     let mut settings = BTreeMap::new();
     let mut stockdata_pods = Vec::new();
     let mut app_calls = 0;
@@ -91,7 +97,15 @@ pub(crate) fn finish(
                     settings = config.settings();
                 }
             }
-            PodKind::StockData { control, .. } => {
+            PodKind::StockData {
+                control, inbound, ..
+            } => {
+                if let Some(sidecar) = inbound {
+                    streams.inbound = Some(sidecar.config.h2.endpoint_max_concurrent_streams);
+                    inbound_metrics
+                        .get_or_insert_with(ProxyMetrics::default)
+                        .merge(&crate::sync::lock(&sidecar.metrics));
+                }
                 stockdata_pods.push(pod.spec.name.clone());
                 replicas.insert(pod.spec.name.clone(), control.times());
             }
@@ -106,6 +120,7 @@ pub(crate) fn finish(
         sim_time,
         app_calls,
         proxy,
+        inbound: inbound_metrics,
         settings,
         events,
         replicas,

@@ -18,7 +18,10 @@ use super::accrual::AccrualConfig;
 use super::balance::{BalanceConfig, NoEndpoint, Policy};
 use super::budget::BudgetConfig;
 use super::discovery::ISTIO_DEBOUNCE_AFTER;
-use super::endpoint::{ConnectConfig, ConnectMode, LINKERD_OUTBOUND_FAILFAST_TIMEOUT};
+use super::endpoint::{
+    ConnectConfig, ConnectMode, LINKERD_INBOUND_CONNECT_BACKOFF_MAX,
+    LINKERD_INBOUND_FAILFAST_TIMEOUT, LINKERD_OUTBOUND_FAILFAST_TIMEOUT,
+};
 use super::h2::SidecarH2;
 use super::load::LoadMetric;
 use super::outlier::{
@@ -78,6 +81,11 @@ pub const CONSUL_RELEASE: &str = "Consul 1.21 (Envoy 1.31–1.35)";
 /// meshsim's own choice: enough to get past a few endpoints that died at
 /// once, bounded so a request cannot circle forever.
 pub const SIDECAR_REDISPATCH_UNSENT: u32 = 4;
+/// linkerd2-proxy's inbound connect timeout as Linkerd's chart sets it:
+/// 100 ms (linkerd/linkerd2 `charts/linkerd-control-plane/values.yaml`,
+/// `proxy.inboundConnectTimeout`; the outbound one is 1000 ms): the app
+/// is on the pod's loopback, so a slow connect means it is not there.
+pub const LINKERD_INBOUND_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 /// Plain `sidecar:<policy>` strategies model no mesh release.
 pub const NO_RELEASE: &str = "none (a policy, not a mesh)";
 
@@ -261,6 +269,34 @@ impl SidecarConfig {
             ..Self::peak_ewma()
         };
         c.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_OUTBOUND_FAILFAST_TIMEOUT);
+        c
+    }
+
+    /// The same mesh's inbound sidecar, in front of a server pod's app:
+    /// one endpoint (the app on the pod's loopback), no balancing choice,
+    /// no retries, timeouts, outlier detection or failure accrual (each
+    /// modelled mesh configures those on the client's outbound side), no
+    /// discovery delay. What stays the mesh's: its HTTP/2 settings, its
+    /// endpoint handling (Linkerd connects eagerly and queues for a ready
+    /// endpoint, at most [`LINKERD_INBOUND_FAILFAST_TIMEOUT`], 1 s, with
+    /// its inbound connect timeout and backoff; Envoy connects on demand
+    /// and fails at once with the cluster's connect timeout) and its
+    /// release. `endpoint_max_concurrent_streams` is left for the runner
+    /// to set from the app's server.
+    pub fn inbound(&self) -> Self {
+        let mut c = Self::round_robin();
+        c.release = self.release;
+        c.redispatch_unsent = 0;
+        c.discovery_delay = Duration::ZERO;
+        c.h2 = self.h2;
+        c.connect = self.connect;
+        c.balance.no_endpoint = self.balance.no_endpoint;
+        if let NoEndpoint::FailFast(_) = self.balance.no_endpoint {
+            // linkerd2-proxy's inbound stack.
+            c.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_INBOUND_FAILFAST_TIMEOUT);
+            c.connect.timeout = LINKERD_INBOUND_CONNECT_TIMEOUT;
+            c.connect.backoff_max = LINKERD_INBOUND_CONNECT_BACKOFF_MAX;
+        }
         c
     }
 

@@ -11,6 +11,7 @@
 use super::latency::report_latency;
 use crate::driver::StrategyRun;
 use crate::load::Answer;
+use crate::proxy::metrics::ProxyMetrics;
 use loadgen::{Fate, LatencyRecorder};
 use reports::{HopWait, ReplicaReport, ServerWork};
 use std::collections::BTreeMap;
@@ -64,13 +65,14 @@ pub fn hops(run: &StrategyRun, connections: Option<usize>) -> BTreeMap<String, H
         );
     }
     if let (Some(proxy), Some(limit)) = (&run.proxy, run.streams.endpoints) {
+        let peer = match run.inbound {
+            Some(_) => "an inbound sidecar",
+            None => "a replica",
+        };
         hops.insert(
             "sidecar_streams".to_string(),
             hop(
-                format!(
-                    "{} streams per connection to a replica",
-                    streams_text(limit)
-                ),
+                format!("{} streams per connection to {peer}", streams_text(limit)),
                 &proxy.stream_wait,
             ),
         );
@@ -79,7 +81,32 @@ pub fn hops(run: &StrategyRun, connections: Option<usize>) -> BTreeMap<String, H
             hop("connection setup".to_string(), &proxy.connect_wait),
         );
     }
+    if let Some(inbound) = &run.inbound {
+        inbound_hops(inbound, run.streams.inbound.flatten(), &mut hops);
+    }
     hops
+}
+
+/// The inbound sidecars' waits: for the app to be connected (and, in
+/// Linkerd's fail-fast queue, ready), and for a stream to the app.
+fn inbound_hops(inbound: &ProxyMetrics, limit: Option<u32>, hops: &mut BTreeMap<String, HopWait>) {
+    if !inbound.ready_wait.is_empty() {
+        hops.insert(
+            "inbound_ready".to_string(),
+            hop("the app ready".to_string(), &inbound.ready_wait),
+        );
+    }
+    hops.insert(
+        "inbound_connect".to_string(),
+        hop("connection to the app".to_string(), &inbound.connect_wait),
+    );
+    hops.insert(
+        "inbound_streams".to_string(),
+        hop(
+            format!("{} streams per connection to the app", streams_text(limit)),
+            &inbound.stream_wait,
+        ),
+    );
 }
 
 fn hop(limit: String, waits: &LatencyRecorder) -> HopWait {

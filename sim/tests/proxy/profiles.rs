@@ -297,3 +297,37 @@ async fn a_never_sent_call_is_redispatched_without_counting_as_a_retry() {
     assert_eq!(m.redispatched, 0);
     assert!(m.attempts > m.requests, "{m:?}");
 }
+
+#[test]
+fn each_mesh_s_inbound_sidecar_is_its_own_inbound_stack() {
+    use sim::proxy::balance::NoEndpoint;
+    use sim::proxy::endpoint::ConnectMode;
+    // Linkerd's inbound: 1 s fail-fast (outbound 3 s), the chart's 100 ms
+    // connect timeout (outbound 1 s), connect backoff up to 10 s.
+    let linkerd = config("linkerd+route-retry+accrual").inbound();
+    assert_eq!(
+        linkerd.balance.no_endpoint,
+        NoEndpoint::FailFast(Duration::from_secs(1))
+    );
+    assert_eq!(linkerd.connect.timeout, Duration::from_millis(100));
+    assert_eq!(linkerd.connect.backoff_max, Duration::from_secs(10));
+    assert_eq!(linkerd.connect.mode, ConnectMode::Eager);
+    // Envoy's inbound cluster: on demand, no queue, the mesh's connect
+    // timeout and HTTP/2 settings.
+    let istio = config("istio+outlier");
+    let inbound = istio.inbound();
+    assert_eq!(inbound.balance.no_endpoint, NoEndpoint::Fail);
+    assert_eq!(inbound.connect.mode, ConnectMode::OnDemand);
+    assert_eq!(inbound.connect.timeout, istio.connect.timeout);
+    assert_eq!(inbound.h2, istio.h2);
+    assert_eq!(inbound.release, istio.release);
+    // No mesh retries, times out, ejects or accrues failures inbound, and
+    // nothing is discovered late: the app is in the pod.
+    for c in [linkerd, inbound, config("consul+retry").inbound()] {
+        assert_eq!(c.retry.max_retries, 0);
+        assert_eq!(c.redispatch_unsent, 0);
+        assert!(c.request_timeout.is_none() && c.per_try_timeout.is_none());
+        assert!(c.outlier.is_none() && c.accrual.is_none());
+        assert_eq!(c.discovery_delay, Duration::ZERO);
+    }
+}

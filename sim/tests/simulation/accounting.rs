@@ -31,6 +31,7 @@ fn run(strategy: Strategy, requests: Vec<RequestRecord>) -> StrategyRun {
         stockdata_pods: vec!["stockdata-0".into()],
         sim_time: Duration::from_millis(10),
         proxy: None,
+        inbound: None,
         settings: BTreeMap::new(),
         events: Vec::new(),
         replicas: BTreeMap::new(),

@@ -373,3 +373,48 @@ drain = "1s"
         "seed {seed}: round robin split {counts:?}"
     );
 }
+
+#[test]
+fn both_pods_are_meshed_unless_the_scenario_says_client_side_only() {
+    // Every meshsim sidecar strategy puts the mesh's inbound sidecar in
+    // front of each StockData pod; its waits are in the report. Client
+    // side only (`[sidecar] inbound = false`) drops the hop: in the
+    // simulator a loopback segment costs one tick, so the demo's median
+    // call is two ticks (2 ms) faster without the inbound's two segments
+    // (app and back).
+    let seed = seed(42);
+    let meshed = scenario(
+        BUNDLED_DEMO_PATH,
+        &["sidecar:round-robin", "linkerd", "istio"],
+    );
+    let mut client_only = meshed.clone();
+    client_only.sidecar.inbound = Some(false);
+    let (a, b) = (run(&meshed, seed), run(&client_only, seed));
+    for (m, c) in a.strategies.iter().zip(&b.strategies) {
+        let calls = m.requests.sent;
+        for hop in ["inbound_connect", "inbound_streams"] {
+            assert_eq!(
+                m.waits.get(hop).map(|w| w.requests),
+                Some(calls),
+                "seed {seed}: {}: {hop}",
+                m.name
+            );
+            assert!(!c.waits.contains_key(hop), "seed {seed}: {}: {hop}", c.name);
+        }
+        assert!(
+            m.waits["sidecar_streams"]
+                .limit
+                .ends_with("to an inbound sidecar"),
+            "{}",
+            m.name
+        );
+        assert_eq!(m.requests.ok, c.requests.ok, "seed {seed}: {}", m.name);
+        assert!(
+            (m.latency_ms.p50 - c.latency_ms.p50 - 2.0).abs() < 0.01,
+            "seed {seed}: {}: p50 meshed {} client-side {}",
+            m.name,
+            m.latency_ms.p50,
+            c.latency_ms.p50
+        );
+    }
+}

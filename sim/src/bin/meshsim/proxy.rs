@@ -9,8 +9,6 @@ use crate::proxy_endpoints::{self as endpoints, Entry};
 use clap::{ArgGroup, Args};
 use sim::Strategy;
 use sim::control::ControlPlane;
-use sim::proxy::balance::NoEndpoint;
-use sim::proxy::endpoint::LINKERD_INBOUND_FAILFAST_TIMEOUT;
 use sim::proxy::metrics::ProxyMetrics;
 use sim::proxy::{Outbound, SidecarConfig};
 use std::net::SocketAddr;
@@ -308,15 +306,17 @@ fn log_start(args: &ProxyArgs, local: SocketAddr, admin_local: SocketAddr, initi
 
 /// The profile's sidecar configuration with the flags that override it.
 fn sidecar_config(args: &ProxyArgs) -> SidecarConfig {
-    let mut config = args.profile.config.clone();
+    // The mesh's inbound stack (no retries or balancing choice; Linkerd's
+    // 1 s fail-fast and 100 ms connect timeout) is the simulator's.
+    let mut config = if args.inbound {
+        args.profile.config.inbound()
+    } else {
+        args.profile.config.clone()
+    };
     if let Some(limit) = args.max_concurrent_streams {
         config.h2.listener.max_concurrent_streams = limit.0;
     }
     config.h2.endpoint_max_concurrent_streams = args.endpoint_max_concurrent_streams.0;
-    // linkerd2-proxy's inbound fail-fast timeout is 1 s, not the outbound 3 s.
-    if args.inbound && matches!(config.balance.no_endpoint, NoEndpoint::FailFast(_)) {
-        config.balance.no_endpoint = NoEndpoint::FailFast(LINKERD_INBOUND_FAILFAST_TIMEOUT);
-    }
     config
 }
 

@@ -125,6 +125,10 @@ pub struct SidecarOverrides {
     /// Endpoint-change propagation delay.
     #[serde(default)]
     pub discovery_delay: Option<SimDuration>,
+    /// Whether every StockData pod gets the mesh's inbound sidecar (both
+    /// pods meshed, the default); `false`: client side only.
+    #[serde(default)]
+    pub inbound: Option<bool>,
     /// Random endpoints compared per pick by `least-request`.
     #[serde(default)]
     pub choice_count: Option<u32>,
