@@ -4,7 +4,7 @@
 mod common;
 
 use common::{baseline, scratch, with_replicas};
-use reports::breakdown::{ENDS, MAX_ROWS};
+use reports::breakdown::{ENDS, MAX_ROWS, WRAP};
 use reports::table::{self, HEADERS};
 use reports::{html, output};
 
@@ -142,6 +142,7 @@ fn the_fifty_replica_scenario_has_one_summary_line_per_strategy() {
     assert_eq!(replicas.len(), 1 + 50, "{text}");
     for (i, line) in replicas[1..].iter().enumerate() {
         assert!(line.starts_with(&format!("  stockdata-{i} ")), "{line}");
+        assert!(line.chars().count() <= WRAP, "{line}");
     }
 }
 
@@ -169,7 +170,60 @@ fn every_bundled_baseline_keeps_its_lines_within_the_stated_widths() {
         for line in &summary {
             assert!(line.chars().count() <= SUMMARY_WIDTH, "{name}: {line}");
         }
+        let section = text
+            .lines()
+            .skip_while(|l| !l.starts_with("per replica"))
+            .skip(1)
+            .take_while(|l| {
+                !["timeline", "workload", "waits"]
+                    .iter()
+                    .any(|h| l.starts_with(h))
+            });
+        for line in section {
+            assert!(line.chars().count() <= WRAP, "{name}: {line}");
+        }
     }
+}
+
+#[test]
+fn a_breakdown_wider_than_the_wrap_continues_in_blocks_of_the_same_rows() {
+    // fast-errors: 12 strategies over 10 replicas, ~250 columns in one
+    // block.
+    let report = baseline("fast-errors");
+    let text = table::render(&report);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("per replica"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("timeline"))
+        .collect();
+    let blocks: Vec<&[&str]> = section
+        .split(|l| l.is_empty())
+        .filter(|b| !b.is_empty())
+        .collect();
+    assert!(blocks.len() >= 2, "{text}");
+    let mut headed = Vec::new();
+    for block in &blocks {
+        assert_eq!(block.len(), 1 + 10, "{block:?}");
+        let mut head = block[0].split_whitespace();
+        assert_eq!(head.next(), Some("replica"));
+        headed.extend(head);
+        for (i, line) in block[1..].iter().enumerate() {
+            assert!(line.starts_with(&format!("  stockdata-{i} ")), "{line}");
+        }
+        for line in *block {
+            assert!(
+                line.chars().count() <= WRAP,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+    }
+    // Every strategy once, in the report's order.
+    let names: Vec<&str> = report.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(headed, names);
+    // stockdata-0's row across the blocks: cached-dns was pinned to it.
+    assert!(blocks[0][1].contains("2000 (100%)"), "{}", blocks[0][1]);
 }
 
 #[test]
