@@ -14,6 +14,10 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Widest terminal line of the breakdown, in columns, unless one
+/// strategy's column alone is wider: strategies beyond it go to another
+/// block of the same rows.
+pub const WRAP: usize = 160;
 /// Most replicas listed one by one.
 pub const MAX_ROWS: usize = 50;
 /// Beyond [`MAX_ROWS`] replicas: how many of the busiest, and of the
@@ -144,7 +148,10 @@ impl Breakdown {
     }
 
     /// The terminal rendering: a heading, then one aligned line per
-    /// replica, indented; `bold` styles the column headings.
+    /// replica, indented; `bold` styles the column headings. Lines stay
+    /// within [`WRAP`] columns where they can: strategies that do not fit
+    /// continue in another block below (a blank line, then the replica
+    /// column again), so each block is one line per replica.
     pub fn text(&self, bold: &dyn Fn(String) -> String) -> String {
         let mut out = String::new();
         if self.is_empty() {
@@ -157,20 +164,46 @@ impl Breakdown {
                 .map(|which| format!(": {which}"))
                 .unwrap_or_default()
         );
-        let replicas = || {
-            self.lines.iter().filter_map(|l| match l {
-                Line::Replica(pod, cells) => Some((pod, cells)),
-                Line::More(_) => None,
-            })
-        };
-        let name_w = replicas()
+        let name_w = self
+            .replica_lines()
             .map(|(pod, _)| pod.chars().count())
             .fold("replica".len(), usize::max);
-        // Per strategy: widths of the count and of the `(share)`, so that
-        // both line up, and of the whole column.
+        let widths = self.column_widths();
+        let mut blocks = Vec::new();
+        let mut block: Vec<usize> = Vec::new();
+        let mut used = 2 + name_w;
+        for (i, &(_, _, w)) in widths.iter().enumerate() {
+            if !block.is_empty() && used + 2 + w > WRAP {
+                blocks.push(std::mem::take(&mut block));
+                used = 2 + name_w;
+            }
+            block.push(i);
+            used += 2 + w;
+        }
+        blocks.push(block);
+        for (b, block) in blocks.iter().enumerate() {
+            if b > 0 {
+                out.push('\n');
+            }
+            self.block_text(block, name_w, &widths, bold, &mut out);
+        }
+        out
+    }
+
+    /// The replicas listed, with their cells.
+    fn replica_lines(&self) -> impl Iterator<Item = (&String, &Vec<Cell>)> {
+        self.lines.iter().filter_map(|l| match l {
+            Line::Replica(pod, cells) => Some((pod, cells)),
+            Line::More(_) => None,
+        })
+    }
+
+    /// Per strategy: the widths of the count and of the `(share)`, so
+    /// that both line up, and of the whole column.
+    fn column_widths(&self) -> Vec<(usize, usize, usize)> {
         let mut widths = Vec::new();
         for (i, name) in self.strategies.iter().enumerate() {
-            let cells = || replicas().filter_map(move |(_, cells)| cells[i]);
+            let cells = || self.replica_lines().filter_map(move |(_, cells)| cells[i]);
             let count_w = cells()
                 .map(|(n, _)| n.to_string().len())
                 .fold(1, usize::max);
@@ -180,9 +213,23 @@ impl Breakdown {
             let column_w = (count_w + 1 + share_w).max(name.chars().count());
             widths.push((count_w, share_w, column_w));
         }
+        widths
+    }
+
+    /// One block of the terminal rendering: the heading line and a line
+    /// per replica, with the strategies (columns) in `block`.
+    fn block_text(
+        &self,
+        block: &[usize],
+        name_w: usize,
+        widths: &[(usize, usize, usize)],
+        bold: &dyn Fn(String) -> String,
+        out: &mut String,
+    ) {
         let mut head = format!("{:<name_w$}", "replica");
-        for (name, &(_, _, w)) in self.strategies.iter().zip(&widths) {
-            let _ = write!(head, "  {name:>w$}");
+        for &i in block {
+            let w = widths[i].2;
+            let _ = write!(head, "  {:>w$}", self.strategies[i]);
         }
         let _ = writeln!(out, "  {}", bold(head));
         for line in &self.lines {
@@ -194,8 +241,9 @@ impl Breakdown {
                 }
             };
             let mut text = format!("{pod:<name_w$}");
-            for (cell, &(cw, sw, w)) in cells.iter().zip(&widths) {
-                let cell = match cell {
+            for &i in block {
+                let (cw, sw, w) = widths[i];
+                let cell = match cells[i] {
                     Some((n, s)) => format!("{n:>cw$} {:>sw$}", format!("({:.0}%)", s * 100.0)),
                     None => "-".into(),
                 };
@@ -203,7 +251,6 @@ impl Breakdown {
             }
             let _ = writeln!(out, "  {}", text.trim_end());
         }
-        out
     }
 
     /// The Markdown rendering: a heading, the caption and a table.

@@ -289,34 +289,56 @@ fn heights(dom: &str, table: &str) -> Vec<f64> {
 #[test]
 fn fifty_replicas_leave_every_summary_row_one_line_high() {
     let Some(browser) = chromium() else { return };
-    let work = scratch("browser-fifty");
-    let report = with_replicas(baseline("slow-replica"), 50);
-    let site = work.join("site");
-    output::write_dir(&report, &site).expect("writes");
-    let page = site.join("index.html");
+    // A real run of the bundled 50-replica scenario, and slow-replica's
+    // nine strategies spread over 50 replicas.
+    let cases = [
+        ("fifty-replicas", baseline("fifty-replicas")),
+        (
+            "slow-replica-50",
+            with_replicas(baseline("slow-replica"), 50),
+        ),
+    ];
+    for (name, report) in cases {
+        let work = scratch(&format!("browser-fifty-{name}"));
+        let site = work.join("site");
+        output::write_dir(&report, &site).expect("writes");
+        let page = site.join("index.html");
 
-    let dom = row_heights(&browser, &page, &work, 1200);
-    let summary = heights(&dom, "summary");
-    assert_eq!(summary.len(), 1 + report.strategies.len(), "{summary:?}");
-    // A row of one line of text: the per-replica table's, whose cells are
-    // a name and `80 (2%)`.
-    let per_replica = heights(&dom, "per-replica");
-    assert_eq!(per_replica.len(), 1 + 50, "{per_replica:?}");
-    let line = per_replica[1];
-    assert!(line > 10.0 && line < 40.0, "{per_replica:?}");
-    let (header, rows) = (summary[0], &summary[1..]);
-    for (s, &h) in report.strategies.iter().zip(rows) {
-        assert!(h <= 2.0 * header, "{}: {h} px, header {header} px", s.name);
-        assert!(h <= 1.2 * line, "{}: {h} px, one line is {line} px", s.name);
-    }
-    for &h in &per_replica[1..] {
-        assert!(h <= 1.2 * line, "{per_replica:?}");
-    }
+        let dom = row_heights(&browser, &page, &work, 1200);
+        let summary = heights(&dom, "summary");
+        assert_eq!(
+            summary.len(),
+            1 + report.strategies.len(),
+            "{name}: {summary:?}"
+        );
+        // A row of one line of text: the per-replica table's, whose cells
+        // are a name and `80 (2%)`.
+        let per_replica = heights(&dom, "per-replica");
+        assert_eq!(per_replica.len(), 1 + 50, "{name}: {per_replica:?}");
+        let line = per_replica[1];
+        assert!(line > 10.0 && line < 40.0, "{name}: {per_replica:?}");
+        let (header, rows) = (summary[0], &summary[1..]);
+        for (s, &h) in report.strategies.iter().zip(rows) {
+            assert!(
+                h <= 2.0 * header,
+                "{name} {}: {h} px, header {header} px",
+                s.name
+            );
+            assert!(
+                h <= 1.2 * line,
+                "{name} {}: {h} px, one line is {line} px",
+                s.name
+            );
+        }
+        for &h in &per_replica[1..] {
+            assert!(h <= 1.2 * line, "{name}: {per_replica:?}");
+        }
 
-    // What a reader sees (kept for a look: target/tmp/browser-fifty).
-    let (_, shot, urls) = load(&browser, &page, &work);
-    assert!(urls.is_empty(), "index.html made requests: {urls:?}");
-    std::fs::write(work.join("fifty-replicas.png"), &shot).expect("screenshot");
-    let (w, h, _, _) = decode_png(&shot);
-    assert!(w >= 1000 && h >= 1000, "{w}x{h}");
+        // What a reader sees (kept for a look: target/tmp/browser-fifty-*).
+        let (_, shot, urls) = load(&browser, &page, &work);
+        assert!(urls.is_empty(), "index.html made requests: {urls:?}");
+        std::fs::write(work.join("fifty-replicas.png"), &shot).expect("screenshot");
+        let (w, h, _, _) = decode_png(&shot);
+        assert!(w >= 1000 && h >= 1000, "{w}x{h}");
+    }
 }

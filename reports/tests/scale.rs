@@ -4,7 +4,7 @@
 mod common;
 
 use common::{baseline, scratch, with_replicas};
-use reports::breakdown::{ENDS, MAX_ROWS};
+use reports::breakdown::{ENDS, MAX_ROWS, WRAP};
 use reports::table::{self, HEADERS};
 use reports::{html, output};
 
@@ -101,6 +101,129 @@ fn fifty_replicas_keep_one_summary_line_per_strategy_of_one_width() {
     }
     assert!(replicas[1].contains("4000 (100%)"), "{}", replicas[1]);
     assert!(replicas[2].contains("   0   (0%)"), "{}", replicas[2]);
+}
+
+/// Widest summary line of the bundled scenarios (all-errors', where a
+/// strategy waited at two limits): a line's width comes from the strategy
+/// names and the `waited at limit` text, never from the replicas.
+const SUMMARY_WIDTH: usize = 250;
+
+#[test]
+fn the_fifty_replica_scenario_has_one_summary_line_per_strategy() {
+    // A real run (scenarios/fifty-replicas.toml; its baseline matches a
+    // fresh run byte for byte, sim/tests/simulation/scenarios.rs).
+    let report = baseline("fifty-replicas");
+    assert!(report.strategies.iter().all(|s| s.per_replica.len() == 50));
+    let text = table::render(&report);
+    let summary = summary_lines(&text);
+    assert_eq!(summary.len(), 1 + report.strategies.len(), "{text}");
+    for line in &summary {
+        assert!(line.chars().count() <= SUMMARY_WIDTH, "{line}");
+    }
+    // As wide as the same report with three replicas: nothing in a line
+    // grows with them.
+    let three = table::render(&with_replicas(report.clone(), 3));
+    let widths = |text: &str| -> Vec<usize> {
+        summary_lines(text)
+            .iter()
+            .map(|l| l.chars().count())
+            .collect()
+    };
+    assert_eq!(widths(&text), widths(&three), "{text}\n{three}");
+    // Cached DNS: each of two StockWeb pods on one replica of 50.
+    assert!(
+        summary[1].starts_with("cached-dns ") && summary[1].ends_with("  50       0.0%      50.0%"),
+        "{}",
+        summary[1]
+    );
+    assert!(summary[1].contains(" 0.040 "), "{}", summary[1]);
+    // Every replica in the breakdown, one line each, in numeric order.
+    let replicas = breakdown_lines(&text);
+    assert_eq!(replicas.len(), 1 + 50, "{text}");
+    for (i, line) in replicas[1..].iter().enumerate() {
+        assert!(line.starts_with(&format!("  stockdata-{i} ")), "{line}");
+        assert!(line.chars().count() <= WRAP, "{line}");
+    }
+}
+
+#[test]
+fn every_bundled_baseline_keeps_its_lines_within_the_stated_widths() {
+    let dir = common::baseline_path("stockweb-demo");
+    let dir = dir.parent().expect("baselines/");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("baselines/")
+        .filter_map(|e| {
+            let p = e.expect("entry").path();
+            if p.extension()? != "json" {
+                return None;
+            }
+            Some(p.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 19, "{names:?}");
+    for name in &names {
+        let report = baseline(name);
+        let text = table::render(&report);
+        let summary = summary_lines(&text);
+        assert_eq!(summary.len(), 1 + report.strategies.len(), "{name}");
+        for line in &summary {
+            assert!(line.chars().count() <= SUMMARY_WIDTH, "{name}: {line}");
+        }
+        let section = text
+            .lines()
+            .skip_while(|l| !l.starts_with("per replica"))
+            .skip(1)
+            .take_while(|l| {
+                !["timeline", "workload", "waits"]
+                    .iter()
+                    .any(|h| l.starts_with(h))
+            });
+        for line in section {
+            assert!(line.chars().count() <= WRAP, "{name}: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_breakdown_wider_than_the_wrap_continues_in_blocks_of_the_same_rows() {
+    // fast-errors: 12 strategies over 10 replicas, ~250 columns in one
+    // block.
+    let report = baseline("fast-errors");
+    let text = table::render(&report);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("per replica"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("timeline"))
+        .collect();
+    let blocks: Vec<&[&str]> = section
+        .split(|l| l.is_empty())
+        .filter(|b| !b.is_empty())
+        .collect();
+    assert!(blocks.len() >= 2, "{text}");
+    let mut headed = Vec::new();
+    for block in &blocks {
+        assert_eq!(block.len(), 1 + 10, "{block:?}");
+        let mut head = block[0].split_whitespace();
+        assert_eq!(head.next(), Some("replica"));
+        headed.extend(head);
+        for (i, line) in block[1..].iter().enumerate() {
+            assert!(line.starts_with(&format!("  stockdata-{i} ")), "{line}");
+        }
+        for line in *block {
+            assert!(
+                line.chars().count() <= WRAP,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+    }
+    // Every strategy once, in the report's order.
+    let names: Vec<&str> = report.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(headed, names);
+    // stockdata-0's row across the blocks: cached-dns was pinned to it.
+    assert!(blocks[0][1].contains("2000 (100%)"), "{}", blocks[0][1]);
 }
 
 #[test]

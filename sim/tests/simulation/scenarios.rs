@@ -45,6 +45,7 @@ fn the_bundle_is_complete() {
         "drastic-slowdown",
         "two-paths",
         "load-reports",
+        "fifty-replicas",
     ] {
         assert!(
             names.iter().any(|n| n == want),
