@@ -126,8 +126,9 @@ pub struct SidecarOverrides {
     #[serde(default)]
     pub discovery_delay: Option<SimDuration>,
     /// Whether every StockData pod gets the mesh's inbound sidecar (both
-    /// pods meshed, the default); `false`: client side only.
-    #[serde(default)]
+    /// pods meshed, the default); `false`: client side only. Left out of
+    /// the scenario hash when unset, so hashes from before the key stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inbound: Option<bool>,
     /// Random endpoints compared per pick by `least-request`.
     #[serde(default)]
