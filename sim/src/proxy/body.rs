@@ -166,6 +166,13 @@ impl Buffered {
                     }
                 }
             }
+            // A body that says it has ended is not polled again for the
+            // `None` that would say so (an HTTP/2 stream ends with its
+            // last DATA or trailers frame): one poll of the stream less
+            // per message.
+            if body.is_end_stream() {
+                break;
+            }
         }
         let data = joined.map_or_else(|| data.unwrap_or_default(), BytesMut::freeze);
         Ok(Self::new(data, trailers))
@@ -253,11 +260,13 @@ impl Body for Buffered {
         self.data.is_none() && self.trailers.is_none() && self.is_complete()
     }
 
+    /// At least the bytes held; never exact. hyper adds a `content-length`
+    /// header to any message whose body's size is exact, so an exact hint
+    /// made every hop add one the sender had not sent (an allocation, a
+    /// header to encode, and one for the next hop to parse, on every
+    /// request and response); a proxy forwards the headers it was given.
     fn size_hint(&self) -> SizeHint {
         let held = self.data.as_ref().map_or(0, |d| d.len() as u64);
-        if self.is_complete() {
-            return SizeHint::with_exact(held);
-        }
         let mut hint = SizeHint::default();
         hint.set_lower(held);
         hint

@@ -54,30 +54,48 @@ super::available::pass_available!(Classify);
 impl<S> Service<Request<Buffered>> for Classify<S>
 where
     S: Service<Request<Buffered>, Response = Response<Buffered>, Error = Outcome>,
-    S::Future: Send + 'static,
+    S::Future: Send + Unpin + 'static,
 {
     type Response = Classified;
     type Error = Outcome;
-    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
+    type Future = ClassifyFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let response = call.await?;
-            let outcome = if response.body().is_complete() {
-                Outcome::of_response(&response, response.body().trailers())
-            } else {
-                // Streamed (longer than the replay cap): its trailers pass
-                // through unread, so only the headers classify it; a 2xx
-                // without `grpc-status` is taken as OK.
-                Outcome::of_headers(&response)
-            };
-            Ok(Classified { outcome, response })
-        })
+        ClassifyFuture {
+            call: self.inner.call(request),
+        }
+    }
+}
+
+/// An attempt through [`Classify`]: the inner response, classified. A
+/// plain struct over an `Unpin` inner future rather than a boxed `async`
+/// block.
+#[derive(Debug)]
+pub struct ClassifyFuture<F> {
+    call: F,
+}
+
+impl<F> Future for ClassifyFuture<F>
+where
+    F: Future<Output = Result<Response<Buffered>, Outcome>> + Unpin,
+{
+    type Output = Result<Classified, Outcome>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = std::task::ready!(Pin::new(&mut self.call).poll(cx))?;
+        let outcome = if response.body().is_complete() {
+            Outcome::of_response(&response, response.body().trailers())
+        } else {
+            // Streamed (longer than the replay cap): its trailers pass
+            // through unread, so only the headers classify it; a 2xx
+            // without `grpc-status` is taken as OK.
+            Outcome::of_headers(&response)
+        };
+        Poll::Ready(Ok(Classified { outcome, response }))
     }
 }
 
@@ -179,7 +197,11 @@ impl Outcome {
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?.to_str().ok()?;
+    // A `HeaderName` constant: looking up by `&str` parses and checks the
+    // name on every call (twice a response when the status is in the
+    // trailers).
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    let value = headers.get(&GRPC_STATUS)?.to_str().ok()?;
     value.trim().parse::<i32>().ok().map(Code::from)
 }
 

@@ -225,13 +225,23 @@ impl Recorder {
         ejections: u64,
     ) {
         let mut m = lock(&self.0);
-        let e = m.endpoints.entry(endpoint.to_string()).or_default();
+        // Looked up by `&str`: the name is allocated once, with the
+        // endpoint's first attempt, not on every attempt.
+        if !m.endpoints.contains_key(endpoint) {
+            m.endpoints
+                .insert(endpoint.to_string(), EndpointMetrics::default());
+        }
+        let Some(e) = m.endpoints.get_mut(endpoint) else {
+            return;
+        };
         e.requests += 1;
         e.retries += u64::from(is_retry);
         if outcome == Outcome::Grpc(tonic::Code::Ok) {
             e.successes += 1;
+        } else if let Some(n) = e.failures.get_mut(outcome.name()) {
+            *n += 1;
         } else {
-            *e.failures.entry(outcome.name().to_string()).or_insert(0) += 1;
+            e.failures.insert(outcome.name().to_string(), 1);
         }
         e.latency.record(latency);
         e.ejections += ejections;
@@ -259,8 +269,16 @@ impl Ejections {
 /// Records every attempt to one endpoint into the sidecar's metrics.
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {
+    shared: Arc<Endpoint>,
+}
+
+/// What every attempt to one endpoint records into: resolved once, when
+/// the endpoint's stack is built, and shared by its attempts (one
+/// reference count a request, no name copied).
+#[derive(Debug)]
+struct Endpoint {
     metrics: Recorder,
-    endpoint: Arc<str>,
+    name: Box<str>,
     ejections: Ejections,
 }
 
@@ -269,9 +287,11 @@ impl MetricsLayer {
     /// ejections counted in `ejections`.
     pub fn new(metrics: Arc<Mutex<ProxyMetrics>>, endpoint: &str, ejections: Ejections) -> Self {
         Self {
-            metrics: Recorder::new(metrics),
-            endpoint: Arc::from(endpoint),
-            ejections,
+            shared: Arc::new(Endpoint {
+                metrics: Recorder::new(metrics),
+                name: endpoint.into(),
+                ejections,
+            }),
         }
     }
 }
@@ -305,11 +325,11 @@ impl<S: Load> Load for Metered<S> {
 impl<S> Service<Request<Buffered>> for Metered<S>
 where
     S: Service<Request<Buffered>, Response = Classified, Error = Outcome>,
-    S::Future: Send + 'static,
+    S::Future: Send + Unpin + 'static,
 {
     type Response = Classified;
     type Error = Outcome;
-    type Future = Pin<Box<dyn Future<Output = Result<Classified, Outcome>> + Send>>;
+    type Future = MeteredFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Outcome>> {
         self.inner.poll_ready(cx)
@@ -318,19 +338,43 @@ where
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
         let is_retry = request.extensions().get::<IsRetry>().is_some();
         let start = Instant::now();
-        let call = self.inner.call(request);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            let result = call.await;
-            let latency = Instant::now().saturating_duration_since(start);
-            layer.metrics.endpoint_attempt(
-                &layer.endpoint,
-                is_retry,
-                outcome_of(&result),
-                latency,
-                layer.ejections.take(),
-            );
-            result
-        })
+        MeteredFuture {
+            call: self.inner.call(request),
+            start,
+            is_retry,
+            endpoint: self.layer.shared.clone(),
+        }
+    }
+}
+
+/// An attempt through [`Metered`]: the inner attempt, recorded when it
+/// ends. A plain struct over an `Unpin` inner future rather than a boxed
+/// `async` block: no allocation and no virtual call per request.
+#[derive(Debug)]
+pub struct MeteredFuture<F> {
+    call: F,
+    start: Instant,
+    is_retry: bool,
+    endpoint: Arc<Endpoint>,
+}
+
+impl<F> Future for MeteredFuture<F>
+where
+    F: Future<Output = Result<Classified, Outcome>> + Unpin,
+{
+    type Output = Result<Classified, Outcome>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = std::task::ready!(Pin::new(&mut self.call).poll(cx));
+        let latency = Instant::now().saturating_duration_since(self.start);
+        let e = &self.endpoint;
+        e.metrics.endpoint_attempt(
+            &e.name,
+            self.is_retry,
+            outcome_of(&result),
+            latency,
+            e.ejections.take(),
+        );
+        Poll::Ready(result)
     }
 }

@@ -64,11 +64,15 @@ impl<R: Clone> Routes<R> {
 
     fn get(&mut self, service: &str) -> Option<R> {
         let (route, used) = self.by_service.get_mut(service)?;
-        self.tick += 1;
-        if let Some(name) = self.by_use.remove(used) {
-            self.by_use.insert(self.tick, name);
+        // Already the most recently used (one service, the usual case):
+        // nothing to reorder.
+        if *used != self.tick {
+            self.tick += 1;
+            if let Some(name) = self.by_use.remove(used) {
+                self.by_use.insert(self.tick, name);
+            }
+            *used = self.tick;
         }
-        *used = self.tick;
         Some(route.clone())
     }
 
@@ -90,6 +94,9 @@ impl<R: Clone> Routes<R> {
     }
 }
 
+/// A service's route and its name as the route cache keeps it.
+type NamedRoute<C> = (Route<Http2Endpoint<C>>, Arc<str>);
+
 /// The body of every response the proxy returns.
 pub type ProxyBody = Buffered;
 
@@ -109,7 +116,7 @@ struct Inner<C, D> {
     rng: Mutex<ChaCha8Rng>,
     /// Service name → its route, created on the first request for it;
     /// at most [`MAX_ROUTES`], the least recently used dropped first.
-    routes: Mutex<Routes<Route<Http2Endpoint<C>>>>,
+    routes: Mutex<Routes<NamedRoute<C>>>,
     /// Shared with the routes' layers, which record into it; the sidecar's
     /// own events (request timeouts) go through `recorder`.
     metrics: Arc<Mutex<ProxyMetrics>>,
@@ -167,7 +174,9 @@ impl<C: Connect, D: Resolve> Outbound<C, D> {
     /// demo): the first page then shows the balance, not the connect race.
     /// On-demand (Envoy) routes, made at the first request, answer (0, 0).
     pub async fn settle(&self, service: &str, limit: Duration) -> (usize, usize) {
-        let route = lock(&self.inner.routes).get(service);
+        let route = lock(&self.inner.routes)
+            .get(service)
+            .map(|(route, _)| route);
         let Some(route) = route else { return (0, 0) };
         let deadline = tokio::time::Instant::now() + limit;
         loop {
@@ -197,6 +206,11 @@ impl<C: Connect, D: Resolve> Outbound<C, D> {
 
 impl<C: Connect, D: Resolve> Inner<C, D> {
     fn route(&self, service: &str) -> Route<Http2Endpoint<C>> {
+        self.route_named(service).0
+    }
+
+    /// [`Self::route`] and the service's name as the route keeps it.
+    fn route_named(&self, service: &str) -> (Route<Http2Endpoint<C>>, Arc<str>) {
         let mut routes = lock(&self.routes);
         if let Some(route) = routes.get(service) {
             return route;
@@ -210,18 +224,19 @@ impl<C: Connect, D: Resolve> Inner<C, D> {
             self.metrics.clone(),
             &mut *rng,
         );
-        routes.insert(service, route.clone());
-        route
+        let named: Arc<str> = service.into();
+        routes.insert(service, (route.clone(), named.clone()));
+        (route, named)
     }
 
     async fn forward(&self, request: Request<Incoming>) -> Response<ProxyBody> {
-        let Some(service) = authority_service(&request) else {
+        let (parts, body) = request.into_parts();
+        let Some(service) = authority_of(&parts.uri, &parts.headers) else {
             return grpc_error::response(
                 tonic::Code::Unavailable,
                 &ProxyError::NoAuthority.to_string(),
             );
         };
-        let (parts, body) = request.into_parts();
         let body = match Buffered::read(body, REPLAY_BUFFER_CAP).await {
             Ok(body) => body,
             Err(e) => {
@@ -231,8 +246,10 @@ impl<C: Connect, D: Resolve> Inner<C, D> {
                 );
             }
         };
+        // The name is borrowed from the request (no copy per request);
+        // the route keeps its own for the error below.
+        let (mut route, service) = self.route_named(service);
         let request = Request::from_parts(parts, body);
-        let mut route = self.route(&service);
         let attempt = match self.config.request_timeout {
             Some(limit) => match tokio::time::timeout(limit, send(&mut route, request)).await {
                 Ok(attempt) => attempt,
@@ -248,7 +265,7 @@ impl<C: Connect, D: Resolve> Inner<C, D> {
             None => {
                 let message = match &attempt.endpoint {
                     Some(e) => format!("{} from {e}", attempt.outcome.name()),
-                    None => ProxyError::NoEndpoints(service).to_string(),
+                    None => ProxyError::NoEndpoints(service.to_string()).to_string(),
                 };
                 grpc_error::response(attempt.outcome.code(), &message)
             }
@@ -256,20 +273,23 @@ impl<C: Connect, D: Resolve> Inner<C, D> {
     }
 }
 
-/// The service name of a request: the host part of its `:authority`, up to
-/// the first dot (`stockdata.default.svc.cluster.local` → `stockdata`).
-fn authority_service<B>(request: &Request<B>) -> Option<String> {
-    let host = request.uri().host().or_else(|| {
-        request
-            .headers()
+/// The service name of a request (tests).
+#[cfg(test)]
+fn authority_service<B>(request: &Request<B>) -> Option<&str> {
+    authority_of(request.uri(), request.headers())
+}
+
+/// The service name of a request, from its URI and headers: the host part
+/// of its `:authority`, up to the first dot
+/// (`stockdata.default.svc.cluster.local` → `stockdata`).
+fn authority_of<'a>(uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Option<&'a str> {
+    let host = uri.host().or_else(|| {
+        headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .map(|h| h.split(':').next().unwrap_or(h))
     })?;
-    host.split('.')
-        .next()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    host.split('.').next().filter(|s| !s.is_empty())
 }
 
 impl<C: Connect, D: Resolve> Service<Request<Incoming>> for Outbound<C, D> {
@@ -358,18 +378,18 @@ mod tests {
         let req = |uri: &str| Request::builder().uri(uri).body(()).expect("request");
         assert_eq!(
             authority_service(&req("http://stockdata:50051/stockdata.v1.Stocks/Get")),
-            Some("stockdata".into())
+            Some("stockdata")
         );
         assert_eq!(
             authority_service(&req("http://stockdata.default.svc.cluster.local:50051/x")),
-            Some("stockdata".into())
+            Some("stockdata")
         );
         let with_host = Request::builder()
             .uri("/x")
             .header("host", "frontend:8080")
             .body(())
             .expect("request");
-        assert_eq!(authority_service(&with_host), Some("frontend".into()));
+        assert_eq!(authority_service(&with_host), Some("frontend"));
         assert_eq!(authority_service(&req("/x")), None);
     }
 }

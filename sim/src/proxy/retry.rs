@@ -24,7 +24,7 @@
 //! timeout) is retried. Retries prefer endpoints not tried before (Envoy's
 //! `previous_hosts` predicate, which Istio installs by default).
 
-use super::balance::{Attempt, IsRetry, PreviousHosts, send};
+use super::balance::{Attempt, IsRetry, MAX_REPICKS, PreviousHosts, Repick, send};
 use super::body::Buffered;
 use super::budget::{BudgetConfig, RetryBudget};
 use super::classify::Outcome;
@@ -231,10 +231,20 @@ where
             let mut tries = Tries::default();
             loop {
                 let attempt_request = tries.request(&request, this.config.avoid_previous_hosts);
-                if tries.unsent.is_empty() {
+                if tries.unsent.is_empty() && tries.unready.is_empty() {
                     this.metrics.attempt();
                 }
                 let attempt = send(&mut inner, attempt_request).await;
+                // The endpoint picked turned out not ready: the balancer
+                // picks again among the others, within the same attempt.
+                if attempt.outcome == Outcome::Unready
+                    && let Some(endpoint) = &attempt.endpoint
+                    && tries.unready.len() < MAX_REPICKS
+                {
+                    tries.unready.push(endpoint.to_string());
+                    continue;
+                }
+                tries.unready.clear();
                 if attempt.endpoint.is_none() {
                     this.metrics.no_endpoint();
                 }
@@ -257,7 +267,7 @@ where
                 this.metrics.retry();
                 tries.retries += 1;
                 if let Some(endpoint) = attempt.endpoint {
-                    tries.tried.push(endpoint);
+                    tries.tried.push(endpoint.to_string());
                 }
                 if let Some(backoff) = this.config.backoff {
                     let delay = backoff.delay(tries.retries, &mut *lock(&this.rng));
@@ -279,12 +289,17 @@ struct Tries {
     slot: Option<RetrySlot>,
     /// Endpoints this try was re-dispatched away from.
     unsent: Vec<String>,
+    /// Endpoints this attempt picked that turned out not ready (re-picked
+    /// within the attempt, [`MAX_REPICKS`] at most).
+    unready: Vec<String>,
 }
 
 impl Tries {
     /// The next attempt's copy of `request`, marked as a retry and told
     /// which endpoints to avoid (those tried, with `avoid_previous_hosts`;
-    /// those this try was re-dispatched away from).
+    /// those this try was re-dispatched away from; those this attempt
+    /// found not ready, then marked a re-pick). The only copy an attempt
+    /// makes.
     fn request(
         &self,
         request: &Request<Buffered>,
@@ -295,14 +310,18 @@ impl Tries {
             attempt.extensions_mut().insert(IsRetry);
         }
         let avoid_tried = self.retries > 0 && avoid_previous_hosts;
-        if avoid_tried || !self.unsent.is_empty() {
+        if avoid_tried || !self.unsent.is_empty() || !self.unready.is_empty() {
             let mut avoid = if avoid_tried {
                 self.tried.clone()
             } else {
                 Vec::new()
             };
             avoid.extend(self.unsent.iter().cloned());
+            avoid.extend(self.unready.iter().cloned());
             attempt.extensions_mut().insert(PreviousHosts(avoid));
+        }
+        if !self.unready.is_empty() {
+            attempt.extensions_mut().insert(Repick);
         }
         attempt
     }
@@ -326,7 +345,7 @@ impl<S> Retry<S> {
             && request.body().can_resend()
         {
             self.metrics.redispatched();
-            tries.unsent.push(endpoint.clone());
+            tries.unsent.push(endpoint.to_string());
             return true;
         }
         false

@@ -65,7 +65,7 @@ pub trait Connection:
         Request<Buffered>,
         Response = Response<Buffered>,
         Error = Outcome,
-        Future: Send + 'static,
+        Future: Send + Unpin + 'static,
     > + Available
     + Send
     + 'static
@@ -77,7 +77,7 @@ impl<E> Connection for E where
             Request<Buffered>,
             Response = Response<Buffered>,
             Error = Outcome,
-            Future: Send + 'static,
+            Future: Send + Unpin + 'static,
         > + Available
         + Send
         + 'static

@@ -577,7 +577,8 @@ async fn discovery_changes_the_endpoint_set() {
                 send(&mut balance, request())
                     .await
                     .endpoint
-                    .expect("picked"),
+                    .expect("picked")
+                    .to_string(),
             );
         }
         v
@@ -630,7 +631,8 @@ async fn panic_threshold_spreads_over_unhealthy_hosts_and_fail_fast_refuses() {
                 send(&mut panicky, request())
                     .await
                     .endpoint
-                    .expect("panic mode picks"),
+                    .expect("panic mode picks")
+                    .to_string(),
             );
         }
         v

@@ -24,7 +24,9 @@ use tokio::time::Instant;
 use tower::Service;
 
 struct Slot<S> {
-    name: String,
+    /// Shared with every attempt's [`Attempt::endpoint`] (no copy per
+    /// request).
+    name: Arc<str>,
     addr: SocketAddr,
     weight: u32,
     service: S,
@@ -43,6 +45,8 @@ pub struct Balance<S> {
     pub(super) failing_fast: bool,
     /// Woken when an endpoint becomes ready (eager connections notify it).
     pub(super) ready: Arc<tokio::sync::Notify>,
+    /// The candidate list's buffer, reused by every pick that needs one.
+    scratch: Vec<Candidate>,
 }
 
 // === impl Balance ===
@@ -70,6 +74,7 @@ impl<S: EndpointService> Balance<S> {
             on_refresh,
             failing_fast: false,
             ready: Arc::default(),
+            scratch: Vec::new(),
         };
         balance.refresh(true);
         balance
@@ -99,17 +104,18 @@ impl<S: EndpointService> Balance<S> {
     /// Rebuilds the endpoint list from the latest set (see [`Self::refresh`]).
     fn rebuild(&mut self) {
         let latest = self.discovery.borrow_and_update().clone();
-        let mut old: BTreeMap<(String, SocketAddr), Slot<S>> = std::mem::take(&mut self.endpoints)
-            .into_iter()
-            .map(|s| ((s.name.clone(), s.addr), s))
-            .collect();
+        let mut old: BTreeMap<(Arc<str>, SocketAddr), Slot<S>> =
+            std::mem::take(&mut self.endpoints)
+                .into_iter()
+                .map(|s| ((s.name.clone(), s.addr), s))
+                .collect();
         for e in latest.iter().filter(|e| e.ready) {
-            let slot = match old.remove(&(e.pod.clone(), e.addr)) {
+            let slot = match old.remove(&(Arc::from(e.pod.as_str()), e.addr)) {
                 Some(slot) => slot,
                 None => {
                     let seed: u64 = self.rng.random();
                     Slot {
-                        name: e.pod.clone(),
+                        name: e.pod.as_str().into(),
                         addr: e.addr,
                         weight: self.config.weights.get(&e.pod).copied().unwrap_or(1),
                         service: (self.make)(e, seed),
@@ -118,53 +124,81 @@ impl<S: EndpointService> Balance<S> {
             };
             self.endpoints.push(slot);
         }
+        self.picker.rebuilt(&self.endpoints[..]);
         if let Some(on_refresh) = self.on_refresh.as_mut() {
-            let names: Vec<String> = self.endpoints.iter().map(|s| s.name.clone()).collect();
+            let names: Vec<String> = self.endpoints.iter().map(|s| s.name.to_string()).collect();
             on_refresh(&names);
         }
     }
 
-    /// The endpoints that may take a request now, as policy candidates.
-    pub(super) fn candidates(&self, avoid: &[String], now: Instant) -> Vec<Candidate> {
-        let all: Vec<usize> = (0..self.endpoints.len()).collect();
-        let mut healthy: Vec<usize> = all
-            .iter()
-            .copied()
-            .filter(|&i| self.endpoints[i].service.is_available(now))
-            .collect();
-        if let Some(threshold) = self.config.panic_threshold {
-            let total = self.endpoints.len().max(1) as f64;
-            if (healthy.len() as f64) * 100.0 / total < threshold {
-                healthy = all;
-            }
-        }
-        if !avoid.is_empty() {
-            let fresh: Vec<usize> = healthy
-                .iter()
-                .copied()
-                .filter(|&i| !avoid.contains(&self.endpoints[i].name))
-                .collect();
-            if !fresh.is_empty() {
-                healthy = fresh;
-            }
-        }
+    /// The endpoints that may take a request now, as policy candidates,
+    /// into `out` (cleared first: a pick reuses one buffer instead of
+    /// allocating three lists).
+    fn candidates_into(&self, avoid: &[String], now: Instant, out: &mut Vec<Candidate>) {
         let load_aware = self.picker.load_aware();
-        healthy
-            .into_iter()
-            .map(|i| {
-                let slot = &self.endpoints[i];
-                Candidate {
-                    index: i,
-                    load: if load_aware { slot.service.load() } else { 0.0 },
-                    weight: slot.weight,
-                }
-            })
-            .collect()
+        let candidate = |i: usize| {
+            let slot = &self.endpoints[i];
+            Candidate {
+                index: i,
+                load: if load_aware { slot.service.load() } else { 0.0 },
+                weight: slot.weight,
+            }
+        };
+        out.clear();
+        // Loads are read only for the endpoints that end up candidates
+        // (reading a peak-EWMA cost persists its decay).
+        let available = |i: &usize| self.endpoints[*i].service.is_available(now);
+        let mut healthy = (0..self.endpoints.len()).filter(available).count();
+        let all = self.panic_mode(healthy);
+        if all {
+            healthy = self.endpoints.len();
+        }
+        let usable = |i: usize| all || self.endpoints[i].service.is_available(now);
+        let fresh = |i: usize| !avoid.iter().any(|a| **a == *self.endpoints[i].name);
+        let avoiding = !avoid.is_empty()
+            && healthy > 0
+            && (0..self.endpoints.len()).any(|i| usable(i) && fresh(i));
+        out.extend(
+            (0..self.endpoints.len())
+                .filter(|&i| usable(i) && (!avoiding || fresh(i)))
+                .map(candidate),
+        );
+    }
+
+    /// Envoy's panic mode: with a threshold, when fewer than that share of
+    /// the endpoints is healthy, every endpoint is a candidate.
+    fn panic_mode(&self, healthy: usize) -> bool {
+        self.config.panic_threshold.is_some_and(|threshold| {
+            let total = self.endpoints.len().max(1) as f64;
+            (healthy as f64) * 100.0 / total < threshold
+        })
+    }
+
+    /// Whether some endpoint is a candidate with nothing to avoid
+    /// (`!candidates(&[], now).is_empty()`). For a load-aware policy the
+    /// list is built as before, into the reused buffer: reading an
+    /// endpoint's load persists its peak-EWMA decay at `now`, and a run
+    /// must read the loads when it always did (skipping these reads moved
+    /// `linkerd+route-retry+accrual` in `fast-errors` by floating-point
+    /// rounding). Otherwise no list is built at all.
+    pub(super) fn any_candidate(&mut self, now: Instant) -> bool {
+        if self.picker.load_aware() {
+            let mut candidates = std::mem::take(&mut self.scratch);
+            self.candidates_into(&[], now, &mut candidates);
+            let any = !candidates.is_empty();
+            self.scratch = candidates;
+            return any;
+        }
+        let healthy = self
+            .endpoints
+            .iter()
+            .any(|slot| slot.service.is_available(now));
+        healthy || (!self.endpoints.is_empty() && self.panic_mode(0))
     }
 
     /// Names of the current endpoints, in discovery order.
     pub fn endpoint_names(&self) -> Vec<String> {
-        self.endpoints.iter().map(|s| s.name.clone()).collect()
+        self.endpoints.iter().map(|s| s.name.to_string()).collect()
     }
 
     /// How many endpoints can take a request now, of how many (applies
@@ -199,12 +233,22 @@ impl<S: EndpointService> Balance<S> {
                 return fast;
             }
         }
-        let candidates = self.candidates(avoid, now);
-        if candidates.is_empty() {
-            return None;
-        }
-        let position = self.picker.pick(&candidates, now, &mut self.rng);
-        Some(candidates[position].index)
+        self.pick_among_candidates(avoid, now)
+    }
+
+    /// The policy over the filtered candidates (the path a pick takes when
+    /// the policy's O(1) path cannot decide). Not inlined, so that the O(1)
+    /// path above stays as short as it was.
+    #[inline(never)]
+    fn pick_among_candidates(&mut self, avoid: &[String], now: Instant) -> Option<usize> {
+        let mut candidates = std::mem::take(&mut self.scratch);
+        self.candidates_into(avoid, now, &mut candidates);
+        let picked = (!candidates.is_empty()).then(|| {
+            let position = self.picker.pick(&candidates, now, &mut self.rng);
+            candidates[position].index
+        });
+        self.scratch = candidates;
+        picked
     }
 }
 
@@ -229,9 +273,14 @@ impl<S: EndpointService> Endpoints for [Slot<S>] {
     fn load(&self, i: usize) -> f64 {
         self[i].service.load()
     }
+
+    #[inline]
+    fn weight(&self, i: usize) -> u32 {
+        self[i].weight
+    }
 }
 
-fn not_sent(endpoint: Option<String>) -> Attempt {
+fn not_sent(endpoint: Option<Arc<str>>) -> Attempt {
     Attempt {
         endpoint,
         outcome: Outcome::NotSent,
@@ -239,10 +288,54 @@ fn not_sent(endpoint: Option<String>) -> Attempt {
     }
 }
 
+/// One attempt through the balancer: answered at once (no endpoint, or it
+/// was not ready), or the picked endpoint's call, named when it ends. A
+/// plain enum over the endpoint stack's `Unpin` future rather than a boxed
+/// `async` block: no allocation and no virtual call per request.
+pub enum AttemptFuture<F> {
+    /// Not sent: no endpoint was available, or the one picked was not
+    /// ready (`None` once answered).
+    NotSent(Option<Option<Arc<str>>>),
+    /// The endpoint's call.
+    Call {
+        /// The endpoint stack's future.
+        call: F,
+        /// The endpoint picked.
+        endpoint: Option<Arc<str>>,
+    },
+}
+
+impl<F> Future for AttemptFuture<F>
+where
+    F: Future<Output = Result<Classified, Outcome>> + Unpin,
+{
+    type Output = Result<Attempt, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            AttemptFuture::NotSent(endpoint) => match endpoint.take() {
+                Some(endpoint) => Poll::Ready(Ok(not_sent(endpoint))),
+                None => Poll::Pending,
+            },
+            AttemptFuture::Call { call, endpoint } => {
+                let (outcome, response) = match std::task::ready!(Pin::new(call).poll(cx)) {
+                    Ok(Classified { outcome, response }) => (outcome, Some(response)),
+                    Err(outcome) => (outcome, None),
+                };
+                Poll::Ready(Ok(Attempt {
+                    endpoint: endpoint.take(),
+                    outcome,
+                    response,
+                }))
+            }
+        }
+    }
+}
+
 impl<S: EndpointService> Service<Request<Buffered>> for Balance<S> {
     type Response = Attempt;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Attempt, Infallible>> + Send>>;
+    type Future = AttemptFuture<S::Future>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // Endpoints multiplex; an empty or unavailable set fails fast in
@@ -251,13 +344,12 @@ impl<S: EndpointService> Service<Request<Buffered>> for Balance<S> {
     }
 
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
-        let avoid = request
-            .extensions()
-            .get::<PreviousHosts>()
-            .map(|p| p.0.clone())
-            .unwrap_or_default();
-        let Some(index) = self.pick(&avoid) else {
-            return Box::pin(std::future::ready(Ok(not_sent(None))));
+        let picked = match request.extensions().get::<PreviousHosts>() {
+            Some(previous) => self.pick(&previous.0),
+            None => self.pick(&[]),
+        };
+        let Some(index) = picked else {
+            return AttemptFuture::NotSent(Some(None));
         };
         let slot = &mut self.endpoints[index];
         let name = slot.name.clone();
@@ -266,19 +358,11 @@ impl<S: EndpointService> Service<Request<Buffered>> for Balance<S> {
         // `Available`); anything else is treated as not sent.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         if !matches!(slot.service.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
-            return Box::pin(std::future::ready(Ok(not_sent(Some(name)))));
+            return AttemptFuture::NotSent(Some(Some(name)));
         }
-        let call = slot.service.call(request);
-        Box::pin(async move {
-            let (outcome, response) = match call.await {
-                Ok(Classified { outcome, response }) => (outcome, Some(response)),
-                Err(outcome) => (outcome, None),
-            };
-            Ok(Attempt {
-                endpoint: Some(name),
-                outcome,
-                response,
-            })
-        })
+        AttemptFuture::Call {
+            call: slot.service.call(request),
+            endpoint: Some(name),
+        }
     }
 }

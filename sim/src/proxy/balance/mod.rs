@@ -29,9 +29,9 @@ pub mod wrr;
 mod balancer;
 mod shared;
 
-pub use balancer::Balance;
+pub use balancer::{AttemptFuture, Balance};
 pub use policy::{Named, named, names};
-pub use shared::{SharedBalance, send};
+pub use shared::{MAX_REPICKS, Repick, SharedBalance, SharedFuture, send};
 
 pub use super::available::Available;
 
@@ -98,8 +98,12 @@ pub struct Candidate {
 
 /// What the balancer needs of an endpoint's stack (a trait alias).
 pub trait EndpointService:
-    Service<Request<Buffered>, Response = Classified, Error = Outcome, Future: Send + 'static>
-    + Available
+    Service<
+        Request<Buffered>,
+        Response = Classified,
+        Error = Outcome,
+        Future: Send + Unpin + 'static,
+    > + Available
     + Load<Metric = f64>
     + Send
     + 'static
@@ -107,8 +111,12 @@ pub trait EndpointService:
 }
 
 impl<S> EndpointService for S where
-    S: Service<Request<Buffered>, Response = Classified, Error = Outcome, Future: Send + 'static>
-        + Available
+    S: Service<
+            Request<Buffered>,
+            Response = Classified,
+            Error = Outcome,
+            Future: Send + Unpin + 'static,
+        > + Available
         + Load<Metric = f64>
         + Send
         + 'static
@@ -127,8 +135,9 @@ pub struct IsRetry;
 /// The result of one attempt through the balancer.
 #[derive(Debug)]
 pub struct Attempt {
-    /// The endpoint picked, if any was available.
-    pub endpoint: Option<String>,
+    /// The endpoint picked, if any was available (its name, shared with
+    /// the balancer: no copy per request).
+    pub endpoint: Option<std::sync::Arc<str>>,
     /// How it went.
     pub outcome: Outcome,
     /// The endpoint's response, when there was one.

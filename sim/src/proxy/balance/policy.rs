@@ -42,6 +42,8 @@ pub trait Endpoints {
     fn is_available(&self, i: usize, now: Instant) -> bool;
     /// Endpoint `i`'s load.
     fn load(&self, i: usize) -> f64;
+    /// Endpoint `i`'s configured weight.
+    fn weight(&self, i: usize) -> u32;
 }
 
 /// A policy's per-balancer state and behaviour.
@@ -77,6 +79,11 @@ pub trait Pick: Sized + Send {
     ) -> Option<usize> {
         None
     }
+
+    /// The endpoint list changed (discovery): a policy that precomputes
+    /// something over the whole list for [`Pick::pick_fast`] rebuilds it
+    /// here, once per change rather than once per pick.
+    fn rebuilt<E: Endpoints + ?Sized>(&mut self, _endpoints: &E) {}
 }
 
 /// Registers the balancing policies: one line each,
@@ -145,6 +152,16 @@ macro_rules! policies {
                 use $crate::proxy::balance::policy::Pick;
                 match self {
                     $( Picker::$variant(p) => Pick::pick_fast(p, endpoints, avoid, now, rng), )*
+                }
+            }
+
+            pub(super) fn rebuilt<E: $crate::proxy::balance::policy::Endpoints + ?Sized>(
+                &mut self,
+                endpoints: &E,
+            ) {
+                use $crate::proxy::balance::policy::Pick;
+                match self {
+                    $( Picker::$variant(p) => Pick::rebuilt(p, endpoints), )*
                 }
             }
 

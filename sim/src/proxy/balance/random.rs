@@ -4,7 +4,7 @@
 //! round-robin cursors can; on average as even as round robin, with more
 //! variance per page.
 
-use super::policy::{Named, Pick};
+use super::policy::{Endpoints, Named, Pick};
 use super::{Candidate, Policy};
 use crate::proxy::load::LoadMetric;
 use rand::Rng;
@@ -33,6 +33,29 @@ impl Pick for Random {
 
     fn describe(_: &Policy, _: &LoadMetric) -> String {
         "random".into()
+    }
+
+    /// One draw over the whole list, kept if that endpoint may take the
+    /// request: O(1), no allocation. With every endpoint available (the
+    /// usual case) it is the same draw as [`pick`] over the candidates,
+    /// so the same endpoint; otherwise it is rejection sampling (uniform
+    /// over the available ones given acceptance) and a rejected draw
+    /// leaves the pick to the candidate path. A request with endpoints to
+    /// avoid (a retry) goes to the candidate path at once, as before.
+    #[inline]
+    fn pick_fast<E: Endpoints + ?Sized>(
+        &mut self,
+        endpoints: &E,
+        avoid: &[String],
+        now: Instant,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<usize> {
+        let n = endpoints.count();
+        if n == 0 || !avoid.is_empty() {
+            return None;
+        }
+        let i = rng.random_range(0..n);
+        endpoints.is_available(i, now).then_some(i)
     }
 
     fn pick(&mut self, candidates: &[Candidate], _: Instant, rng: &mut ChaCha8Rng) -> usize {

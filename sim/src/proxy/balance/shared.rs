@@ -1,9 +1,10 @@
 //! One balancer shared by every connection and retry of a route, and the
 //! helper that sends through any attempt-returning service.
 
-use super::{Attempt, Balance, EndpointService, IsRetry, NoEndpoint, PreviousHosts};
+use super::balancer::AttemptFuture;
+use super::{Attempt, Balance, EndpointService, NoEndpoint};
 use crate::proxy::body::Buffered;
-use crate::proxy::classify::Outcome;
+use crate::proxy::classify::{Classified, Outcome};
 use crate::proxy::metrics::{ProxyMetrics, Recorder};
 use crate::sync::lock;
 use http::Request;
@@ -84,96 +85,101 @@ impl<S> SharedBalance<S> {
 impl<S: EndpointService> Service<Request<Buffered>> for SharedBalance<S> {
     type Response = Attempt;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Attempt, Infallible>> + Send>>;
+    type Future = SharedFuture<S::Future>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
+    /// Waits for a ready endpoint (with a fail-fast queue), then picks and
+    /// sends. A request marked [`Repick`] is the same request again after
+    /// an endpoint turned out not ready ([`super::super::retry`] re-picks,
+    /// avoiding it): its wait is not recorded a second time.
+    ///
+    /// When an endpoint is ready (or there is no queue) the pick happens
+    /// here and the attempt's own future is returned: the usual request
+    /// allocates no future of its own. Only a request that must wait gets
+    /// a boxed one. (The caller polls what `call` returns at once, in the
+    /// same task, so picking here rather than at that first poll is the
+    /// same instant and the same order of picks.)
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
-        let inner = self.inner.clone();
-        let metrics = self.metrics.clone();
-        Box::pin(async move {
-            // Endpoints picked that turned out not ready (their connection
-            // closed just before the request was written): the balancer
-            // picks again among the others, as tower's does when the
-            // endpoint it picked fails `poll_ready`.
-            let mut unready: Vec<String> = Vec::new();
-            let mut first = true;
-            loop {
-                let waited = wait_for_ready(&inner).await;
-                if first && let (Some(waited), Some(metrics)) = (waited, &metrics) {
-                    metrics.ready_wait(waited);
-                }
-                first = false;
-                let mut attempt_request = copy_request(&request);
-                if !unready.is_empty() {
-                    let mut avoid = request
-                        .extensions()
-                        .get::<PreviousHosts>()
-                        .map(|p| p.0.clone())
-                        .unwrap_or_default();
-                    avoid.extend(unready.iter().cloned());
-                    attempt_request
-                        .extensions_mut()
-                        .insert(PreviousHosts(avoid));
-                }
-                let call = lock(&inner).call(attempt_request);
-                let Ok(attempt) = call.await;
-                if attempt.outcome == Outcome::Unready
-                    && let Some(endpoint) = &attempt.endpoint
-                    && unready.len() < MAX_REPICKS
-                {
-                    unready.push(endpoint.clone());
-                    continue;
-                }
-                return Ok(attempt);
+        let metrics = match request.extensions().get::<Repick>() {
+            Some(_) => None,
+            None => self.metrics.clone(),
+        };
+        let (wait, queued) = {
+            let mut balance = lock(&self.inner);
+            (
+                balance.fail_fast_wait(),
+                matches!(balance.config.no_endpoint, NoEndpoint::FailFast(_)),
+            )
+        };
+        let Some(timeout) = wait else {
+            if let (true, Some(metrics)) = (queued, &metrics) {
+                metrics.ready_wait(Duration::ZERO);
             }
-        })
+            return SharedFuture::Now(lock(&self.inner).call(request));
+        };
+        let inner = self.inner.clone();
+        SharedFuture::Waiting(Box::pin(async move {
+            let waited = wait_for_ready(&inner, timeout).await;
+            if let Some(metrics) = &metrics {
+                metrics.ready_wait(waited);
+            }
+            let call = lock(&inner).call(request);
+            call.await
+        }))
     }
 }
+
+/// An attempt through [`SharedBalance`]: the picked endpoint's attempt, or
+/// (for a request that waits in the fail-fast queue first) a boxed wait
+/// and pick.
+pub enum SharedFuture<F> {
+    /// Picked at once.
+    Now(AttemptFuture<F>),
+    /// Waiting for a ready endpoint, then picking.
+    Waiting(Pin<Box<dyn Future<Output = Result<Attempt, Infallible>> + Send>>),
+}
+
+impl<F> Future for SharedFuture<F>
+where
+    F: Future<Output = Result<Classified, Outcome>> + Unpin,
+{
+    type Output = Result<Attempt, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            SharedFuture::Now(attempt) => Pin::new(attempt).poll(cx),
+            SharedFuture::Waiting(waiting) => waiting.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Request extension: this attempt re-picks after the endpoint picked for
+/// it turned out not ready (its connection closed just before the request
+/// was written), as tower's balancer picks again when the endpoint it
+/// picked fails `poll_ready`.
+#[derive(Debug, Clone, Copy)]
+pub struct Repick;
 
 /// How many times one request is re-picked after endpoints that turned out
 /// not ready (bounded, so that a request cannot circle while every
 /// connection closes).
 pub const MAX_REPICKS: usize = 4;
 
-/// A copy of `request` (bodies are buffered, so cheap) with its
-/// extensions' avoid list.
-pub(crate) fn copy_request(request: &Request<Buffered>) -> Request<Buffered> {
-    let mut copy = Request::new(request.body().clone());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    if let Some(previous) = request.extensions().get::<PreviousHosts>() {
-        copy.extensions_mut().insert(previous.clone());
-    }
-    if request.extensions().get::<IsRetry>().is_some() {
-        copy.extensions_mut().insert(IsRetry);
-    }
-    copy
-}
-
-/// Waits in the balancer's fail-fast queue until an endpoint is ready, the
-/// timeout passes (then the balancer sheds load), or at once when it has no
-/// such queue. How long it waited, when the balancer has the queue.
+/// Waits in the balancer's fail-fast queue until an endpoint is ready or
+/// `timeout` passes (then the balancer sheds load); how long it waited.
+/// For a request [`Balance::fail_fast_wait`] told to wait.
 ///
 /// Linkerd queues the request until an endpoint is ready or the fail-fast
 /// timeout passes. It goes as soon as an endpoint's connection notifies
 /// readiness; other changes of availability (a breaker closing, discovery)
 /// are re-checked every [`FAIL_FAST_POLL`] of (simulated) time.
-async fn wait_for_ready<S: EndpointService>(inner: &Arc<Mutex<Balance<S>>>) -> Option<Duration> {
-    let (wait, queued) = {
-        let mut balance = lock(inner);
-        (
-            balance.fail_fast_wait(),
-            matches!(balance.config.no_endpoint, NoEndpoint::FailFast(_)),
-        )
-    };
-    let Some(timeout) = wait else {
-        return queued.then_some(Duration::ZERO);
-    };
+async fn wait_for_ready<S: EndpointService>(
+    inner: &Arc<Mutex<Balance<S>>>,
+    timeout: Duration,
+) -> Duration {
     let asked = Instant::now();
     let deadline = asked + timeout;
     let ready = lock(inner).ready.clone();
@@ -196,7 +202,7 @@ async fn wait_for_ready<S: EndpointService>(inner: &Arc<Mutex<Balance<S>>>) -> O
             () = poll => {}
         }
     }
-    Some(asked.elapsed())
+    asked.elapsed()
 }
 
 /// How often a request waiting out Linkerd's fail-fast timeout re-checks
@@ -225,7 +231,7 @@ impl<S: EndpointService> Balance<S> {
     /// draws nothing from the RNG). Clears the fail-fast state when one can.
     pub fn ready_now(&mut self) -> bool {
         self.refresh(false);
-        let ready = !self.candidates(&[], Instant::now()).is_empty();
+        let ready = self.any_candidate(Instant::now());
         if ready {
             self.failing_fast = false;
         }

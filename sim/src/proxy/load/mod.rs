@@ -118,12 +118,43 @@ impl<S> Measured<S> {
 
 /// Decrements `pending` however the attempt ends, even if the caller drops
 /// it (an overall request timeout).
-struct PendingGuard(Arc<Mutex<State>>);
+struct PendingGuard(Option<Arc<Mutex<State>>>);
+
+impl PendingGuard {
+    /// The attempt ended at `now` after starting at `start` with `result`:
+    /// one lock takes it out of `pending` and feeds the estimate.
+    fn finish<E>(&mut self, start: Instant, result: &Result<Classified, E>) {
+        let Some(state) = self.0.take() else { return };
+        let now = Instant::now();
+        let mut s = lock(&state);
+        s.pending = s.pending.saturating_sub(1);
+        match (&mut s.estimate, result) {
+            (Estimate::Pending, _) => {}
+            (Estimate::Ewma(ewma), _) => {
+                ewma.observe(now.saturating_duration_since(start), now);
+            }
+            (Estimate::Orca(orca), Ok(answer)) => {
+                let r = &answer.response;
+                let report = r
+                    .body()
+                    .trailers()
+                    .and_then(OrcaLoadReport::from_headers)
+                    .or_else(|| OrcaLoadReport::from_headers(r.headers()));
+                if let Some(report) = report {
+                    orca.on_report(&report, now);
+                }
+            }
+            (Estimate::Orca(_), Err(_)) => {}
+        }
+    }
+}
 
 impl Drop for PendingGuard {
     fn drop(&mut self) {
-        let mut s = lock(&self.0);
-        s.pending = s.pending.saturating_sub(1);
+        if let Some(state) = self.0.take() {
+            let mut s = lock(&state);
+            s.pending = s.pending.saturating_sub(1);
+        }
     }
 }
 
@@ -149,11 +180,11 @@ crate::proxy::available::pass_available!(Measured);
 impl<S> Service<Request<Buffered>> for Measured<S>
 where
     S: Service<Request<Buffered>, Response = Classified>,
-    S::Future: Send + 'static,
+    S::Future: Send + Unpin + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Future = MeasuredFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -162,34 +193,33 @@ where
     fn call(&mut self, request: Request<Buffered>) -> Self::Future {
         let start = Instant::now();
         lock(&self.state).pending += 1;
-        let guard = PendingGuard(self.state.clone());
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let result = call.await;
-            let state = guard.0.clone();
-            drop(guard);
-            let now = Instant::now();
-            let mut s = lock(&state);
-            match (&mut s.estimate, &result) {
-                (Estimate::Pending, _) => {}
-                (Estimate::Ewma(ewma), _) => {
-                    ewma.observe(now.saturating_duration_since(start), now);
-                }
-                (Estimate::Orca(orca), Ok(answer)) => {
-                    let r = &answer.response;
-                    let report = r
-                        .body()
-                        .trailers()
-                        .and_then(OrcaLoadReport::from_headers)
-                        .or_else(|| OrcaLoadReport::from_headers(r.headers()));
-                    if let Some(report) = report {
-                        orca.on_report(&report, now);
-                    }
-                }
-                (Estimate::Orca(_), Err(_)) => {}
-            }
-            drop(s);
-            result
-        })
+        MeasuredFuture {
+            guard: PendingGuard(Some(self.state.clone())),
+            call: self.inner.call(request),
+            start,
+        }
+    }
+}
+
+/// An attempt through [`Measured`]: counted in flight until it ends (or
+/// is dropped), then fed to the estimate. A plain struct over an `Unpin`
+/// inner future rather than a boxed `async` block.
+pub struct MeasuredFuture<F> {
+    call: F,
+    start: Instant,
+    guard: PendingGuard,
+}
+
+impl<F, E> Future for MeasuredFuture<F>
+where
+    F: Future<Output = Result<Classified, E>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let result = std::task::ready!(Pin::new(&mut self.call).poll(cx));
+        let start = self.start;
+        self.guard.finish(start, &result);
+        Poll::Ready(result)
     }
 }
