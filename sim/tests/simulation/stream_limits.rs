@@ -102,8 +102,9 @@ fn with_the_limit_raised_one_pod_matches_five_pods_and_m_m_1() {
     }
 }
 
-/// StockData's limit binds on both hops that end at a replica: a direct
-/// client's one connection, and each sidecar connection.
+/// StockData's limit binds on every hop that ends at a replica: a direct
+/// client's one connection, each inbound sidecar's connection to its app,
+/// or (client side only) each outbound sidecar connection.
 #[test]
 fn a_replicas_stream_limit_is_waited_at_by_direct_clients_and_sidecars() {
     let text = "name = \"ten-streams\"\nstrategies = [\"cached-dns\", \"sidecar\"]\n\
@@ -125,18 +126,37 @@ fn a_replicas_stream_limit_is_waited_at_by_direct_clients_and_sidecars() {
         app.limit
             .starts_with("10 streams per connection to a replica")
     );
-    // Through the sidecar: the app's hop is free (200), the replica's is not.
+    // Through the sidecars: the app's hop is free (200), and so is the
+    // outbound sidecar's to the inbound sidecar (the mesh's listener, 200);
+    // the inbound sidecar's connection to the replica is not.
     assert_eq!(sidecar.waits["app_streams"].waited, 0, "seed {SEED}");
-    let hop = &sidecar.waits["sidecar_streams"];
+    assert_eq!(sidecar.waits["sidecar_streams"].waited, 0, "seed {SEED}");
+    let hop = &sidecar.waits["inbound_streams"];
     assert_eq!(
         (hop.requests, hop.waited),
         (300, 270),
         "seed {SEED}: {hop:?}"
     );
+    assert!(
+        hop.limit
+            .starts_with("10 streams per connection to the app")
+    );
     assert_eq!(
         reports::summary::row(sidecar).waited_at[0].0,
-        "sidecar streams"
+        "inbound streams"
     );
+    // Client side only, the outbound sidecar meets the replica's limit.
+    let mut client_side = scenario.clone();
+    client_side.sidecar.inbound = Some(false);
+    let report =
+        sim::run(&client_side, SEED, |_| {}).unwrap_or_else(|e| panic!("seed {SEED}: {e}"));
+    let hop = &report.strategies[1].waits["sidecar_streams"];
+    assert_eq!(
+        (hop.requests, hop.waited),
+        (300, 270),
+        "seed {SEED}: {hop:?}"
+    );
+    assert!(!report.strategies[1].waits.contains_key("inbound_streams"));
     // The replica's own queue is what is left: at most 10 in it at once, 8
     // of them in service.
     let replica = &sidecar.replicas["stockdata-0"];
