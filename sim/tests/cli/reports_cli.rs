@@ -252,3 +252,25 @@ fn compare_refuses_exact_on_real_mode_reports_and_uses_thresholds() {
         text(&shown.stdout)
     );
 }
+
+#[test]
+fn a_reader_that_stops_reading_is_not_a_panic() {
+    // `meshsim compare --json A B | head -1`: the pipe closes before
+    // meshsim writes (it is closed here before the process has read its
+    // inputs). It used to panic with "failed printing to stdout: Broken
+    // pipe" and a backtrace, exit 101.
+    let base =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/baselines/fifty-replicas.json");
+    let base = base.to_string_lossy();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["compare", "--json", &base, &base])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("meshsim starts");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("meshsim ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

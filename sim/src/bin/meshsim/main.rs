@@ -213,7 +213,29 @@ enum Failure {
     Failed(anyhow::Error),
 }
 
+/// `meshsim compare … | head` closes the pipe early; `println!` then
+/// panics ("failed printing to stdout: Broken pipe") with a backtrace. A
+/// reader who stopped reading is not an error: exit 0 quietly, as
+/// ripgrep does. (Resetting SIGPIPE would need `unsafe` and would also
+/// touch the proxy's sockets.) Every other panic keeps the default hook.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::try_parse().unwrap_or_else(|e| proxy::usage_error(e));
     let result = match cli.command {
         Command::Proxy(args) => return proxy::proxy(*args),
