@@ -49,7 +49,15 @@ async fn round_robin_splits_evenly_and_metrics_count_every_request() {
     let a = replica("stockdata-0", Duration::from_millis(1)).await;
     let b = replica("stockdata-1", Duration::from_millis(1)).await;
     let list = endpoints(&[("stockdata-0", a), ("stockdata-1", b)]);
-    let proxy = start_proxy(&["--endpoints", &list, "--profile", "sidecar:round-robin"]);
+    // On one thread (`bench --real` runs it so): the same answers.
+    let proxy = start_proxy(&[
+        "--endpoints",
+        &list,
+        "--profile",
+        "sidecar:round-robin",
+        "--threads",
+        "1",
+    ]);
     let (listen, admin) = proxy.ready();
     assert_eq!(http_get(admin, "/ready").await.0, 200);
 
@@ -265,6 +273,19 @@ async fn bad_flags_addresses_and_ports_exit_2_in_one_line() {
     ])
     .await;
     assert!(e.contains("not a proxy profile"), "{e}");
+    for threads in ["0", "1025", "many"] {
+        let e = usage_error(&[
+            "proxy",
+            "--service",
+            "s",
+            "--endpoints",
+            ok,
+            "--threads",
+            threads,
+        ])
+        .await;
+        assert!(e.contains("--threads"), "{e}");
+    }
     let e = usage_error(&[
         "proxy",
         "--service",

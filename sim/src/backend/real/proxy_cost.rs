@@ -212,6 +212,10 @@ impl Proxy {
                     "stockdata",
                     "--profile",
                     "sidecar:round-robin",
+                    // One thread, as the peers run (haproxy `nbthread 1`,
+                    // nginx `worker_processes 1`): the same CPU budget.
+                    "--threads",
+                    "1",
                 ])
                 .arg("--endpoints")
                 .arg(format!("stockdata-0={replica}"))

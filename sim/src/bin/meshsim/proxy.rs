@@ -88,6 +88,14 @@ pub struct ProxyArgs {
     /// Run as the server-side sidecar: exactly one (local) endpoint.
     #[arg(long, env = "MESHSIM_PROXY_INBOUND")]
     inbound: bool,
+    /// Worker threads (1-1024); 1 runs everything on one thread, without
+    /// cross-thread wake-ups. Default: this machine's cores, as
+    /// linkerd2-proxy sizes its runtime (`linkerd2-proxy/src/rt.rs`:
+    /// `LINKERD2_PROXY_CORES`, else the host's or cgroup's CPUs; one core
+    /// gets the single-threaded runtime).
+    #[arg(long, env = "MESHSIM_PROXY_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     /// Admin address: GET /metrics (Prometheus text) and /ready.
     #[arg(
         long,
@@ -178,10 +186,18 @@ pub fn usage_error(e: clap::Error) -> ! {
 }
 
 pub fn proxy(args: ProxyArgs) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(run(args)),
         Err(e) => fail(&format!("cannot start the runtime: {e}")),
     }
