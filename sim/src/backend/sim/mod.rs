@@ -3,6 +3,7 @@
 //! its sidecar on the node's loopback. Same scenario and seed, same bytes.
 
 pub mod net;
+mod timers;
 
 use crate::cluster::fabric::Fabric;
 use crate::cluster::kubelet::{self, PeerTask, PodNet, PodTable};
@@ -21,6 +22,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use timers::Timers;
 
 /// turmoil's TCP capacity: in-flight segments per direction and the accept
 /// backlog. Its default (64) panics under a 100-call fan-out.
@@ -52,11 +54,17 @@ pub fn run_strategy(
         derive_seed(seed, "network/loss"),
     ));
     net::install_faults(Some(faults.clone()));
+    let timers = Timers::until(scenario.time_limit.0);
     let mut backend = SimBackend {
         sim: builder.build(),
         faults,
+        timers: timers.clone(),
     };
-    let result = driver::drive(scenario, strategy, seed, &mut backend);
+    // Every timer the simulation's tasks set is counted (they all run on
+    // this thread), so the driver can see when nothing is left to happen.
+    let result = tracing::subscriber::with_default(timers, || {
+        driver::drive(scenario, strategy, seed, &mut backend)
+    });
     net::install_faults(None);
     result
 }
@@ -65,6 +73,7 @@ pub fn run_strategy(
 struct SimBackend {
     sim: turmoil::Sim<'static>,
     faults: Arc<NetFaults>,
+    timers: Timers,
 }
 
 impl Backend for SimBackend {
@@ -99,11 +108,26 @@ impl Backend for SimBackend {
 
     /// One turmoil tick: actions fall on tick boundaries already.
     fn step(&mut self, _next: Option<Duration>) -> Result<bool, DriveError> {
+        self.timers.at(self.sim.elapsed());
         self.sim.step().map_err(|e| DriveError(e.to_string()))
     }
 
     fn idle(&mut self, next: Option<Duration>) -> Result<(), DriveError> {
         self.step(next).map(|_| ())
+    }
+
+    /// No timer due on any host by the run's end and no segment on any
+    /// link: only the driver could wake a task before then. (Segments held
+    /// by a partition count as in flight.)
+    fn quiet(&mut self) -> bool {
+        if !self.timers.none_due() {
+            return false;
+        }
+        let mut in_flight = false;
+        self.sim.links(|links| {
+            in_flight = links.into_iter().any(|mut link| link.next().is_some());
+        });
+        !in_flight
     }
 }
 
