@@ -3,7 +3,7 @@
 //! names, a hung page at the time limit, calls of failed page loads, and
 //! more users than the browser host has ports.
 
-use crate::common::{meshsim, scratch, stderr};
+use crate::common::{meshsim_bounded as meshsim, scratch, stderr};
 use crate::defects::{assert_input_error, fixture};
 use std::process::Output;
 
