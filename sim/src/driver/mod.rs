@@ -117,7 +117,12 @@ pub(crate) fn drive<B: Backend>(
         }
         if timeline.queue.next_due().is_none() && backend.quiet() {
             // The rest of the run to `time_limit` is known: nothing.
-            return Err(went_quiet(scenario, backend.now(), &ledger.take()));
+            let never_sent = ledger.never_sent();
+            return Err(went_quiet(
+                scenario,
+                backend.now(),
+                (&ledger.take(), never_sent),
+            ));
         }
     }
     let elapsed = backend.now();
@@ -131,11 +136,12 @@ pub(crate) fn drive<B: Backend>(
         timeline.apply_due(backend, &mut after)?;
         backend.idle(timeline.queue.next_due())?;
     }
+    let never_sent = ledger.never_sent();
     let requests = ledger.take();
     all_pages_finished(scenario, &requests)?;
     Ok(run::finish(
         strategy,
-        requests,
+        (requests, never_sent),
         (warmup, target),
         elapsed,
         &table,
@@ -174,7 +180,7 @@ fn all_pages_finished(
 fn went_quiet(
     scenario: &Scenario,
     now: Duration,
-    requests: &[crate::load::RequestRecord],
+    (requests, never_sent): (&[crate::load::RequestRecord], u64),
 ) -> DriveError {
     let hung: Vec<u64> = requests
         .iter()
@@ -194,8 +200,8 @@ fn went_quiet(
          unfinished ({what} {}{more})",
         crate::scenario::SimDuration(now),
         scenario.time_limit,
-        hung.len(),
-        requests.len(),
+        hung.len() as u64 + never_sent,
+        requests.len() as u64 + never_sent,
         listed.join(", "),
     ))
 }
