@@ -52,6 +52,10 @@ pub struct Ledger<A> {
 #[derive(Debug)]
 struct Records<A> {
     list: Vec<RequestRecord<A>>,
+    /// Requests issued but never sent, kept as a count: an open loop's
+    /// arrivals still waiting for a connection when the run ended (up to
+    /// 10M of them, which as records took some 215 bytes each).
+    never_sent: u64,
     /// Whether `list` is in index order (a request issued out of order on
     /// a multi-threaded runtime clears it; `take` sorts then).
     sorted: bool,
@@ -61,6 +65,7 @@ impl<A> Default for Records<A> {
     fn default() -> Self {
         Self {
             list: Vec::new(),
+            never_sent: 0,
             sorted: true,
         }
     }
@@ -115,11 +120,15 @@ impl<A> Ledger<A> {
         records.list
     }
 
-    /// Makes room for `n` more records at once (an open loop knows how
-    /// many it will issue): one allocation instead of doubling, which at
-    /// 10M records briefly holds 1.5× them.
-    pub fn reserve(&self, n: usize) {
-        self.lock().list.reserve_exact(n);
+    /// How many requests were issued and never sent (not in
+    /// [`Ledger::take`]'s records): in flight at the end, all of them.
+    pub fn never_sent(&self) -> u64 {
+        self.lock().never_sent
+    }
+
+    /// Counts `n` requests issued that will never be sent.
+    pub(crate) fn issue_never_sent(&self, n: u64) {
+        self.lock().never_sent += n;
     }
 
     /// Number of requests issued so far.
@@ -255,6 +264,14 @@ impl Summary {
             }
         }
         s
+    }
+
+    /// Adds `n` requests issued and never sent ([`Ledger::never_sent`]):
+    /// in flight at the end.
+    pub fn with_never_sent(mut self, n: u64) -> Summary {
+        self.issued += n;
+        self.in_flight_at_end += n;
+        self
     }
 
     /// Whether every issued request is completed, failed or in flight.

@@ -9,6 +9,11 @@
 //! request accounted for (the runner's accounting check compares counts made
 //! in different places, so it does not hold by construction).
 //!
+//! Some seeds also draw an expected error ([`overlapping`]): the seed's
+//! scenario with two fault windows on one link or host that overlap, which
+//! the validator must refuse naming both events' places ([`refused`]); a
+//! run would otherwise let the end of one window undo the other.
+//!
 //! `meshsim chaos --seeds 1-200` runs hundreds; `cargo test` runs a few.
 
 use crate::scenario::Scenario;
@@ -273,6 +278,67 @@ fn event(t: &mut String, rng: &mut ChaCha8Rng, nodes: u32, replicas: u32) {
     };
     let _ = writeln!(t, "\n[[timeline]]\nat = \"{at}ms\"");
     write_kind(t, rng, ChaosDraw::Cluster, &pick);
+}
+
+/// Sometimes (from a stream of its own, so every seed keeps its scenario)
+/// the scenario `text` of `seed` with two more events whose fault windows
+/// overlap on one link or host of its `nodes`, written in one of the ways
+/// a run used to let one window cancel the other: the same link named
+/// both ways, a partition one way then the other, a host window then a
+/// link window on that host.
+pub fn overlapping(seed: u64, text: &str, nodes: u32) -> Option<String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(1_000_003).rotate_left(53));
+    if nodes < 2 || !rng.random_bool(0.5) {
+        return None;
+    }
+    let a = rng.random_range(0..nodes);
+    let b = (a + rng.random_range(1..nodes)) % nodes;
+    let (a, b) = (format!("node-{a}"), format!("node-{b}"));
+    let first_at = rng.random_range(2..=10u32) * 100;
+    let first_for = rng.random_range(2..=6u32) * 100;
+    // Starts inside the first window.
+    let second_at = first_at + rng.random_range(0..first_for / 100) * 100;
+    let second_for = rng.random_range(1..=6u32) * 100;
+    let add = rng.random_range(1..=100u32);
+    let (first, second) = match rng.random_range(0..3) {
+        0 => (
+            format!("kind = \"latency\"\nnodes = [\"{a}\", \"{b}\"]\nadd = \"{add}ms\""),
+            format!("kind = \"latency\"\nnodes = [\"{b}\", \"{a}\"]\nadd = \"{add}ms\""),
+        ),
+        1 => (
+            format!("kind = \"partition\"\nnodes = [\"{a}\"]\nfrom = [\"{b}\"]"),
+            format!("kind = \"partition\"\nnodes = [\"{b}\"]\nfrom = [\"{a}\"]"),
+        ),
+        _ => (
+            format!("kind = \"latency\"\nnodes = [\"{a}\"]\nadd = \"{add}ms\""),
+            format!("kind = \"latency\"\nnodes = [\"{b}\", \"{a}\"]\nadd = \"{add}ms\""),
+        ),
+    };
+    let mut t = text.to_string();
+    let _ = writeln!(
+        t,
+        "\n# expected: refused, the two windows below overlap\n\
+         [[timeline]]\nat = \"{first_at}ms\"\nduration = \"{first_for}ms\"\n{first}\n\
+         \n[[timeline]]\nat = \"{second_at}ms\"\nduration = \"{second_for}ms\"\n{second}"
+    );
+    Some(t)
+}
+
+/// Whether the validator refuses `text` (from [`overlapping`]) for an
+/// overlap, naming both events' places in `chaos-SEED.toml`.
+pub fn refused(seed: u64, text: &str) -> Result<(), String> {
+    let path = format!("chaos-{seed}.toml");
+    let err = match Scenario::parse(text, &path) {
+        Ok(_) => return Err("overlapping fault windows were accepted".into()),
+        Err(e) => e.to_string(),
+    };
+    let places = err.matches(&format!("{path}:")).count();
+    if !err.contains("overlaps timeline[") || places < 2 {
+        return Err(format!(
+            "overlapping fault windows were refused without naming both places: {err}"
+        ));
+    }
+    Ok(())
 }
 
 /// Seeds from text: `7`, `1-200`, or `1,4,9`.

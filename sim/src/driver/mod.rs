@@ -59,6 +59,13 @@ pub(crate) trait Backend: Fabric {
     fn step(&mut self, next: Option<Duration>) -> Result<bool, DriveError>;
     /// Lets time pass for one step once the workload is done.
     fn idle(&mut self, next: Option<Duration>) -> Result<(), DriveError>;
+    /// True when nothing but the driver could wake any task before the
+    /// run's `time_limit`: no timer due by then, nothing in flight. Then
+    /// stepping on to the limit would change nothing. Real sockets never
+    /// say so.
+    fn quiet(&mut self) -> bool {
+        false
+    }
 }
 
 /// Runs `strategy` of `scenario` on `backend`.
@@ -115,6 +122,15 @@ pub(crate) fn drive<B: Backend>(
         if backend.step(timeline.queue.next_due())? {
             break;
         }
+        if timeline.queue.next_due().is_none() && backend.quiet() {
+            // The rest of the run to `time_limit` is known: nothing.
+            let never_sent = ledger.never_sent();
+            return Err(went_quiet(
+                scenario,
+                backend.now(),
+                (&ledger.take(), never_sent),
+            ));
+        }
     }
     let elapsed = backend.now();
     // The workload is over, but servers may still be working on calls
@@ -127,11 +143,12 @@ pub(crate) fn drive<B: Backend>(
         timeline.apply_due(backend, &mut after)?;
         backend.idle(timeline.queue.next_due())?;
     }
+    let never_sent = ledger.never_sent();
     let requests = ledger.take();
     all_pages_finished(scenario, &requests)?;
     Ok(run::finish(
         strategy,
-        requests,
+        (requests, never_sent),
         (warmup, target),
         elapsed,
         &table,
@@ -163,6 +180,38 @@ fn all_pages_finished(
         )));
     }
     Ok(())
+}
+
+/// The run's error when it went quiet at `now` with the workload unfinished:
+/// it would have reached `time_limit` in that state, so it fails as it
+/// would have there, and says which page loads hang.
+fn went_quiet(
+    scenario: &Scenario,
+    now: Duration,
+    (requests, never_sent): (&[crate::load::RequestRecord], u64),
+) -> DriveError {
+    let hung: Vec<u64> = requests
+        .iter()
+        .filter(|r| matches!(r.fate(), loadgen::Fate::InFlight))
+        .map(|r| r.index + 1)
+        .collect();
+    let what = if scenario.workload.is_some() {
+        "requests"
+    } else {
+        "page loads"
+    };
+    let listed: Vec<String> = hung.iter().take(10).map(u64::to_string).collect();
+    let more = if hung.len() > 10 { ", ..." } else { "" };
+    DriveError(format!(
+        "nothing could happen any more after {} (no timer due, nothing in flight, no timeline \
+         event left), so the run stopped there instead of at time_limit ({}): {} of {} {what} \
+         unfinished ({what} {}{more})",
+        crate::scenario::SimDuration(now),
+        scenario.time_limit,
+        hung.len() as u64 + never_sent,
+        requests.len() as u64 + never_sent,
+        listed.join(", "),
+    ))
 }
 
 /// The scenario's timeline as the run applies it.

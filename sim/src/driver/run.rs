@@ -14,8 +14,12 @@ use std::time::Duration;
 pub struct StrategyRun {
     /// The strategy.
     pub strategy: Strategy,
-    /// Every workload request, in issue order.
+    /// Every workload request that was sent, and any the open loop issued
+    /// after that without sending, in issue order.
     pub requests: Vec<RequestRecord>,
+    /// Requests the open loop issued and never sent (no connection came
+    /// before the end): counted, not in `requests`; in flight at the end.
+    pub never_sent: u64,
     /// Requests due before this are left out of latency results.
     pub warmup: Duration,
     /// `page` or `get`.
@@ -59,7 +63,7 @@ pub struct StreamLimits {
 /// workload is over .
 pub(crate) fn finish(
     strategy: Strategy,
-    requests: Vec<RequestRecord>,
+    (requests, never_sent): (Vec<RequestRecord>, u64),
     (warmup, target): (Duration, crate::scenario::Target),
     sim_time: Duration,
     table: &PodTable,
@@ -114,6 +118,7 @@ pub(crate) fn finish(
     StrategyRun {
         strategy,
         requests,
+        never_sent,
         warmup,
         target,
         stockdata_pods,

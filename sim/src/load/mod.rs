@@ -67,11 +67,13 @@ impl Plan {
                             connections: None,
                         },
                         duration,
-                        // The fixed schedule waits for every page.
-                        drain: scenario
-                            .time_limit
-                            .0
-                            .saturating_sub(duration + scenario.tick.0),
+                        // The fixed schedule waits for every page: the
+                        // driver ends the run at `time_limit`, so the
+                        // drain's own end, a tick later, never comes (and
+                        // is no timer due before the end, which would
+                        // keep the driver from seeing a hung run go quiet).
+                        drain: (scenario.time_limit.0.saturating_add(scenario.tick.0))
+                            .saturating_sub(duration),
                     },
                     warmup: Duration::ZERO,
                     not_found_ratio: 0.0,

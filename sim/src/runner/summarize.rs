@@ -38,7 +38,7 @@ pub fn strategy_report(run: &StrategyRun, settings: &ReportSettings) -> Strategy
     for record in &run.requests {
         tally.request(record, run.warmup);
     }
-    let workload = Summary::of(&run.requests, run.warmup);
+    let workload = Summary::of(&run.requests, run.warmup).with_never_sent(run.never_sent);
     let Tally {
         per_replica,
         per_replica_latency,

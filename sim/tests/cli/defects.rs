@@ -2,7 +2,7 @@
 //! `defects/`, one fixture per reproducer): bad input gets exit 2 and a
 //! message naming the setting, never a panic, an abort or a late failure.
 
-use crate::common::{meshsim, scratch, stderr};
+use crate::common::{meshsim_bounded as meshsim, meshsim_bounded_in, scratch, stderr};
 use std::process::Output;
 
 /// The path of fixture `name` in `tests/cli/defects/`.
@@ -265,11 +265,7 @@ fn d14_report_without_out_leaves_a_neighbouring_report_alone() {
     )
     .expect("copy");
     let before = std::fs::read(dir.join("report.json")).expect("read");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(["report", "slow-replica.json"])
-        .current_dir(&dir)
-        .output()
-        .expect("meshsim runs");
+    let o = meshsim_bounded_in(&dir, &["report", "slow-replica.json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(dir.join("report.json")).expect("read"),

@@ -8,5 +8,6 @@ mod cli;
 mod common;
 mod defects;
 mod reports_cli;
+mod reproducers;
 mod round3;
 mod runtime_defects;

@@ -4,7 +4,7 @@
 //! file:line:col, the key or the flag; valid input gets the right result;
 //! nothing panics, hangs or grows without bound.
 
-use crate::common::{meshsim, scratch, stderr, stdout};
+use crate::common::{meshsim_bounded as meshsim, scratch, stderr, stdout};
 use crate::defects::assert_input_error;
 use std::path::{Path, PathBuf};
 use std::process::Output;

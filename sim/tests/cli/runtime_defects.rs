@@ -3,7 +3,7 @@
 //! names, a hung page at the time limit, calls of failed page loads, and
 //! more users than the browser host has ports.
 
-use crate::common::{meshsim, scratch, stderr};
+use crate::common::{meshsim_bounded as meshsim, scratch, stderr};
 use crate::defects::{assert_input_error, fixture};
 use std::process::Output;
 
@@ -62,11 +62,33 @@ fn d09b_repeated_rollouts_give_fresh_names_past_1000() {
 
 #[test]
 fn d11_a_page_still_hung_at_time_limit_fails_the_run() {
+    // The crashed node's restart (40.15 s) is still to come at the 5 s
+    // limit: the run steps to the limit.
     let (o, _) = run("D11-hung-page-time-limit-5s.toml");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("reached time_limit (5s)"), "{err}");
     assert!(err.contains("2 of 3 page loads unfinished"), "{err}");
+}
+
+#[test]
+fn d11_a_hung_page_with_nothing_left_to_happen_fails_when_the_run_goes_quiet() {
+    // The node comes back at 40.15 s (crash-node's default 40 s); after
+    // that no timer is due before the 1 h limit and nothing is in flight,
+    // so the run stops there (it used to step idle to 1 h: 15.8 s of wall
+    // time).
+    let (o, _) = run("D11-hung-page-time-limit-1h.toml");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("nothing could happen any more after 40151ms"),
+        "{err}"
+    );
+    assert!(err.contains("instead of at time_limit (3600s)"), "{err}");
+    assert!(
+        err.contains("2 of 3 page loads unfinished (page loads 2, 3)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ fn run(strategy: Strategy, requests: Vec<RequestRecord>) -> StrategyRun {
         strategy,
         app_calls: requests.len() as u64,
         requests,
+        never_sent: 0,
         warmup: Duration::ZERO,
         target: Target::Get,
         stockdata_pods: vec!["stockdata-0".into()],

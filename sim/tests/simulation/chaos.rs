@@ -14,3 +14,21 @@ fn chaos_scenarios_run_deterministically_and_account_for_every_request() {
         }
     }
 }
+
+#[test]
+fn chaos_overlapping_windows_on_one_link_are_refused_naming_both() {
+    // Parsing only: the validator's answer to each drawn overlap.
+    let mut drawn = 0;
+    for seed in 0..60 {
+        let (text, scenario) =
+            sim::chaos::scenario(seed).unwrap_or_else(|| panic!("seed {seed}: no scenario"));
+        let Some(bad) = sim::chaos::overlapping(seed, &text, scenario.cluster.nodes.get()) else {
+            continue;
+        };
+        drawn += 1;
+        if let Err(e) = sim::chaos::refused(seed, &bad) {
+            panic!("chaos seed {seed}: {e}\n{bad}");
+        }
+    }
+    assert!(drawn >= 15, "{drawn} of 60 seeds drew an overlap");
+}

@@ -176,7 +176,8 @@ pub async fn drive_gets(
     })
     .await
     .map_err(io::Error::other)?;
-    Ok(Summary::of(&ledger.take(), warmup))
+    let never_sent = ledger.never_sent();
+    Ok(Summary::of(&ledger.take(), warmup).with_never_sent(never_sent))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! its sidecar on the node's loopback. Same scenario and seed, same bytes.
 
 pub mod net;
+mod timers;
 
 use crate::cluster::fabric::Fabric;
 use crate::cluster::kubelet::{self, PeerTask, PodNet, PodTable};
@@ -21,6 +22,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
+use timers::Timers;
 
 /// turmoil's TCP capacity: in-flight segments per direction and the accept
 /// backlog. Its default (64) panics under a 100-call fan-out.
@@ -32,6 +34,12 @@ pub fn run_strategy(
     strategy: Strategy,
     seed: u64,
 ) -> Result<StrategyRun, DriveError> {
+    // The load starts once the pods are ready and the proxies have seen
+    // them (at most STARTUP_LIMIT and the discovery delay in), and the
+    // run ends `time_limit` after that.
+    let latest_end = scenario.time_limit.0
+        + STARTUP_LIMIT
+        + PodFactory::new(scenario, strategy, seed).discovery_delay();
     let mut builder = turmoil::Builder::new();
     builder
         .rng_seed(derive_seed(seed, "turmoil"))
@@ -41,12 +49,7 @@ pub fn run_strategy(
         // The driver ends the run at `time_limit` after the load's start
         // (which may wait for the pods and the proxies' discovery);
         // turmoil's own limit, a tick later, is the backstop.
-        .simulation_duration(
-            scenario.time_limit.0
-                + scenario.tick.0
-                + STARTUP_LIMIT
-                + PodFactory::new(scenario, strategy, seed).discovery_delay(),
-        )
+        .simulation_duration(latest_end + scenario.tick.0)
         .tcp_capacity(TCP_CAPACITY)
         // min == max (no jitter): a fixed latency, no per-segment draw.
         .min_message_latency(scenario.cluster.latency.0)
@@ -58,12 +61,21 @@ pub fn run_strategy(
         derive_seed(seed, "network/loss"),
     ));
     net::install_faults(Some(faults.clone()));
+    // Against the run's end; moved when the load starts later than the
+    // clock's zero (`started`).
+    let timers = Timers::until(scenario.time_limit.0);
     let mut backend = SimBackend {
         sim: builder.build(),
         faults,
         origin: Duration::ZERO,
+        timers: timers.clone(),
+        time_limit: scenario.time_limit.0,
     };
-    let result = driver::drive(scenario, strategy, seed, &mut backend);
+    // Every timer the simulation's tasks set is counted (they all run on
+    // this thread), so the driver can see when nothing is left to happen.
+    let result = tracing::subscriber::with_default(timers, || {
+        driver::drive(scenario, strategy, seed, &mut backend)
+    });
     net::install_faults(None);
     result
 }
@@ -86,6 +98,9 @@ struct SimBackend {
     faults: Arc<NetFaults>,
     /// Simulated time at which the workload started: the run's zero.
     origin: Duration,
+    timers: Timers,
+    /// The scenario's `time_limit`, counted from `origin`.
+    time_limit: Duration,
 }
 
 impl Backend for SimBackend {
@@ -130,6 +145,7 @@ impl Backend for SimBackend {
             self.step(None)?;
         }
         self.origin = self.sim.elapsed();
+        self.timers.set_horizon(self.origin + self.time_limit);
         Ok(self.origin)
     }
 
@@ -148,11 +164,26 @@ impl Backend for SimBackend {
 
     /// One turmoil tick: actions fall on tick boundaries already.
     fn step(&mut self, _next: Option<Duration>) -> Result<bool, DriveError> {
+        self.timers.at(self.sim.elapsed());
         self.sim.step().map_err(|e| DriveError(e.to_string()))
     }
 
     fn idle(&mut self, next: Option<Duration>) -> Result<(), DriveError> {
         self.step(next).map(|_| ())
+    }
+
+    /// No timer due on any host by the run's end and no segment on any
+    /// link: only the driver could wake a task before then. (Segments held
+    /// by a partition count as in flight.)
+    fn quiet(&mut self) -> bool {
+        if !self.timers.none_due() {
+            return false;
+        }
+        let mut in_flight = false;
+        self.sim.links(|links| {
+            in_flight = links.into_iter().any(|mut link| link.next().is_some());
+        });
+        !in_flight
     }
 }
 

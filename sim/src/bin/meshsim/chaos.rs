@@ -8,7 +8,9 @@ use std::path::PathBuf;
 pub const EXAMPLES: &str = "\
 Each seed becomes a random valid scenario (cluster, strategies, workload of any
 model, timeline of any event kinds). Each runs twice: it must not panic, both
-reports must be byte-identical, and every request must be accounted for. The
+reports must be byte-identical, and every request must be accounted for. About
+half the seeds also add two overlapping fault windows on one link or host to
+their scenario, which the validator must refuse naming both events. The
 scenario file of every seed that breaks a rule is written to --out, to rerun
 with `meshsim run`.
 
@@ -54,6 +56,14 @@ pub fn chaos(args: ChaosArgs) -> Result<(), Failure> {
         if let Err(e) = outcome {
             let file = args.out.join(format!("chaos-{seed:02}.toml"));
             let _ = std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&file, &text));
+            failed.push(format!("seed {seed}: {e} ({})", file.display()));
+        }
+        let nodes = scenario.cluster.nodes.get();
+        if let Some(bad) = sim::chaos::overlapping(seed, &text, nodes)
+            && let Err(e) = sim::chaos::refused(seed, &bad)
+        {
+            let file = args.out.join(format!("chaos-{seed:02}-overlap.toml"));
+            let _ = std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&file, &bad));
             failed.push(format!("seed {seed}: {e} ({})", file.display()));
         }
         progress.inc(1);
