@@ -73,7 +73,10 @@ fn fifty_replicas_keep_one_summary_line_per_strategy_of_one_width() {
     let summary = summary_lines(&text);
     assert_eq!(summary.len(), 1 + report.strategies.len(), "{text}");
     let width = summary[0].chars().count();
-    assert!(width < 200, "{width}: {}", summary[0]);
+    // The stated bound (reports/README.md): at most 250 columns, whatever
+    // the replica count; the "waited at limit" cell is the widest part
+    // (slow-replica's Istio waits at the inbound connect).
+    assert!(width <= 250, "{width}: {}", summary[0]);
     for line in &summary {
         assert_eq!(line.chars().count(), width, "{line}");
     }
@@ -195,7 +198,7 @@ fn a_breakdown_wider_than_the_wrap_continues_in_blocks_of_the_same_rows() {
         .lines()
         .skip_while(|l| !l.starts_with("per replica"))
         .skip(1)
-        .take_while(|l| !l.starts_with("timeline"))
+        .take_while(|l| !l.starts_with("timeline") && !l.starts_with("waits"))
         .collect();
     let blocks: Vec<&[&str]> = section
         .split(|l| l.is_empty())
