@@ -8,9 +8,28 @@
 pub mod real;
 pub mod sim;
 
+use crate::cluster::kubelet::PodTable;
+use crate::control::ControlPlane;
 use crate::driver::{DriveError, StrategyRun};
 use crate::scenario::Scenario;
 use crate::strategy::Strategy;
+use crate::topology::{STOCKDATA, STOCKWEB};
+
+/// Ready pods of both services: what either backend's start-up waits on.
+fn ready_pods(control: &ControlPlane) -> usize {
+    [STOCKDATA, STOCKWEB]
+        .iter()
+        .map(|s| control.ready_endpoints(s).len())
+        .sum()
+}
+
+/// The first pod that failed to start, as the run's error.
+fn pod_failure(table: &PodTable) -> Result<(), DriveError> {
+    match table.failures().first() {
+        Some(failure) => Err(DriveError(format!("pod failed: {failure}"))),
+        None => Ok(()),
+    }
+}
 
 /// Which backend a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

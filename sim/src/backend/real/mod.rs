@@ -35,7 +35,6 @@ use crate::scenario::Scenario;
 use crate::seed::derive_seed;
 use crate::strategy::Strategy;
 use crate::sync::lock;
-use crate::topology;
 use crate::topology::{INGRESS, node_name};
 use link::{LinkConnect, Links};
 use loadgen::Ledger;
@@ -229,16 +228,11 @@ impl Drop for RealBackend {
 async fn started(control: &ControlPlane, table: &PodTable, count: usize) -> Result<(), DriveError> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
-        let ready = [topology::STOCKDATA, topology::STOCKWEB]
-            .iter()
-            .map(|s| control.ready_endpoints(s).len())
-            .sum::<usize>();
+        let ready = super::ready_pods(control);
         if ready >= count {
             return Ok(());
         }
-        if let Some(failure) = table.failures().first() {
-            return Err(DriveError(format!("pod failed: {failure}")));
-        }
+        super::pod_failure(table)?;
         if Instant::now() >= deadline {
             return Err(DriveError(format!(
                 "{ready} of {count} pods ready after {STARTUP_TIMEOUT:?}"

@@ -14,7 +14,7 @@ use crate::load::{self, Answer, Plan};
 use crate::scenario::Scenario;
 use crate::seed::derive_seed;
 use crate::strategy::{PeerSpec, Strategy};
-use crate::topology::{INGRESS, STOCKDATA, STOCKWEB, node_name};
+use crate::topology::{INGRESS, node_name};
 use loadgen::Ledger;
 use net::{NetFaults, SimConnect, SimListener};
 use std::future::Future;
@@ -84,14 +84,6 @@ pub fn run_strategy(
 /// when a strategy's proxies must see them before the load starts.
 const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 
-/// Ready pods of both services.
-fn ready_pods(control: &ControlPlane) -> usize {
-    [STOCKDATA, STOCKWEB]
-        .iter()
-        .map(|s| control.ready_endpoints(s).len())
-        .sum()
-}
-
 /// turmoil's simulation as a run's backend.
 struct SimBackend {
     sim: turmoil::Sim<'static>,
@@ -128,14 +120,12 @@ impl Backend for SimBackend {
             return Ok(Duration::ZERO);
         }
         let deadline = self.sim.elapsed() + STARTUP_LIMIT;
-        while ready_pods(control) < count {
-            if let Some(failure) = table.failures().first() {
-                return Err(DriveError(format!("pod failed: {failure}")));
-            }
+        while super::ready_pods(control) < count {
+            super::pod_failure(table)?;
             if self.sim.elapsed() >= deadline {
                 return Err(DriveError(format!(
                     "{} of {count} pods ready after {STARTUP_LIMIT:?} of simulated time",
-                    ready_pods(control)
+                    super::ready_pods(control)
                 )));
             }
             self.step(None)?;
